@@ -1,0 +1,365 @@
+//! Token decoding with PyJWT 1.7.1's order of checks and wording.
+//!
+//! Order: segments and base64 -> `kid` type -> algorithm allowed -> signature -> payload JSON ->
+//! `iat` -> `nbf` -> `exp` -> `iss` -> `aud`. jsonwebtoken only checks signatures here; its
+//! claim validation differs from PyJWT (default 60 s leeway, `exp` required, no numeric strings),
+//! so the claim checks are ours.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use jsonwebtoken::crypto::CryptoProvider;
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
+use serde_json::{Map, Value};
+
+use super::b64::decode_segment;
+
+/// The verified payload of a token.
+pub type Claims = Map<String, Value>;
+
+/// Why a token failed to decode. Every variant is a 422 whose detail is PyJWT's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    NotEnoughSegments,
+    InvalidHeaderPadding,
+    InvalidHeaderString(String),
+    InvalidPayloadPadding,
+    InvalidCryptoPadding,
+    KidNotString,
+    AlgNotAllowed,
+    /// The algorithm is accepted but no configured key may verify it.
+    NoKeyForAlg,
+    SignatureFailed,
+    InvalidPayloadString(String),
+    IatNotInteger,
+    NbfNotInteger,
+    ExpNotInteger,
+    NotYetValid,
+    Expired,
+    MissingIssuer,
+    InvalidIssuer,
+    MissingAudience,
+    InvalidAudience,
+    InvalidAudienceFormat,
+}
+
+impl DecodeError {
+    /// The `detail` text, PyJWT's wording.
+    pub fn detail(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            DecodeError::NotEnoughSegments => "Not enough segments",
+            DecodeError::InvalidHeaderPadding => "Invalid header padding",
+            DecodeError::InvalidHeaderString(why) => {
+                return Cow::Owned(format!("Invalid header string: {why}"))
+            }
+            DecodeError::InvalidPayloadPadding => "Invalid payload padding",
+            DecodeError::InvalidCryptoPadding => "Invalid crypto padding",
+            DecodeError::KidNotString => "Key ID header parameter must be a string",
+            DecodeError::AlgNotAllowed => "The specified alg value is not allowed",
+            DecodeError::NoKeyForAlg => "No key is configured for the token's alg",
+            DecodeError::SignatureFailed => "Signature verification failed",
+            DecodeError::InvalidPayloadString(why) => {
+                return Cow::Owned(format!("Invalid payload string: {why}"))
+            }
+            DecodeError::IatNotInteger => "Issued At claim (iat) must be an integer.",
+            DecodeError::NbfNotInteger => "Not Before claim (nbf) must be an integer.",
+            DecodeError::ExpNotInteger => "Expiration Time claim (exp) must be an integer.",
+            DecodeError::NotYetValid => "The token is not yet valid (nbf)",
+            DecodeError::Expired => "Signature has expired",
+            DecodeError::MissingIssuer => "Token is missing the \"iss\" claim",
+            DecodeError::InvalidIssuer => "Invalid issuer",
+            DecodeError::MissingAudience => "Token is missing the \"aud\" claim",
+            DecodeError::InvalidAudience => "Invalid audience",
+            DecodeError::InvalidAudienceFormat => "Invalid claim format in token",
+        })
+    }
+
+    /// A short stable label for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::NotEnoughSegments
+            | DecodeError::InvalidHeaderPadding
+            | DecodeError::InvalidHeaderString(_)
+            | DecodeError::InvalidPayloadPadding
+            | DecodeError::InvalidCryptoPadding
+            | DecodeError::KidNotString
+            | DecodeError::InvalidPayloadString(_) => "malformed",
+            DecodeError::AlgNotAllowed | DecodeError::NoKeyForAlg => "algorithm",
+            DecodeError::SignatureFailed => "invalid_signature",
+            DecodeError::IatNotInteger | DecodeError::NbfNotInteger | DecodeError::ExpNotInteger => {
+                "malformed_claim"
+            }
+            DecodeError::NotYetValid => "not_yet_valid",
+            DecodeError::Expired => "expired",
+            DecodeError::MissingIssuer | DecodeError::InvalidIssuer => "issuer",
+            DecodeError::MissingAudience
+            | DecodeError::InvalidAudience
+            | DecodeError::InvalidAudienceFormat => "audience",
+        }
+    }
+}
+
+/// A verification key, pinned to the algorithm family it may verify.
+pub struct VerifyKey {
+    pub family: AlgorithmFamily,
+    pub key: DecodingKey,
+}
+
+// Hand-written so key material never reaches a log line.
+impl fmt::Debug for VerifyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyKey")
+            .field("family", &self.family)
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Everything needed to decode tokens, built once per config snapshot.
+#[derive(Debug)]
+pub struct Decoder {
+    /// Accepted `alg` values, in the configured order.
+    pub algorithms: Vec<Algorithm>,
+    pub keys: Vec<VerifyKey>,
+    pub leeway_ms: i64,
+    pub issuer: Option<String>,
+    pub audience: Option<Vec<String>>,
+}
+
+/// The algorithm names PyJWT knows, with their jsonwebtoken equivalent.
+pub fn algorithm_from_name(name: &str) -> Option<Algorithm> {
+    Some(match name {
+        "HS256" => Algorithm::HS256,
+        "HS384" => Algorithm::HS384,
+        "HS512" => Algorithm::HS512,
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "EdDSA" => Algorithm::EdDSA,
+        _ => return None,
+    })
+}
+
+struct Parts<'a> {
+    signing_input: &'a [u8],
+    header: Map<String, Value>,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+/// PyJWS `_load`: split and base64-decode the three segments, parse the header.
+fn load(token: &[u8]) -> Result<Parts<'_>, DecodeError> {
+    let dot = token.iter().rposition(|&b| b == b'.');
+    let (signing_input, crypto) = dot
+        .map(|i| (&token[..i], &token[i + 1..]))
+        .ok_or(DecodeError::NotEnoughSegments)?;
+    let dot = signing_input.iter().position(|&b| b == b'.');
+    let (header_seg, payload_seg) = dot
+        .map(|i| (&signing_input[..i], &signing_input[i + 1..]))
+        .ok_or(DecodeError::NotEnoughSegments)?;
+    let header = decode_segment(header_seg).ok_or(DecodeError::InvalidHeaderPadding)?;
+    let header = match parse_json(&header).map_err(DecodeError::InvalidHeaderString)? {
+        Value::Object(map) => map,
+        _ => return Err(DecodeError::InvalidHeaderString("must be a json object".into())),
+    };
+    let payload = decode_segment(payload_seg).ok_or(DecodeError::InvalidPayloadPadding)?;
+    let signature = decode_segment(crypto).ok_or(DecodeError::InvalidCryptoPadding)?;
+    Ok(Parts {
+        signing_input,
+        header,
+        payload,
+        signature,
+    })
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let pos = e.valid_up_to();
+        format!("'utf-8' codec can't decode byte 0x{:02x} in position {pos}", bytes[pos])
+    })?;
+    serde_json::from_str(text).map_err(|e| e.to_string())
+}
+
+impl Decoder {
+    /// Decodes and verifies `token` at time `now_ms` (milliseconds since the epoch).
+    /// `check_issuer` is true only for access tokens on `access` and `fresh` routes.
+    pub fn decode(&self, token: &[u8], check_issuer: bool, now_ms: i64) -> Result<Claims, DecodeError> {
+        let parts = load(token)?;
+        if parts.header.get("kid").is_some_and(|kid| !kid.is_string()) {
+            return Err(DecodeError::KidNotString);
+        }
+        let alg = parts
+            .header
+            .get("alg")
+            .and_then(Value::as_str)
+            .and_then(algorithm_from_name)
+            .filter(|alg| self.algorithms.contains(alg))
+            .ok_or(DecodeError::AlgNotAllowed)?;
+        self.verify_signature(alg, parts.signing_input, &parts.signature)?;
+        let claims = match parse_json(&parts.payload).map_err(DecodeError::InvalidPayloadString)? {
+            Value::Object(map) => map,
+            _ => return Err(DecodeError::InvalidPayloadString("must be a json object".into())),
+        };
+        self.validate_claims(&claims, check_issuer, now_ms)?;
+        Ok(claims)
+    }
+
+    fn verify_signature(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> Result<(), DecodeError> {
+        let provider = CryptoProvider::try_get_default().ok_or(DecodeError::NoKeyForAlg)?;
+        let family = alg.family();
+        let mut candidates = self.keys.iter().filter(|k| k.family == family).peekable();
+        if candidates.peek().is_none() {
+            return Err(DecodeError::NoKeyForAlg);
+        }
+        // The signature type of jsonwebtoken's verifiers is `Vec<u8>`.
+        let signature = signature.to_vec();
+        for key in candidates {
+            let Ok(verifier) = (provider.verifier_factory)(&alg, &key.key) else {
+                continue;
+            };
+            if verifier.verify(message, &signature).is_ok() {
+                return Ok(());
+            }
+        }
+        Err(DecodeError::SignatureFailed)
+    }
+
+    /// PyJWT `_validate_claims` with its default options.
+    fn validate_claims(&self, claims: &Claims, check_issuer: bool, now_ms: i64) -> Result<(), DecodeError> {
+        // PyJWT truncates "now" to whole seconds before comparing.
+        let now = i128::from(now_ms.div_euclid(1000)) * 1000;
+        let leeway = i128::from(self.leeway_ms);
+        if let Some(iat) = claims.get("iat") {
+            python_int(iat).ok_or(DecodeError::IatNotInteger)?;
+        }
+        if let Some(nbf) = claims.get("nbf") {
+            let nbf = python_int(nbf).ok_or(DecodeError::NbfNotInteger)?;
+            if nbf.saturating_mul(1000) > now + leeway {
+                return Err(DecodeError::NotYetValid);
+            }
+        }
+        if let Some(exp) = claims.get("exp") {
+            let exp = python_int(exp).ok_or(DecodeError::ExpNotInteger)?;
+            if exp.saturating_mul(1000) < now - leeway {
+                return Err(DecodeError::Expired);
+            }
+        }
+        if let (true, Some(issuer)) = (check_issuer, &self.issuer) {
+            match claims.get("iss") {
+                None => return Err(DecodeError::MissingIssuer),
+                Some(Value::String(iss)) if iss == issuer => {}
+                Some(_) => return Err(DecodeError::InvalidIssuer),
+            }
+        }
+        self.validate_audience(claims.get("aud"))
+    }
+
+    fn validate_audience(&self, aud: Option<&Value>) -> Result<(), DecodeError> {
+        let (audience, aud) = match (&self.audience, aud) {
+            (None, None) => return Ok(()),
+            (Some(_), None) => return Err(DecodeError::MissingAudience),
+            (None, Some(_)) => return Err(DecodeError::InvalidAudience),
+            (Some(audience), Some(aud)) => (audience, aud),
+        };
+        let claimed: Vec<&str> = match aud {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(items) => items
+                .iter()
+                .map(Value::as_str)
+                .collect::<Option<_>>()
+                .ok_or(DecodeError::InvalidAudienceFormat)?,
+            _ => return Err(DecodeError::InvalidAudienceFormat),
+        };
+        match audience.iter().any(|a| claimed.contains(&a.as_str())) {
+            true => Ok(()),
+            false => Err(DecodeError::InvalidAudience),
+        }
+    }
+}
+
+/// Python's `int(value)` for a JSON value: integers, floats (truncated), booleans and numeric
+/// strings (surrounding whitespace, a sign and `_` between digits allowed). `None` where Python
+/// raises. Values beyond i128 saturate, which orders them correctly against any real time.
+pub fn python_int(value: &Value) -> Option<i128> {
+    match value {
+        Value::Bool(b) => Some(i128::from(*b)),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Some(i128::from(i))
+            } else if let Some(u) = n.as_u64() {
+                Some(i128::from(u))
+            } else {
+                let f = n.as_f64()?;
+                // `as` saturates for finite out-of-range values; NaN and infinities never
+                // come out of serde_json.
+                f.is_finite().then_some(f.trunc() as i128)
+            }
+        }
+        Value::String(s) => parse_python_int_str(s),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+fn parse_python_int_str(s: &str) -> Option<i128> {
+    let s = s.trim_matches(|c: char| c.is_whitespace());
+    let (negative, digits) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let bytes = digits.as_bytes();
+    if bytes.is_empty() || bytes[0] == b'_' || bytes[bytes.len() - 1] == b'_' {
+        return None;
+    }
+    let mut value: i128 = 0;
+    let mut previous_underscore = false;
+    for &b in bytes {
+        match b {
+            b'_' if previous_underscore => return None,
+            b'_' => previous_underscore = true,
+            b'0'..=b'9' => {
+                previous_underscore = false;
+                value = value.saturating_mul(10).saturating_add(i128::from(b - b'0'));
+            }
+            _ => return None,
+        }
+    }
+    Some(if negative { -value } else { value })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn python_int_accepts_what_python_int_accepts() {
+        let cases = [
+            (json!(5), Some(5)),
+            (json!(-5), Some(-5)),
+            (json!(5.9), Some(5)),
+            (json!(-5.9), Some(-5)),
+            (json!(true), Some(1)),
+            (json!("1795972257"), Some(1795972257)),
+            (json!("  42\t"), Some(42)),
+            (json!("+7"), Some(7)),
+            (json!("1_000"), Some(1000)),
+            (json!("1__0"), None),
+            (json!("_1"), None),
+            (json!("1.5"), None),
+            (json!(""), None),
+            (json!("abc"), None),
+            (json!(null), None),
+            (json!([1]), None),
+            (json!({}), None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(python_int(&value), want, "int({value})");
+        }
+    }
+}

@@ -1,0 +1,477 @@
+//! Config loading in two stages: [`raw`] mirrors the TOML file; [`parse`] validates it into a
+//! [`Snapshot`], the immutable runtime view (routes, keys, upstreams) that a request uses from
+//! start to end. Validation reports every problem it finds, each with file, line, column, key
+//! and fix, and builds nothing partial: a config is whole or refused.
+
+mod error;
+mod raw;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::uri::{Authority, Scheme};
+use http::{Method, Uri};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
+use toml::Spanned;
+
+pub use error::{ConfigError, ConfigErrors, Source};
+use raw::{RawConfig, RawJwt, RawRoute};
+
+use crate::auth::jws::{algorithm_from_name, VerifyKey};
+use crate::auth::{AuthSettings, Decoder};
+use crate::routes::{Matcher, Policy, Route, RouteError, RouteTable};
+
+/// The default `[server] listen`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// `[server]` settings that are not the listener.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Time allowed for an upstream's response head (`upstream_timeout`, default 30 s).
+    pub upstream_timeout: Duration,
+    /// Time allowed to open a TCP connection to an upstream (`upstream_connect_timeout`, 5 s).
+    pub upstream_connect_timeout: Duration,
+}
+
+/// One named upstream.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub name: String,
+    pub scheme: Scheme,
+    pub authority: Authority,
+}
+
+/// An HMAC secret. Its `Debug` never shows the bytes.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Everything a validated config produced. Immutable: a reload builds a new one.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub listen: SocketAddr,
+    pub server: ServerSettings,
+    pub upstreams: Vec<Upstream>,
+    pub auth: AuthSettings,
+    pub routes: RouteTable,
+    /// The HMAC secret, kept for `freshgate token`.
+    pub secret: Option<Secret>,
+}
+
+/// Reads and validates a config file.
+pub fn load(path: &Path) -> Result<Snapshot, ConfigErrors> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: name.clone(),
+            line: 0,
+            column: 0,
+            key: "(file)".into(),
+            message: format!("cannot read the config file: {e}"),
+            fix: "pass an existing, readable file with --config".into(),
+        }])
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    parse(&text, &name, base)
+}
+
+/// Validates config text. `name` is used in messages; relative file paths in the config are
+/// resolved against `base_dir` (the config file's directory).
+pub fn parse(text: &str, name: &str, base_dir: &Path) -> Result<Snapshot, ConfigErrors> {
+    let src = Source { name, text };
+    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigErrors(vec![src.from_toml(&e)]))?;
+    let mut v = Validator {
+        src,
+        base_dir,
+        errors: Vec::new(),
+    };
+    let snapshot = v.snapshot(raw);
+    match (snapshot, v.errors.is_empty()) {
+        (Some(s), true) => Ok(s),
+        _ => Err(ConfigErrors(v.errors)),
+    }
+}
+
+struct Validator<'a> {
+    src: Source<'a>,
+    base_dir: &'a Path,
+    errors: Vec<ConfigError>,
+}
+
+impl Validator<'_> {
+    fn err(&mut self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) {
+        let e = self.src.error(span, key, message, fix);
+        self.errors.push(e);
+    }
+
+    fn snapshot(&mut self, raw: RawConfig) -> Option<Snapshot> {
+        let listen = self.listen(raw.server.listen.as_ref());
+        let server = ServerSettings {
+            upstream_timeout: self.duration(raw.server.upstream_timeout.as_ref(), "server.upstream_timeout", Duration::from_secs(30)),
+            upstream_connect_timeout: self.duration(
+                raw.server.upstream_connect_timeout.as_ref(),
+                "server.upstream_connect_timeout",
+                Duration::from_secs(5),
+            ),
+        };
+        let upstreams = self.upstreams(raw.upstreams);
+        let jwt = self.jwt(raw.jwt);
+        let routes = self.routes(raw.routes, &upstreams);
+        let (auth, secret) = jwt?;
+        Some(Snapshot {
+            listen: listen?,
+            server,
+            upstreams,
+            auth,
+            routes: routes?,
+            secret,
+        })
+    }
+
+    fn listen(&mut self, listen: Option<&Spanned<String>>) -> Option<SocketAddr> {
+        let Some(listen) = listen else {
+            return DEFAULT_LISTEN.parse().ok();
+        };
+        match listen.get_ref().parse() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                self.err(
+                    listen.span(),
+                    "server.listen",
+                    format!("{:?} is not an IP address and port", listen.get_ref()),
+                    format!("write listen = {DEFAULT_LISTEN:?} (an IP address, not a host name, and a port)"),
+                );
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, value: Option<&Spanned<String>>, key: &str, default: Duration) -> Duration {
+        let Some(value) = value else { return default };
+        parse_duration(value.get_ref()).unwrap_or_else(|message| {
+            self.err(value.span(), key, message, "write a duration such as \"0s\", \"500ms\", \"30s\" or \"15m\"");
+            default
+        })
+    }
+
+    fn upstreams(&mut self, raw: Option<Spanned<std::collections::BTreeMap<Spanned<String>, Spanned<String>>>>) -> Vec<Upstream> {
+        let Some(raw) = raw else {
+            self.err(0..0, "upstreams", "the [upstreams] table is missing", "add [upstreams] with at least one entry, e.g. app = \"http://127.0.0.1:8000\"");
+            return Vec::new();
+        };
+        if raw.get_ref().is_empty() {
+            self.err(raw.span(), "upstreams", "no upstream is defined", "add an entry, e.g. app = \"http://127.0.0.1:8000\"");
+        }
+        let mut upstreams = Vec::new();
+        for (name, url) in raw.into_inner() {
+            let key = format!("upstreams.{}", name.get_ref());
+            match parse_upstream_url(url.get_ref()) {
+                Ok((scheme, authority)) => upstreams.push(Upstream {
+                    name: name.into_inner(),
+                    scheme,
+                    authority,
+                }),
+                Err(message) => self.err(url.span(), key, message, "write an http URL with a host and port and no path, e.g. \"http://127.0.0.1:8000\""),
+            }
+        }
+        upstreams
+    }
+
+    fn jwt(&mut self, raw: Option<Spanned<RawJwt>>) -> Option<(AuthSettings, Option<Secret>)> {
+        let Some(raw) = raw else {
+            self.err(0..0, "jwt", "the [jwt] table is missing", "add [jwt] with secret, secret_env or secret_file");
+            return None;
+        };
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let algorithms = self.algorithms(raw.algorithms.as_ref());
+        let secret = self.secret(&raw, span.clone());
+        let leeway = self.duration(raw.leeway.as_ref(), "jwt.leeway", Duration::ZERO);
+        let issuer = raw.issuer.map(Spanned::into_inner);
+        let audience = match raw.audience {
+            Some(a) if a.get_ref().is_empty() => {
+                self.err(a.span(), "jwt.audience", "the audience list is empty", "list at least one audience, or remove the key");
+                None
+            }
+            Some(a) => Some(a.into_inner().into_iter().map(Spanned::into_inner).collect()),
+            None => None,
+        };
+        let header_type = raw.header_type.map_or_else(|| "Bearer".to_string(), Spanned::into_inner);
+        if header_type.chars().any(char::is_whitespace) {
+            self.err(span.clone(), "jwt.header_type", format!("{header_type:?} contains whitespace"), "write a single word such as \"Bearer\", or \"\" for a bare token");
+        }
+        let header_name = raw.header_name.map_or_else(|| Spanned::new(span.clone(), "Authorization".to_string()), |n| n);
+        let (algorithms, secret) = (algorithms?, secret?);
+        let Ok(key) = DecodingKey::from_secret(secret.expose()) else {
+            self.err(span, "jwt", "the HMAC secret cannot be used as a key", "use a different secret");
+            return None;
+        };
+        let decoder = Decoder {
+            algorithms,
+            keys: vec![VerifyKey {
+                family: AlgorithmFamily::Hmac,
+                key,
+            }],
+            leeway_ms: i64::try_from(leeway.as_millis()).unwrap_or(i64::MAX),
+            issuer,
+            audience,
+        };
+        match AuthSettings::new(decoder, header_name.get_ref(), &header_type) {
+            Ok(settings) => Some((settings, Some(secret))),
+            Err(_) => {
+                self.err(header_name.span(), "jwt.header_name", format!("{:?} is not a valid header name", header_name.get_ref()), "write a header name such as \"Authorization\"");
+                None
+            }
+        }
+    }
+
+    fn algorithms(&mut self, raw: Option<&Spanned<Vec<Spanned<String>>>>) -> Option<Vec<Algorithm>> {
+        let Some(raw) = raw else {
+            return Some(vec![Algorithm::HS256]);
+        };
+        if raw.get_ref().is_empty() {
+            self.err(raw.span(), "jwt.algorithms", "the list is empty", "list at least one algorithm, e.g. [\"HS256\"]");
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut ok = true;
+        for name in raw.get_ref() {
+            match algorithm_from_name(name.get_ref()) {
+                Some(alg) if alg.family() == AlgorithmFamily::Hmac => out.push(alg),
+                Some(_) => {
+                    ok = false;
+                    self.err(name.span(), "jwt.algorithms", format!("{:?} needs a public key, which this version cannot load", name.get_ref()), "use HS256, HS384 or HS512 with secret, secret_env or secret_file");
+                }
+                None => {
+                    ok = false;
+                    let why = match name.get_ref().eq_ignore_ascii_case("none") {
+                        true => "unsigned tokens (\"none\") are never accepted".to_string(),
+                        false => format!("{:?} is not a JWT algorithm", name.get_ref()),
+                    };
+                    self.err(name.span(), "jwt.algorithms", why, "use HS256, HS384 or HS512 (names are case-sensitive)");
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// Exactly one of `secret`, `secret_env`, `secret_file`.
+    fn secret(&mut self, raw: &RawJwt, table: Range<usize>) -> Option<Secret> {
+        let sources: Vec<(&str, &Spanned<String>)> = [("secret", &raw.secret), ("secret_env", &raw.secret_env), ("secret_file", &raw.secret_file)]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+            .collect();
+        let fix = "set exactly one of secret, secret_env or secret_file in [jwt]";
+        let (key, value) = match sources.as_slice() {
+            [] => {
+                self.err(table, "jwt", "no HMAC secret is configured", fix);
+                return None;
+            }
+            [one] => *one,
+            [_, (second, v), ..] => {
+                self.err(v.span(), format!("jwt.{second}"), "several secret sources are configured", fix);
+                return None;
+            }
+        };
+        let bytes = match key {
+            "secret" => Ok(value.get_ref().clone().into_bytes()),
+            "secret_env" => std::env::var(value.get_ref())
+                .map(String::into_bytes)
+                .map_err(|_| (format!("the environment variable {:?} is not set or not UTF-8", value.get_ref()), "export the variable before starting freshgate, or use secret_file")),
+            _ => {
+                let path = self.resolve(value.get_ref());
+                std::fs::read(&path)
+                    .map(|mut b| {
+                        // A trailing line break is an artefact of editors and `echo`, not part of
+                        // the secret.
+                        while b.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
+                            b.pop();
+                        }
+                        b
+                    })
+                    .map_err(|e| (format!("cannot read {}: {e}", path.display()), "point secret_file at a readable file (relative paths are relative to the config file)"))
+            }
+        };
+        match bytes {
+            Ok(b) if b.is_empty() => {
+                self.err(value.span(), format!("jwt.{key}"), "the secret is empty", "use a long random secret, the same one the app signs with");
+                None
+            }
+            Ok(b) => Some(Secret(b)),
+            Err((message, fix)) => {
+                self.err(value.span(), format!("jwt.{key}"), message, fix);
+                None
+            }
+        }
+    }
+
+    fn resolve(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        match p.is_absolute() {
+            true => p.to_path_buf(),
+            false => self.base_dir.join(p),
+        }
+    }
+
+    fn routes(&mut self, raw: Vec<Spanned<RawRoute>>, upstreams: &[Upstream]) -> Option<RouteTable> {
+        if raw.is_empty() {
+            self.err(0..0, "route", "no [[route]] is defined, so every request would get 404", "add [[route]] tables with path or prefix and policy");
+            return None;
+        }
+        let mut table = RouteTable::default();
+        let mut spans: Vec<Range<usize>> = Vec::new();
+        let mut ok = true;
+        for (i, spanned) in raw.into_iter().enumerate() {
+            let span = spanned.span();
+            let index = i + 1;
+            let Some(route) = self.route(index, spanned.into_inner(), span.clone(), upstreams) else {
+                ok = false;
+                continue;
+            };
+            match table.insert(route) {
+                Ok(()) => spans.push(span),
+                Err(RouteError::BadPattern { message, fix }) => {
+                    ok = false;
+                    self.err(span, format!("route[{index}]"), message, fix);
+                }
+                Err(RouteError::Tie { other }) => {
+                    ok = false;
+                    let (line, _) = self.src.position(spans[other].start);
+                    let other_route = table.get(other).map_or(0, |r| r.index);
+                    self.err(span, format!("route[{index}]"), format!("ties with route[{other_route}] (line {line}): both match the same method and path"), "remove one of them, or give them different methods or patterns");
+                }
+            }
+        }
+        ok.then_some(table)
+    }
+
+    fn route(&mut self, index: usize, raw: RawRoute, span: Range<usize>, upstreams: &[Upstream]) -> Option<Route> {
+        let key = |field: &str| format!("route[{index}].{field}");
+        let matcher = match (raw.path, raw.prefix) {
+            (Some(p), None) => Some(Matcher::Path(p.into_inner())),
+            (None, Some(p)) => Some(Matcher::Prefix(p.into_inner())),
+            (Some(_), Some(p)) => {
+                self.err(p.span(), key("prefix"), "a route has either path or prefix, not both", "split it into two [[route]] tables");
+                None
+            }
+            (None, None) => {
+                self.err(span.clone(), format!("route[{index}]"), "the route has neither path nor prefix", "add path = \"/exact/{param}\" or prefix = \"/dir\"");
+                None
+            }
+        };
+        let policy = match &raw.policy {
+            None => {
+                self.err(span.clone(), key("policy"), "the route has no policy", "add policy = \"public\", \"optional\", \"access\", \"fresh\" or \"refresh\"");
+                None
+            }
+            Some(p) => {
+                let parsed = Policy::parse(p.get_ref());
+                if parsed.is_none() {
+                    self.err(p.span(), key("policy"), format!("unknown policy {:?}", p.get_ref()), "use one of \"public\", \"optional\", \"access\", \"fresh\", \"refresh\"");
+                }
+                parsed
+            }
+        };
+        let methods = self.methods(raw.methods.as_ref(), &key("methods"));
+        let upstream = match &raw.upstream {
+            Some(name) => {
+                let found = upstreams.iter().position(|u| &u.name == name.get_ref());
+                if found.is_none() {
+                    let known: Vec<&str> = upstreams.iter().map(|u| u.name.as_str()).collect();
+                    self.err(name.span(), key("upstream"), format!("no upstream is named {:?}", name.get_ref()), format!("use one of the names in [upstreams]: {}", known.join(", ")));
+                }
+                found
+            }
+            None if upstreams.len() == 1 => Some(0),
+            None if upstreams.is_empty() => None,
+            None => {
+                self.err(span.clone(), key("upstream"), "several upstreams are defined and the route names none", "add upstream = \"<name from [upstreams]>\"");
+                None
+            }
+        };
+        let (matcher, policy, methods, upstream) = (matcher?, policy?, methods?, upstream?);
+        Some(Route {
+            index,
+            name: route_name(&matcher, &methods),
+            matcher,
+            methods,
+            policy,
+            upstream,
+        })
+    }
+
+    fn methods(&mut self, raw: Option<&Spanned<Vec<Spanned<String>>>>, key: &str) -> Option<Vec<Method>> {
+        let Some(raw) = raw else { return Some(Vec::new()) };
+        if raw.get_ref().is_empty() {
+            self.err(raw.span(), key, "the methods list is empty, so the route would match nothing", "list methods such as [\"GET\", \"POST\"], or remove the key to match every method");
+            return None;
+        }
+        let mut out: Vec<Method> = Vec::new();
+        for m in raw.get_ref() {
+            let text = m.get_ref();
+            let upper = text.to_ascii_uppercase();
+            let standard = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+            if text != &upper && standard.contains(&upper.as_str()) {
+                self.err(m.span(), key, format!("{text:?}: methods are case-sensitive"), format!("write {upper:?}"));
+                return None;
+            }
+            match Method::from_bytes(text.as_bytes()) {
+                Ok(method) if !out.contains(&method) => out.push(method),
+                Ok(_) => {}
+                Err(_) => {
+                    self.err(m.span(), key, format!("{text:?} is not an HTTP method"), "write methods such as \"GET\" or \"DELETE\"");
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    }
+}
+
+fn route_name(matcher: &Matcher, methods: &[Method]) -> String {
+    let methods = match methods {
+        [] => "*".to_string(),
+        ms => ms.iter().map(Method::as_str).collect::<Vec<_>>().join(","),
+    };
+    match matcher {
+        Matcher::Path(p) => format!("{methods} {p}"),
+        Matcher::Prefix(p) if p == "/" => format!("{methods} /**"),
+        Matcher::Prefix(p) => format!("{methods} {p}/**"),
+    }
+}
+
+/// Parses durations such as `0s`, `500ms`, `30s`, `15m`, `1h`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{text:?} is not a duration: {e}"))
+}
+
+fn parse_upstream_url(text: &str) -> Result<(Scheme, Authority), String> {
+    let uri: Uri = text.parse().map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some(other) => return Err(format!("{text:?}: scheme {other:?} is not supported (plain http only)")),
+        None => return Err(format!("{text:?} has no scheme")),
+    }
+    let authority = uri.authority().cloned().ok_or_else(|| format!("{text:?} has no host"))?;
+    if authority.host().is_empty() || authority.as_str().contains('@') {
+        return Err(format!("{text:?} must name a host (and no user info)"));
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(format!("{text:?} has a path or query; requests keep their own path"));
+    }
+    Ok((Scheme::HTTP, authority))
+}

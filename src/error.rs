@@ -1,0 +1,91 @@
+//! The one place where a failed request becomes a response. Every variant maps to a status and
+//! a fixed `detail` in an exhaustive match, so a new variant cannot silently become a 500.
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::{Either, Full};
+use hyper::body::Incoming;
+
+use crate::auth::AuthError;
+
+/// The body of every response freshgate sends: the upstream's, streamed, or its own JSON.
+pub type Body = Either<Incoming, Full<Bytes>>;
+
+/// Why a request was not (successfully) forwarded.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The request target cannot be served as written (client side); the text is the detail.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// No route matches the method and path (client side).
+    #[error("no route matches")]
+    NotFound,
+    /// The token decision rejected the request (client side).
+    #[error("rejected: {}", .0.reason())]
+    Auth(AuthError),
+    /// The upstream could not be reached or broke the exchange (upstream side).
+    #[error("upstream unavailable: {0}")]
+    BadGateway(#[source] hyper_util::client::legacy::Error),
+    /// The upstream did not answer in `upstream_timeout` (upstream side).
+    #[error("upstream timed out")]
+    GatewayTimeout,
+}
+
+impl GatewayError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            GatewayError::NotFound => StatusCode::NOT_FOUND,
+            GatewayError::Auth(e) => e.status(),
+            GatewayError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            GatewayError::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The client-facing `detail`: fixed strings, never library error text.
+    pub fn detail(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            GatewayError::BadRequest(detail) => (*detail).into(),
+            GatewayError::NotFound => "Not Found".into(),
+            GatewayError::Auth(e) => e.detail(),
+            GatewayError::BadGateway(_) => "Bad Gateway".into(),
+            GatewayError::GatewayTimeout => "Gateway Timeout".into(),
+        }
+    }
+
+    /// A short stable label for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            GatewayError::BadRequest(_) => "bad_request",
+            GatewayError::NotFound => "no_route",
+            GatewayError::Auth(e) => e.reason(),
+            GatewayError::BadGateway(_) => "upstream_unavailable",
+            GatewayError::GatewayTimeout => "upstream_timeout",
+        }
+    }
+
+    /// True when the client caused it (logged at debug), false for upstream trouble (warn).
+    pub fn is_client_error(&self) -> bool {
+        match self {
+            GatewayError::BadRequest(_) | GatewayError::NotFound | GatewayError::Auth(_) => true,
+            GatewayError::BadGateway(_) | GatewayError::GatewayTimeout => false,
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        json_response(self.status(), &self.detail())
+    }
+}
+
+/// `{"detail": "..."}` with `content-type: application/json`, byte-identical to what FastAPI's
+/// `JSONResponse` writes for the same text.
+pub fn json_response(status: StatusCode, detail: &str) -> Response<Body> {
+    let body = serde_json::json!({ "detail": detail }).to_string();
+    let mut response = Response::new(Either::Right(Full::new(Bytes::from(body))));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}

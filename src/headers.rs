@@ -1,0 +1,157 @@
+//! Header rewriting between client and upstream: hop-by-hop removal, identity headers set from
+//! verified claims (and client-sent ones always removed), and the `X-Forwarded-*` family.
+
+use std::net::IpAddr;
+
+use http::header::{CONNECTION, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::auth::Identity;
+
+pub const X_AUTH_SUBJECT: HeaderName = HeaderName::from_static("x-auth-subject");
+pub const X_AUTH_SUBJECT_ENCODING: HeaderName = HeaderName::from_static("x-auth-subject-encoding");
+pub const X_AUTH_FRESH: HeaderName = HeaderName::from_static("x-auth-fresh");
+pub const X_AUTH_TOKEN_TYPE: HeaderName = HeaderName::from_static("x-auth-token-type");
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Every header under this prefix is the gateway's to set; clients never get to send one.
+pub const IDENTITY_PREFIX: &str = "x-auth-";
+
+/// Removes hop-by-hop headers (RFC 9110 section 7.6.1): `Connection`, every header it names,
+/// and the ones defined as connection-specific (`Keep-Alive`, `Proxy-Connection`, `TE`,
+/// `Trailer`, `Transfer-Encoding`, `Upgrade`). Framing is re-derived by hyper on the next hop.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // `remove` on a multi-valued header drops all of its values.
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [CONNECTION, KEEP_ALIVE, PROXY_CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE] {
+        headers.remove(name);
+    }
+}
+
+/// Removes every client-sent `X-Auth-*` header, whatever the route.
+pub fn remove_identity(headers: &mut HeaderMap) {
+    let is_identity = |name: &HeaderName| name.as_str().starts_with(IDENTITY_PREFIX);
+    if !headers.keys().any(is_identity) {
+        return;
+    }
+    let names: Vec<HeaderName> = headers.keys().filter(|n| is_identity(n)).cloned().collect();
+    for name in names {
+        headers.remove(name);
+    }
+}
+
+/// Sets the identity headers of a verified token. Call after [`remove_identity`].
+pub fn set_identity(headers: &mut HeaderMap, identity: &Identity) {
+    if let Some(subject) = identity.subject() {
+        let (value, encoded) = subject_header_value(&subject);
+        headers.insert(X_AUTH_SUBJECT, value);
+        if encoded {
+            headers.insert(X_AUTH_SUBJECT_ENCODING, HeaderValue::from_static("percent"));
+        }
+    }
+    let fresh = match identity.fresh {
+        true => HeaderValue::from_static("true"),
+        false => HeaderValue::from_static("false"),
+    };
+    headers.insert(X_AUTH_FRESH, fresh);
+    headers.insert(X_AUTH_TOKEN_TYPE, HeaderValue::from_static(identity.token_type.as_str()));
+}
+
+/// The subject travels verbatim when it is printable ASCII without leading or trailing spaces
+/// (so no parser on the way can change it). Anything else (control characters, CR/LF,
+/// non-ASCII, edge spaces) is percent-encoded as UTF-8, `%` included, and flagged with
+/// `X-Auth-Subject-Encoding: percent`. Either way the value is one header and cannot add another.
+pub fn subject_header_value(subject: &str) -> (HeaderValue, bool) {
+    let verbatim = subject.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !subject.starts_with(' ')
+        && !subject.ends_with(' ');
+    if verbatim {
+        if let Ok(v) = HeaderValue::from_str(subject) {
+            return (v, false);
+        }
+    }
+    let mut encoded = String::with_capacity(subject.len() * 3);
+    for b in subject.bytes() {
+        match b {
+            0x21..=0x7e if b != b'%' => encoded.push(char::from(b)),
+            _ => encoded.push_str(&format!("%{b:02X}")),
+        }
+    }
+    // Only visible ASCII was pushed, which is always a valid header value.
+    let value = HeaderValue::from_str(&encoded).unwrap_or(HeaderValue::from_static(""));
+    (value, true)
+}
+
+/// Adds the client to `X-Forwarded-For` (appending to a chain the client sent, as nginx's
+/// `$proxy_add_x_forwarded_for` does) and sets `X-Forwarded-Proto` and `X-Forwarded-Host`.
+pub fn set_forwarded(headers: &mut HeaderMap, client: IpAddr) {
+    let client = client.to_string();
+    let chain: Vec<&str> = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let xff = match chain.is_empty() {
+        true => client,
+        false => format!("{}, {client}", chain.join(", ")),
+    };
+    match HeaderValue::from_str(&xff) {
+        Ok(v) => headers.insert(X_FORWARDED_FOR, v),
+        Err(_) => headers.remove(X_FORWARDED_FOR),
+    };
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    match headers.get(HOST).cloned() {
+        Some(host) => headers.insert(X_FORWARDED_HOST, host),
+        None => headers.remove(X_FORWARDED_HOST),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_that_are_safe_travel_verbatim_and_others_are_percent_encoded() {
+        let cases = [
+            ("alice", "alice", false),
+            ("a b", "a b", false),
+            ("50%", "50%", false),
+            (" alice", "%20alice", true),
+            ("alice\r\nX-Auth-Admin: 1", "alice%0D%0AX-Auth-Admin:%201", true),
+            ("josé", "jos%C3%A9", true),
+            ("tab\there", "tab%09here", true),
+            ("", "", false),
+        ];
+        for (sub, want, encoded) in cases {
+            let (value, was_encoded) = subject_header_value(sub);
+            assert_eq!(value.to_str().unwrap(), want, "sub {sub:?}");
+            assert_eq!(was_encoded, encoded, "sub {sub:?}");
+        }
+    }
+
+    #[test]
+    fn connection_named_headers_and_hop_by_hop_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_static("close, X-Secret"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(TE, HeaderValue::from_static("trailers"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut h);
+        let left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        assert_eq!(left, ["x-kept"], "only end-to-end headers remain");
+    }
+}

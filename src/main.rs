@@ -1,0 +1,202 @@
+//! The `freshgate` command: parse the command line, set up logging, hand over to the library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use freshgate::auth::TokenType;
+use freshgate::routes::Matcher;
+use freshgate::token::{sign_hmac, TokenSpec};
+use freshgate::{config, Gateway};
+use tracing_subscriber::EnvFilter;
+
+/// An edge gateway that enforces fastapi-jwt-auth's fresh-token policies.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// The config file.
+    #[arg(long, global = true, default_value = "gateway.toml")]
+    config: PathBuf,
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the gateway (the default).
+    Serve,
+    /// Validate the config and print the route table in the order it is matched.
+    Check,
+    /// Print a token signed with the configured secret, with fastapi-jwt-auth's claims.
+    Token {
+        /// The `sub` claim.
+        #[arg(long)]
+        sub: String,
+        /// Mint a refresh token instead of an access token.
+        #[arg(long, conflicts_with = "fresh")]
+        refresh: bool,
+        /// Mark the access token fresh, as `/login` does.
+        #[arg(long)]
+        fresh: bool,
+        /// Lifetime, e.g. 15m, 1h, 30d (default 15m for access, 30d for refresh).
+        #[arg(long, value_parser = config::parse_duration)]
+        expires_in: Option<Duration>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&cli.config),
+        Command::Check => check(&cli.config),
+        Command::Token {
+            sub,
+            refresh,
+            fresh,
+            expires_in,
+        } => token(&cli.config, sub, refresh, fresh, expires_in),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn load(path: &Path) -> Option<freshgate::Snapshot> {
+    match config::load(path) {
+        Ok(snapshot) => Some(snapshot),
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{}: {} error(s); nothing was started", path.display(), errors.0.len());
+            None
+        }
+    }
+}
+
+fn check(path: &Path) -> ExitCode {
+    let Some(snapshot) = load(path) else {
+        return ExitCode::FAILURE;
+    };
+    println!("{}: valid; listen {}", path.display(), snapshot.listen);
+    println!("routes, in the order they are matched:");
+    for route in snapshot.routes.in_match_order() {
+        let methods = match route.methods.as_slice() {
+            [] => "*".to_string(),
+            ms => ms.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","),
+        };
+        let (kind, pattern) = match &route.matcher {
+            Matcher::Path(p) => ("path", p),
+            Matcher::Prefix(p) => ("prefix", p),
+        };
+        let upstream = &snapshot.upstreams[route.upstream];
+        println!(
+            "  {methods:<14} {kind:<6} {pattern:<32} {:<8} -> {} (http://{})  [route {}]",
+            route.policy.as_str(),
+            upstream.name,
+            upstream.authority,
+            route.index
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn token(path: &Path, sub: String, refresh: bool, fresh: bool, expires_in: Option<Duration>) -> ExitCode {
+    let Some(snapshot) = load(path) else {
+        return ExitCode::FAILURE;
+    };
+    let token_type = match refresh {
+        true => TokenType::Refresh,
+        false => TokenType::Access,
+    };
+    let mut spec = TokenSpec::new(sub, token_type, fresh);
+    if expires_in.is_some() {
+        spec.expires_in = expires_in;
+    }
+    let decoder = &snapshot.auth.decoder;
+    spec.issuer = decoder.issuer.clone();
+    spec.audience = decoder.audience.as_ref().and_then(|a| a.first().cloned());
+    let (Some(secret), Some(alg)) = (&snapshot.secret, decoder.algorithms.first()) else {
+        eprintln!("{}: no HMAC secret is configured, so freshgate cannot sign tokens", path.display());
+        return ExitCode::FAILURE;
+    };
+    match sign_hmac(&spec.claims(freshgate::server::now_ms() / 1000), secret.expose(), *alg) {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot sign the token: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(path: &Path) -> ExitCode {
+    let Some(snapshot) = load(path) else {
+        return ExitCode::FAILURE;
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(snapshot.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("cannot listen on {}: {e}", snapshot.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        let addr = listener.local_addr().map_or(snapshot.listen, |a| a);
+        tracing::info!(listen = %addr, routes = snapshot.routes.routes().len(), "freshgate listening");
+        let gateway = Gateway::new(snapshot);
+        freshgate::serve(listener, gateway, shutdown_signal(), Duration::from_secs(30)).await;
+        tracing::info!("freshgate stopped");
+        ExitCode::SUCCESS
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutdown signal received; draining");
+}
