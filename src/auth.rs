@@ -60,7 +60,11 @@ pub struct AuthSettings {
 impl AuthSettings {
     /// `header_name` is used as written in messages (`Authorization`), and case-insensitively
     /// for lookup.
-    pub fn new(decoder: Decoder, header_name: &str, header_type: &str) -> Result<Self, http::Error> {
+    pub fn new(
+        decoder: Decoder,
+        header_name: &str,
+        header_type: &str,
+    ) -> Result<Self, http::Error> {
         let bad_header_detail = match header_type {
             "" => format!("Bad {header_name} header. Expected value '<JWT>'"),
             t => format!("Bad {header_name} header. Expected value '{t} <JWT>'"),
@@ -177,7 +181,9 @@ pub fn decide(
     let Some(token) = token else {
         return match policy {
             Policy::Optional => Ok(Outcome::Anonymous),
-            _ => Err(AuthError::MissingToken(settings.missing_header_detail.clone())),
+            _ => Err(AuthError::MissingToken(
+                settings.missing_header_detail.clone(),
+            )),
         };
     };
     let claims = settings
@@ -205,7 +211,9 @@ pub fn decide(
 pub fn is_fresh(claims: &Claims, now_ms: i64) -> bool {
     match claims.get("fresh") {
         Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_f64().is_some_and(|until| until * 1000.0 >= now_ms as f64),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .is_some_and(|until| until * 1000.0 >= now_ms as f64),
         _ => false,
     }
 }
@@ -213,7 +221,10 @@ pub fn is_fresh(claims: &Claims, now_ms: i64) -> bool {
 /// Reads the token from the first configured header, with the library's parsing rules:
 /// absent or empty means no token; otherwise `<type><whitespace><token>` with exactly two
 /// whitespace-separated parts (or exactly one part when no type is configured).
-fn header_token<'h>(settings: &AuthSettings, headers: &'h HeaderMap) -> Result<Option<Cow<'h, [u8]>>, AuthError> {
+fn header_token<'h>(
+    settings: &AuthSettings,
+    headers: &'h HeaderMap,
+) -> Result<Option<Cow<'h, [u8]>>, AuthError> {
     let Some(value) = headers.get(&settings.header_name) else {
         return Ok(None);
     };
@@ -239,7 +250,10 @@ fn header_token<'h>(settings: &AuthSettings, headers: &'h HeaderMap) -> Result<O
 /// Python's whitespace among the characters a latin-1 decoded header value can hold
 /// (`str.split()` and `re`'s `\s`).
 fn is_py_space(b: u8) -> bool {
-    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ' | 0x85 | 0xa0)
+    matches!(
+        b,
+        b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ' | 0x85 | 0xa0
+    )
 }
 
 /// Starlette decodes header values as latin-1 and PyJWT encodes the token as UTF-8; doing the

@@ -113,7 +113,13 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn err(&mut self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) {
+    fn err(
+        &mut self,
+        span: Range<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
         let e = self.src.error(span, key, message, fix);
         self.errors.push(e);
     }
@@ -121,7 +127,11 @@ impl Validator<'_> {
     fn snapshot(&mut self, raw: RawConfig) -> Option<Snapshot> {
         let listen = self.listen(raw.server.listen.as_ref());
         let server = ServerSettings {
-            upstream_timeout: self.duration(raw.server.upstream_timeout.as_ref(), "server.upstream_timeout", Duration::from_secs(30)),
+            upstream_timeout: self.duration(
+                raw.server.upstream_timeout.as_ref(),
+                "server.upstream_timeout",
+                Duration::from_secs(30),
+            ),
             upstream_connect_timeout: self.duration(
                 raw.server.upstream_connect_timeout.as_ref(),
                 "server.upstream_connect_timeout",
@@ -160,21 +170,44 @@ impl Validator<'_> {
         }
     }
 
-    fn duration(&mut self, value: Option<&Spanned<String>>, key: &str, default: Duration) -> Duration {
+    fn duration(
+        &mut self,
+        value: Option<&Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Duration {
         let Some(value) = value else { return default };
         parse_duration(value.get_ref()).unwrap_or_else(|message| {
-            self.err(value.span(), key, message, "write a duration such as \"0s\", \"500ms\", \"30s\" or \"15m\"");
+            self.err(
+                value.span(),
+                key,
+                message,
+                "write a duration such as \"0s\", \"500ms\", \"30s\" or \"15m\"",
+            );
             default
         })
     }
 
-    fn upstreams(&mut self, raw: Option<Spanned<std::collections::BTreeMap<Spanned<String>, Spanned<String>>>>) -> Vec<Upstream> {
+    fn upstreams(
+        &mut self,
+        raw: Option<Spanned<std::collections::BTreeMap<Spanned<String>, Spanned<String>>>>,
+    ) -> Vec<Upstream> {
         let Some(raw) = raw else {
-            self.err(0..0, "upstreams", "the [upstreams] table is missing", "add [upstreams] with at least one entry, e.g. app = \"http://127.0.0.1:8000\"");
+            self.err(
+                0..0,
+                "upstreams",
+                "the [upstreams] table is missing",
+                "add [upstreams] with at least one entry, e.g. app = \"http://127.0.0.1:8000\"",
+            );
             return Vec::new();
         };
         if raw.get_ref().is_empty() {
-            self.err(raw.span(), "upstreams", "no upstream is defined", "add an entry, e.g. app = \"http://127.0.0.1:8000\"");
+            self.err(
+                raw.span(),
+                "upstreams",
+                "no upstream is defined",
+                "add an entry, e.g. app = \"http://127.0.0.1:8000\"",
+            );
         }
         let mut upstreams = Vec::new();
         for (name, url) in raw.into_inner() {
@@ -193,7 +226,12 @@ impl Validator<'_> {
 
     fn jwt(&mut self, raw: Option<Spanned<RawJwt>>) -> Option<(AuthSettings, Option<Secret>)> {
         let Some(raw) = raw else {
-            self.err(0..0, "jwt", "the [jwt] table is missing", "add [jwt] with secret, secret_env or secret_file");
+            self.err(
+                0..0,
+                "jwt",
+                "the [jwt] table is missing",
+                "add [jwt] with secret, secret_env or secret_file",
+            );
             return None;
         };
         let span = raw.span();
@@ -204,20 +242,44 @@ impl Validator<'_> {
         let issuer = raw.issuer.map(Spanned::into_inner);
         let audience = match raw.audience {
             Some(a) if a.get_ref().is_empty() => {
-                self.err(a.span(), "jwt.audience", "the audience list is empty", "list at least one audience, or remove the key");
+                self.err(
+                    a.span(),
+                    "jwt.audience",
+                    "the audience list is empty",
+                    "list at least one audience, or remove the key",
+                );
                 None
             }
-            Some(a) => Some(a.into_inner().into_iter().map(Spanned::into_inner).collect()),
+            Some(a) => Some(
+                a.into_inner()
+                    .into_iter()
+                    .map(Spanned::into_inner)
+                    .collect(),
+            ),
             None => None,
         };
-        let header_type = raw.header_type.map_or_else(|| "Bearer".to_string(), Spanned::into_inner);
+        let header_type = raw
+            .header_type
+            .map_or_else(|| "Bearer".to_string(), Spanned::into_inner);
         if header_type.chars().any(char::is_whitespace) {
-            self.err(span.clone(), "jwt.header_type", format!("{header_type:?} contains whitespace"), "write a single word such as \"Bearer\", or \"\" for a bare token");
+            self.err(
+                span.clone(),
+                "jwt.header_type",
+                format!("{header_type:?} contains whitespace"),
+                "write a single word such as \"Bearer\", or \"\" for a bare token",
+            );
         }
-        let header_name = raw.header_name.map_or_else(|| Spanned::new(span.clone(), "Authorization".to_string()), |n| n);
+        let header_name = raw
+            .header_name
+            .unwrap_or_else(|| Spanned::new(span.clone(), "Authorization".to_string()));
         let (algorithms, secret) = (algorithms?, secret?);
         let Ok(key) = DecodingKey::from_secret(secret.expose()) else {
-            self.err(span, "jwt", "the HMAC secret cannot be used as a key", "use a different secret");
+            self.err(
+                span,
+                "jwt",
+                "the HMAC secret cannot be used as a key",
+                "use a different secret",
+            );
             return None;
         };
         let decoder = Decoder {
@@ -233,18 +295,31 @@ impl Validator<'_> {
         match AuthSettings::new(decoder, header_name.get_ref(), &header_type) {
             Ok(settings) => Some((settings, Some(secret))),
             Err(_) => {
-                self.err(header_name.span(), "jwt.header_name", format!("{:?} is not a valid header name", header_name.get_ref()), "write a header name such as \"Authorization\"");
+                self.err(
+                    header_name.span(),
+                    "jwt.header_name",
+                    format!("{:?} is not a valid header name", header_name.get_ref()),
+                    "write a header name such as \"Authorization\"",
+                );
                 None
             }
         }
     }
 
-    fn algorithms(&mut self, raw: Option<&Spanned<Vec<Spanned<String>>>>) -> Option<Vec<Algorithm>> {
+    fn algorithms(
+        &mut self,
+        raw: Option<&Spanned<Vec<Spanned<String>>>>,
+    ) -> Option<Vec<Algorithm>> {
         let Some(raw) = raw else {
             return Some(vec![Algorithm::HS256]);
         };
         if raw.get_ref().is_empty() {
-            self.err(raw.span(), "jwt.algorithms", "the list is empty", "list at least one algorithm, e.g. [\"HS256\"]");
+            self.err(
+                raw.span(),
+                "jwt.algorithms",
+                "the list is empty",
+                "list at least one algorithm, e.g. [\"HS256\"]",
+            );
             return None;
         }
         let mut out = Vec::new();
@@ -254,7 +329,15 @@ impl Validator<'_> {
                 Some(alg) if alg.family() == AlgorithmFamily::Hmac => out.push(alg),
                 Some(_) => {
                     ok = false;
-                    self.err(name.span(), "jwt.algorithms", format!("{:?} needs a public key, which this version cannot load", name.get_ref()), "use HS256, HS384 or HS512 with secret, secret_env or secret_file");
+                    self.err(
+                        name.span(),
+                        "jwt.algorithms",
+                        format!(
+                            "{:?} needs a public key, which this version cannot load",
+                            name.get_ref()
+                        ),
+                        "use HS256, HS384 or HS512 with secret, secret_env or secret_file",
+                    );
                 }
                 None => {
                     ok = false;
@@ -262,7 +345,12 @@ impl Validator<'_> {
                         true => "unsigned tokens (\"none\") are never accepted".to_string(),
                         false => format!("{:?} is not a JWT algorithm", name.get_ref()),
                     };
-                    self.err(name.span(), "jwt.algorithms", why, "use HS256, HS384 or HS512 (names are case-sensitive)");
+                    self.err(
+                        name.span(),
+                        "jwt.algorithms",
+                        why,
+                        "use HS256, HS384 or HS512 (names are case-sensitive)",
+                    );
                 }
             }
         }
@@ -271,10 +359,14 @@ impl Validator<'_> {
 
     /// Exactly one of `secret`, `secret_env`, `secret_file`.
     fn secret(&mut self, raw: &RawJwt, table: Range<usize>) -> Option<Secret> {
-        let sources: Vec<(&str, &Spanned<String>)> = [("secret", &raw.secret), ("secret_env", &raw.secret_env), ("secret_file", &raw.secret_file)]
-            .into_iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
-            .collect();
+        let sources: Vec<(&str, &Spanned<String>)> = [
+            ("secret", &raw.secret),
+            ("secret_env", &raw.secret_env),
+            ("secret_file", &raw.secret_file),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+        .collect();
         let fix = "set exactly one of secret, secret_env or secret_file in [jwt]";
         let (key, value) = match sources.as_slice() {
             [] => {
@@ -283,7 +375,12 @@ impl Validator<'_> {
             }
             [one] => *one,
             [_, (second, v), ..] => {
-                self.err(v.span(), format!("jwt.{second}"), "several secret sources are configured", fix);
+                self.err(
+                    v.span(),
+                    format!("jwt.{second}"),
+                    "several secret sources are configured",
+                    fix,
+                );
                 return None;
             }
         };
@@ -291,7 +388,15 @@ impl Validator<'_> {
             "secret" => Ok(value.get_ref().clone().into_bytes()),
             "secret_env" => std::env::var(value.get_ref())
                 .map(String::into_bytes)
-                .map_err(|_| (format!("the environment variable {:?} is not set or not UTF-8", value.get_ref()), "export the variable before starting freshgate, or use secret_file")),
+                .map_err(|_| {
+                    (
+                        format!(
+                            "the environment variable {:?} is not set or not UTF-8",
+                            value.get_ref()
+                        ),
+                        "export the variable before starting freshgate, or use secret_file",
+                    )
+                }),
             _ => {
                 let path = self.resolve(value.get_ref());
                 std::fs::read(&path)
@@ -308,7 +413,12 @@ impl Validator<'_> {
         };
         match bytes {
             Ok(b) if b.is_empty() => {
-                self.err(value.span(), format!("jwt.{key}"), "the secret is empty", "use a long random secret, the same one the app signs with");
+                self.err(
+                    value.span(),
+                    format!("jwt.{key}"),
+                    "the secret is empty",
+                    "use a long random secret, the same one the app signs with",
+                );
                 None
             }
             Ok(b) => Some(Secret(b)),
@@ -327,9 +437,18 @@ impl Validator<'_> {
         }
     }
 
-    fn routes(&mut self, raw: Vec<Spanned<RawRoute>>, upstreams: &[Upstream]) -> Option<RouteTable> {
+    fn routes(
+        &mut self,
+        raw: Vec<Spanned<RawRoute>>,
+        upstreams: &[Upstream],
+    ) -> Option<RouteTable> {
         if raw.is_empty() {
-            self.err(0..0, "route", "no [[route]] is defined, so every request would get 404", "add [[route]] tables with path or prefix and policy");
+            self.err(
+                0..0,
+                "route",
+                "no [[route]] is defined, so every request would get 404",
+                "add [[route]] tables with path or prefix and policy",
+            );
             return None;
         }
         let mut table = RouteTable::default();
@@ -338,7 +457,8 @@ impl Validator<'_> {
         for (i, spanned) in raw.into_iter().enumerate() {
             let span = spanned.span();
             let index = i + 1;
-            let Some(route) = self.route(index, spanned.into_inner(), span.clone(), upstreams) else {
+            let Some(route) = self.route(index, spanned.into_inner(), span.clone(), upstreams)
+            else {
                 ok = false;
                 continue;
             };
@@ -359,29 +479,55 @@ impl Validator<'_> {
         ok.then_some(table)
     }
 
-    fn route(&mut self, index: usize, raw: RawRoute, span: Range<usize>, upstreams: &[Upstream]) -> Option<Route> {
+    fn route(
+        &mut self,
+        index: usize,
+        raw: RawRoute,
+        span: Range<usize>,
+        upstreams: &[Upstream],
+    ) -> Option<Route> {
         let key = |field: &str| format!("route[{index}].{field}");
         let matcher = match (raw.path, raw.prefix) {
             (Some(p), None) => Some(Matcher::Path(p.into_inner())),
             (None, Some(p)) => Some(Matcher::Prefix(p.into_inner())),
             (Some(_), Some(p)) => {
-                self.err(p.span(), key("prefix"), "a route has either path or prefix, not both", "split it into two [[route]] tables");
+                self.err(
+                    p.span(),
+                    key("prefix"),
+                    "a route has either path or prefix, not both",
+                    "split it into two [[route]] tables",
+                );
                 None
             }
             (None, None) => {
-                self.err(span.clone(), format!("route[{index}]"), "the route has neither path nor prefix", "add path = \"/exact/{param}\" or prefix = \"/dir\"");
+                self.err(
+                    span.clone(),
+                    format!("route[{index}]"),
+                    "the route has neither path nor prefix",
+                    "add path = \"/exact/{param}\" or prefix = \"/dir\"",
+                );
                 None
             }
         };
         let policy = match &raw.policy {
             None => {
-                self.err(span.clone(), key("policy"), "the route has no policy", "add policy = \"public\", \"optional\", \"access\", \"fresh\" or \"refresh\"");
+                self.err(
+                    span.clone(),
+                    key("policy"),
+                    "the route has no policy",
+                    "add policy = \"public\", \"optional\", \"access\", \"fresh\" or \"refresh\"",
+                );
                 None
             }
             Some(p) => {
                 let parsed = Policy::parse(p.get_ref());
                 if parsed.is_none() {
-                    self.err(p.span(), key("policy"), format!("unknown policy {:?}", p.get_ref()), "use one of \"public\", \"optional\", \"access\", \"fresh\", \"refresh\"");
+                    self.err(
+                        p.span(),
+                        key("policy"),
+                        format!("unknown policy {:?}", p.get_ref()),
+                        "use one of \"public\", \"optional\", \"access\", \"fresh\", \"refresh\"",
+                    );
                 }
                 parsed
             }
@@ -392,14 +538,24 @@ impl Validator<'_> {
                 let found = upstreams.iter().position(|u| &u.name == name.get_ref());
                 if found.is_none() {
                     let known: Vec<&str> = upstreams.iter().map(|u| u.name.as_str()).collect();
-                    self.err(name.span(), key("upstream"), format!("no upstream is named {:?}", name.get_ref()), format!("use one of the names in [upstreams]: {}", known.join(", ")));
+                    self.err(
+                        name.span(),
+                        key("upstream"),
+                        format!("no upstream is named {:?}", name.get_ref()),
+                        format!("use one of the names in [upstreams]: {}", known.join(", ")),
+                    );
                 }
                 found
             }
             None if upstreams.len() == 1 => Some(0),
             None if upstreams.is_empty() => None,
             None => {
-                self.err(span.clone(), key("upstream"), "several upstreams are defined and the route names none", "add upstream = \"<name from [upstreams]>\"");
+                self.err(
+                    span.clone(),
+                    key("upstream"),
+                    "several upstreams are defined and the route names none",
+                    "add upstream = \"<name from [upstreams]>\"",
+                );
                 None
             }
         };
@@ -414,26 +570,49 @@ impl Validator<'_> {
         })
     }
 
-    fn methods(&mut self, raw: Option<&Spanned<Vec<Spanned<String>>>>, key: &str) -> Option<Vec<Method>> {
-        let Some(raw) = raw else { return Some(Vec::new()) };
+    fn methods(
+        &mut self,
+        raw: Option<&Spanned<Vec<Spanned<String>>>>,
+        key: &str,
+    ) -> Option<Vec<Method>> {
+        let Some(raw) = raw else {
+            return Some(Vec::new());
+        };
         if raw.get_ref().is_empty() {
-            self.err(raw.span(), key, "the methods list is empty, so the route would match nothing", "list methods such as [\"GET\", \"POST\"], or remove the key to match every method");
+            self.err(
+                raw.span(),
+                key,
+                "the methods list is empty, so the route would match nothing",
+                "list methods such as [\"GET\", \"POST\"], or remove the key to match every method",
+            );
             return None;
         }
         let mut out: Vec<Method> = Vec::new();
         for m in raw.get_ref() {
             let text = m.get_ref();
             let upper = text.to_ascii_uppercase();
-            let standard = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+            let standard = [
+                "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+            ];
             if text != &upper && standard.contains(&upper.as_str()) {
-                self.err(m.span(), key, format!("{text:?}: methods are case-sensitive"), format!("write {upper:?}"));
+                self.err(
+                    m.span(),
+                    key,
+                    format!("{text:?}: methods are case-sensitive"),
+                    format!("write {upper:?}"),
+                );
                 return None;
             }
             match Method::from_bytes(text.as_bytes()) {
                 Ok(method) if !out.contains(&method) => out.push(method),
                 Ok(_) => {}
                 Err(_) => {
-                    self.err(m.span(), key, format!("{text:?} is not an HTTP method"), "write methods such as \"GET\" or \"DELETE\"");
+                    self.err(
+                        m.span(),
+                        key,
+                        format!("{text:?} is not an HTTP method"),
+                        "write methods such as \"GET\" or \"DELETE\"",
+                    );
                     return None;
                 }
             }
@@ -460,18 +639,29 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn parse_upstream_url(text: &str) -> Result<(Scheme, Authority), String> {
-    let uri: Uri = text.parse().map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    let uri: Uri = text
+        .parse()
+        .map_err(|e| format!("{text:?} is not a URL: {e}"))?;
     match uri.scheme_str() {
         Some("http") => {}
-        Some(other) => return Err(format!("{text:?}: scheme {other:?} is not supported (plain http only)")),
+        Some(other) => {
+            return Err(format!(
+                "{text:?}: scheme {other:?} is not supported (plain http only)"
+            ))
+        }
         None => return Err(format!("{text:?} has no scheme")),
     }
-    let authority = uri.authority().cloned().ok_or_else(|| format!("{text:?} has no host"))?;
+    let authority = uri
+        .authority()
+        .cloned()
+        .ok_or_else(|| format!("{text:?} has no host"))?;
     if authority.host().is_empty() || authority.as_str().contains('@') {
         return Err(format!("{text:?} must name a host (and no user info)"));
     }
     if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-        return Err(format!("{text:?} has a path or query; requests keep their own path"));
+        return Err(format!(
+            "{text:?} has a path or query; requests keep their own path"
+        ));
     }
     Ok((Scheme::HTTP, authority))
 }

@@ -2,7 +2,7 @@
 //! a fixed `detail` in an exhaustive match, so a new variant cannot silently become a 500.
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
+use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Response, StatusCode};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;

@@ -36,7 +36,15 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     for name in named {
         headers.remove(name);
     }
-    for name in [CONNECTION, KEEP_ALIVE, PROXY_CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE] {
+    for name in [
+        CONNECTION,
+        KEEP_ALIVE,
+        PROXY_CONNECTION,
+        TE,
+        TRAILER,
+        TRANSFER_ENCODING,
+        UPGRADE,
+    ] {
         headers.remove(name);
     }
 }
@@ -67,7 +75,10 @@ pub fn set_identity(headers: &mut HeaderMap, identity: &Identity) {
         false => HeaderValue::from_static("false"),
     };
     headers.insert(X_AUTH_FRESH, fresh);
-    headers.insert(X_AUTH_TOKEN_TYPE, HeaderValue::from_static(identity.token_type.as_str()));
+    headers.insert(
+        X_AUTH_TOKEN_TYPE,
+        HeaderValue::from_static(identity.token_type.as_str()),
+    );
 }
 
 /// The subject travels verbatim when it is printable ASCII without leading or trailing spaces
@@ -130,7 +141,11 @@ mod tests {
             ("a b", "a b", false),
             ("50%", "50%", false),
             (" alice", "%20alice", true),
-            ("alice\r\nX-Auth-Admin: 1", "alice%0D%0AX-Auth-Admin:%201", true),
+            (
+                "alice\r\nX-Auth-Admin: 1",
+                "alice%0D%0AX-Auth-Admin:%201",
+                true,
+            ),
             ("josé", "jos%C3%A9", true),
             ("tab\there", "tab%09here", true),
             ("", "", false),

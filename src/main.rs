@@ -85,7 +85,11 @@ fn load(path: &Path) -> Option<freshgate::Snapshot> {
         Ok(snapshot) => Some(snapshot),
         Err(errors) => {
             eprintln!("{errors}");
-            eprintln!("{}: {} error(s); nothing was started", path.display(), errors.0.len());
+            eprintln!(
+                "{}: {} error(s); nothing was started",
+                path.display(),
+                errors.0.len()
+            );
             None
         }
     }
@@ -118,7 +122,13 @@ fn check(path: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn token(path: &Path, sub: String, refresh: bool, fresh: bool, expires_in: Option<Duration>) -> ExitCode {
+fn token(
+    path: &Path,
+    sub: String,
+    refresh: bool,
+    fresh: bool,
+    expires_in: Option<Duration>,
+) -> ExitCode {
     let Some(snapshot) = load(path) else {
         return ExitCode::FAILURE;
     };
@@ -134,10 +144,17 @@ fn token(path: &Path, sub: String, refresh: bool, fresh: bool, expires_in: Optio
     spec.issuer = decoder.issuer.clone();
     spec.audience = decoder.audience.as_ref().and_then(|a| a.first().cloned());
     let (Some(secret), Some(alg)) = (&snapshot.secret, decoder.algorithms.first()) else {
-        eprintln!("{}: no HMAC secret is configured, so freshgate cannot sign tokens", path.display());
+        eprintln!(
+            "{}: no HMAC secret is configured, so freshgate cannot sign tokens",
+            path.display()
+        );
         return ExitCode::FAILURE;
     };
-    match sign_hmac(&spec.claims(freshgate::server::now_ms() / 1000), secret.expose(), *alg) {
+    match sign_hmac(
+        &spec.claims(freshgate::server::now_ms() / 1000),
+        secret.expose(),
+        *alg,
+    ) {
         Ok(token) => {
             println!("{token}");
             ExitCode::SUCCESS
@@ -153,7 +170,10 @@ fn serve(path: &Path) -> ExitCode {
     let Some(snapshot) = load(path) else {
         return ExitCode::FAILURE;
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -182,13 +202,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

@@ -201,7 +201,8 @@ fn parse_path_pattern(pattern: &str) -> Result<Vec<Segment<'_>>, RouteError> {
         .enumerate()
         .map(|(i, seg)| {
             if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                {
                     return Err(bad(
                         format!("{seg:?} in {pattern:?} is not a valid parameter"),
                         "name parameters with letters, digits and '_', e.g. {owner}",
@@ -260,7 +261,10 @@ fn check_prefix(prefix: &str) -> Result<(), RouteError> {
             format!("write prefix = {stripped:?}: it already covers everything below {prefix:?}"),
         );
     }
-    match parse_path_pattern(prefix)?.iter().any(|s| matches!(s, Segment::Param)) {
+    match parse_path_pattern(prefix)?
+        .iter()
+        .any(|s| matches!(s, Segment::Param))
+    {
         true => bad(
             format!("prefix {prefix:?} contains a {{param}}"),
             "prefixes are literal; use `path` for templates".to_string(),
@@ -437,22 +441,44 @@ mod tests {
             route(path("/a/{x}"), &["GET"], Policy::Access),
             route(prefix("/b"), &[], Policy::Public),
         ]);
-        for (m, p) in [("POST", "/a/1"), ("GET", "/a"), ("GET", "/"), ("GET", "/bb"), ("GET", "")] {
-            assert!(t.lookup(&m.parse().unwrap(), p).is_none(), "{m} {p} should not match");
+        for (m, p) in [
+            ("POST", "/a/1"),
+            ("GET", "/a"),
+            ("GET", "/"),
+            ("GET", "/bb"),
+            ("GET", ""),
+        ] {
+            assert!(
+                t.lookup(&m.parse().unwrap(), p).is_none(),
+                "{m} {p} should not match"
+            );
         }
     }
 
     #[test]
     fn routes_that_would_tie_are_rejected() {
         let cases = [
-            (route(path("/a/{x}"), &[], Policy::Access), route(path("/a/{y}"), &[], Policy::Fresh)),
-            (route(path("/a"), &["GET", "POST"], Policy::Access), route(path("/a"), &["POST"], Policy::Public)),
-            (route(prefix("/s"), &[], Policy::Access), route(prefix("/s"), &[], Policy::Public)),
+            (
+                route(path("/a/{x}"), &[], Policy::Access),
+                route(path("/a/{y}"), &[], Policy::Fresh),
+            ),
+            (
+                route(path("/a"), &["GET", "POST"], Policy::Access),
+                route(path("/a"), &["POST"], Policy::Public),
+            ),
+            (
+                route(prefix("/s"), &[], Policy::Access),
+                route(prefix("/s"), &[], Policy::Public),
+            ),
         ];
         for (first, second) in cases {
             let mut t = RouteTable::default();
             t.insert(first.clone()).unwrap();
-            assert_eq!(t.insert(second.clone()), Err(RouteError::Tie { other: 0 }), "{first:?} vs {second:?}");
+            assert_eq!(
+                t.insert(second.clone()),
+                Err(RouteError::Tie { other: 0 }),
+                "{first:?} vs {second:?}"
+            );
         }
     }
 
@@ -482,7 +508,9 @@ mod tests {
             (prefix("/s/{x}"), "param in prefix"),
         ] {
             let mut t = RouteTable::default();
-            let err = t.insert(route(m.clone(), &[], Policy::Public)).expect_err(why);
+            let err = t
+                .insert(route(m.clone(), &[], Policy::Public))
+                .expect_err(why);
             assert!(matches!(err, RouteError::BadPattern { .. }), "{m}: {why}");
         }
     }

@@ -22,8 +22,8 @@ use crate::auth::{self, Outcome};
 use crate::config::Snapshot;
 use crate::error::{Body, GatewayError};
 use crate::headers;
-use crate::routes::Route;
 use crate::proxy::UpstreamClient;
+use crate::routes::Route;
 use http_body_util::Either;
 
 /// The running gateway: the current config snapshot and the shared upstream client.
@@ -121,7 +121,12 @@ impl Gateway {
         }
         let upstream = &snapshot.upstreams[route.upstream];
         self.client
-            .forward(upstream, path_and_query, request, snapshot.server.upstream_timeout)
+            .forward(
+                upstream,
+                path_and_query,
+                request,
+                snapshot.server.upstream_timeout,
+            )
             .await
     }
 }

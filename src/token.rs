@@ -64,6 +64,14 @@ impl TokenSpec {
 }
 
 /// Signs `claims` with an HMAC `secret`.
-pub fn sign_hmac(claims: &Map<String, Value>, secret: &[u8], alg: Algorithm) -> Result<String, jsonwebtoken::errors::Error> {
-    jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret)?)
+pub fn sign_hmac(
+    claims: &Map<String, Value>,
+    secret: &[u8],
+    alg: Algorithm,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    jsonwebtoken::encode(
+        &Header::new(alg),
+        claims,
+        &EncodingKey::from_secret(secret)?,
+    )
 }

@@ -16,13 +16,18 @@ pub fn decode_segment(segment: &[u8]) -> Option<Vec<u8>> {
     let mut quad_pos = 0u8;
     let mut left: u32 = 0;
     let mut pads = 0usize;
-    let bytes = segment.iter().copied().chain(std::iter::repeat_n(b'=', pad));
+    let bytes = segment
+        .iter()
+        .copied()
+        .chain(std::iter::repeat_n(b'=', pad));
     for c in bytes {
         if c == b'=' {
             if quad_pos >= 2 {
                 pads += 1;
                 if quad_pos as usize + pads >= 4 {
-                    break;
+                    // A complete pad sequence ends the input, and CPython jumps past the
+                    // leftover-bits check.
+                    return Some(out);
                 }
             }
             continue;

@@ -86,9 +86,9 @@ impl DecodeError {
             | DecodeError::InvalidPayloadString(_) => "malformed",
             DecodeError::AlgNotAllowed | DecodeError::NoKeyForAlg => "algorithm",
             DecodeError::SignatureFailed => "invalid_signature",
-            DecodeError::IatNotInteger | DecodeError::NbfNotInteger | DecodeError::ExpNotInteger => {
-                "malformed_claim"
-            }
+            DecodeError::IatNotInteger
+            | DecodeError::NbfNotInteger
+            | DecodeError::ExpNotInteger => "malformed_claim",
             DecodeError::NotYetValid => "not_yet_valid",
             DecodeError::Expired => "expired",
             DecodeError::MissingIssuer | DecodeError::InvalidIssuer => "issuer",
@@ -165,7 +165,11 @@ fn load(token: &[u8]) -> Result<Parts<'_>, DecodeError> {
     let header = decode_segment(header_seg).ok_or(DecodeError::InvalidHeaderPadding)?;
     let header = match parse_json(&header).map_err(DecodeError::InvalidHeaderString)? {
         Value::Object(map) => map,
-        _ => return Err(DecodeError::InvalidHeaderString("must be a json object".into())),
+        _ => {
+            return Err(DecodeError::InvalidHeaderString(
+                "must be a json object".into(),
+            ))
+        }
     };
     let payload = decode_segment(payload_seg).ok_or(DecodeError::InvalidPayloadPadding)?;
     let signature = decode_segment(crypto).ok_or(DecodeError::InvalidCryptoPadding)?;
@@ -180,7 +184,10 @@ fn load(token: &[u8]) -> Result<Parts<'_>, DecodeError> {
 fn parse_json(bytes: &[u8]) -> Result<Value, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let pos = e.valid_up_to();
-        format!("'utf-8' codec can't decode byte 0x{:02x} in position {pos}", bytes[pos])
+        format!(
+            "'utf-8' codec can't decode byte 0x{:02x} in position {pos}",
+            bytes[pos]
+        )
     })?;
     serde_json::from_str(text).map_err(|e| e.to_string())
 }
@@ -188,7 +195,12 @@ fn parse_json(bytes: &[u8]) -> Result<Value, String> {
 impl Decoder {
     /// Decodes and verifies `token` at time `now_ms` (milliseconds since the epoch).
     /// `check_issuer` is true only for access tokens on `access` and `fresh` routes.
-    pub fn decode(&self, token: &[u8], check_issuer: bool, now_ms: i64) -> Result<Claims, DecodeError> {
+    pub fn decode(
+        &self,
+        token: &[u8],
+        check_issuer: bool,
+        now_ms: i64,
+    ) -> Result<Claims, DecodeError> {
         let parts = load(token)?;
         if parts.header.get("kid").is_some_and(|kid| !kid.is_string()) {
             return Err(DecodeError::KidNotString);
@@ -203,13 +215,22 @@ impl Decoder {
         self.verify_signature(alg, parts.signing_input, &parts.signature)?;
         let claims = match parse_json(&parts.payload).map_err(DecodeError::InvalidPayloadString)? {
             Value::Object(map) => map,
-            _ => return Err(DecodeError::InvalidPayloadString("must be a json object".into())),
+            _ => {
+                return Err(DecodeError::InvalidPayloadString(
+                    "must be a json object".into(),
+                ))
+            }
         };
         self.validate_claims(&claims, check_issuer, now_ms)?;
         Ok(claims)
     }
 
-    fn verify_signature(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> Result<(), DecodeError> {
+    fn verify_signature(
+        &self,
+        alg: Algorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), DecodeError> {
         let provider = CryptoProvider::try_get_default().ok_or(DecodeError::NoKeyForAlg)?;
         let family = alg.family();
         let mut candidates = self.keys.iter().filter(|k| k.family == family).peekable();
@@ -230,7 +251,12 @@ impl Decoder {
     }
 
     /// PyJWT `_validate_claims` with its default options.
-    fn validate_claims(&self, claims: &Claims, check_issuer: bool, now_ms: i64) -> Result<(), DecodeError> {
+    fn validate_claims(
+        &self,
+        claims: &Claims,
+        check_issuer: bool,
+        now_ms: i64,
+    ) -> Result<(), DecodeError> {
         // PyJWT truncates "now" to whole seconds before comparing.
         let now = i128::from(now_ms.div_euclid(1000)) * 1000;
         let leeway = i128::from(self.leeway_ms);
@@ -324,7 +350,9 @@ fn parse_python_int_str(s: &str) -> Option<i128> {
             b'_' => previous_underscore = true,
             b'0'..=b'9' => {
                 previous_underscore = false;
-                value = value.saturating_mul(10).saturating_add(i128::from(b - b'0'));
+                value = value
+                    .saturating_mul(10)
+                    .saturating_add(i128::from(b - b'0'));
             }
             _ => return None,
         }
