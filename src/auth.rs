@@ -265,3 +265,6 @@ fn latin1_to_utf8(bytes: &[u8]) -> Cow<'_, [u8]> {
     let text: String = bytes.iter().map(|&b| char::from(b)).collect();
     Cow::Owned(text.into_bytes())
 }
+
+#[cfg(test)]
+mod tests;

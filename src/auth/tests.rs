@@ -1,0 +1,1 @@
+//! Table-driven tests of the decision, one row per line of the contract.
