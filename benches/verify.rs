@@ -1,0 +1,2 @@
+//! Placeholder; see issue 6.
+fn main() {}
