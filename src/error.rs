@@ -21,6 +21,9 @@ pub enum GatewayError {
     /// No route matches the method and path (client side).
     #[error("no route matches")]
     NotFound,
+    /// `CONNECT` and `TRACE` are never relayed by a reverse proxy (client side).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// The token decision rejected the request (client side).
     #[error("rejected: {}", .0.reason())]
     Auth(AuthError),
@@ -37,6 +40,7 @@ impl GatewayError {
         match self {
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
             GatewayError::NotFound => StatusCode::NOT_FOUND,
+            GatewayError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::Auth(e) => e.status(),
             GatewayError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             GatewayError::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -48,6 +52,7 @@ impl GatewayError {
         match self {
             GatewayError::BadRequest(detail) => (*detail).into(),
             GatewayError::NotFound => "Not Found".into(),
+            GatewayError::MethodNotAllowed => "Method Not Allowed".into(),
             GatewayError::Auth(e) => e.detail(),
             GatewayError::BadGateway(_) => "Bad Gateway".into(),
             GatewayError::GatewayTimeout => "Gateway Timeout".into(),
@@ -59,6 +64,7 @@ impl GatewayError {
         match self {
             GatewayError::BadRequest(_) => "bad_request",
             GatewayError::NotFound => "no_route",
+            GatewayError::MethodNotAllowed => "method_not_allowed",
             GatewayError::Auth(e) => e.reason(),
             GatewayError::BadGateway(_) => "upstream_unavailable",
             GatewayError::GatewayTimeout => "upstream_timeout",
@@ -68,7 +74,10 @@ impl GatewayError {
     /// True when the client caused it (logged at debug), false for upstream trouble (warn).
     pub fn is_client_error(&self) -> bool {
         match self {
-            GatewayError::BadRequest(_) | GatewayError::NotFound | GatewayError::Auth(_) => true,
+            GatewayError::BadRequest(_)
+            | GatewayError::NotFound
+            | GatewayError::MethodNotAllowed
+            | GatewayError::Auth(_) => true,
             GatewayError::BadGateway(_) | GatewayError::GatewayTimeout => false,
         }
     }

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use http::uri::PathAndQuery;
-use http::{Request, Response};
+use std::borrow::Cow;
+
+use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -22,6 +24,7 @@ use crate::auth::{self, Outcome};
 use crate::config::Snapshot;
 use crate::error::{Body, GatewayError};
 use crate::headers;
+use crate::path;
 use crate::proxy::UpstreamClient;
 use crate::routes::Route;
 use http_body_util::Either;
@@ -36,6 +39,8 @@ pub struct Gateway {
 /// What the access log records about a request that got an answer.
 #[derive(Default)]
 struct Decision<'a> {
+    /// The canonical path and query, once the target was accepted.
+    path: Option<PathAndQuery>,
     route: Option<&'a Route>,
 }
 
@@ -58,35 +63,45 @@ impl Gateway {
         self.snapshot.store(Arc::new(snapshot));
     }
 
-    /// Answers one request. Never fails: errors become their JSON response here.
+    /// Answers one request. Never fails: errors become their JSON response here, and this is
+    /// the one place that writes the access log.
     pub async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let snapshot = self.snapshot.load_full();
         let method = request.method().clone();
-        let path = request.uri().path().to_string();
         let mut decision = Decision::default();
-        let result = self.forward(&snapshot, request, peer, &mut decision).await;
+        let result = match request_target(&request) {
+            Ok(target) => {
+                let result = self
+                    .forward(&snapshot, request, &target, peer, &mut decision)
+                    .await;
+                decision.path = Some(target);
+                result
+            }
+            Err(error) => Err(error),
+        };
         let latency_us = started.elapsed().as_micros() as u64;
+        let path = decision.path.as_ref().map_or("-", PathAndQuery::path);
         let route = decision.route.map_or("-", |r| r.name.as_str());
         let policy = decision.route.map_or("-", |r| r.policy.as_str());
         match result {
             Ok(response) => {
-                tracing::info!(http.method = %method, http.path = %path,
-                    route.id = route, route.policy = policy, auth.outcome = "forwarded",
+                tracing::info!(http.method = %method, http.path = path, route.id = route,
+                    route.policy = policy, auth.outcome = "forwarded",
                     http.status = response.status().as_u16(), latency_us);
-                response.map(Either::Left)
+                response
             }
             Err(error) => {
                 let status = error.status().as_u16();
                 let reason = error.reason();
                 if error.is_client_error() {
-                    tracing::info!(http.method = %method, http.path = %path,
-                        route.id = route, route.policy = policy, auth.outcome = "rejected",
-                        auth.reason = reason, http.status = status, latency_us);
+                    tracing::info!(http.method = %method, http.path = path, route.id = route,
+                        route.policy = policy, auth.outcome = "rejected", auth.reason = reason,
+                        http.status = status, latency_us);
                 } else {
-                    tracing::warn!(http.method = %method, http.path = %path,
-                        route.id = route, route.policy = policy, auth.outcome = "upstream_error",
-                        error = %error, http.status = status, latency_us);
+                    tracing::warn!(http.method = %method, http.path = path, route.id = route,
+                        route.policy = policy, auth.outcome = "upstream_error", error = %error,
+                        http.status = status, latency_us);
                 }
                 error.into_response()
             }
@@ -97,21 +112,23 @@ impl Gateway {
         &self,
         snapshot: &'a Snapshot,
         mut request: Request<Incoming>,
+        target: &PathAndQuery,
         peer: SocketAddr,
         decision: &mut Decision<'a>,
-    ) -> Result<Response<Incoming>, GatewayError> {
+    ) -> Result<Response<Body>, GatewayError> {
         let route = snapshot
             .routes
-            .lookup(request.method(), request.uri().path())
+            .lookup(request.method(), target.path())
             .ok_or(GatewayError::NotFound)?;
         decision.route = Some(route);
         let outcome = auth::decide(&snapshot.auth, route.policy, request.headers(), now_ms())
             .map_err(GatewayError::Auth)?;
-        let path_and_query = request
-            .uri()
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        if let Some(authority) = request.uri().authority() {
+            // Absolute-form target: RFC 9112 section 3.2.2 says its authority replaces Host.
+            if let Ok(host) = http::HeaderValue::from_str(authority.as_str()) {
+                request.headers_mut().insert(http::header::HOST, host);
+            }
+        }
         let headers = request.headers_mut();
         headers::remove_hop_by_hop(headers);
         headers::remove_identity(headers);
@@ -120,15 +137,43 @@ impl Gateway {
             headers::set_identity(headers, identity);
         }
         let upstream = &snapshot.upstreams[route.upstream];
-        self.client
-            .forward(
-                upstream,
-                path_and_query,
-                request,
-                snapshot.server.upstream_timeout,
-            )
-            .await
+        let timeout = snapshot.server.upstream_timeout;
+        let response = self
+            .client
+            .forward(upstream, target.clone(), request, timeout)
+            .await?;
+        Ok(response.map(Either::Left))
     }
+}
+
+/// Checks the request target and returns the canonical path with the query untouched.
+/// Origin-form (`/path?q`) is the norm; absolute-form (`http://host/path`) is accepted as
+/// RFC 9112 section 3.2.2 requires; `*` (only meaningful for `OPTIONS`), authority-form and
+/// the methods a reverse proxy must not relay (`CONNECT`, `TRACE`) are refused.
+fn request_target(request: &Request<Incoming>) -> Result<PathAndQuery, GatewayError> {
+    if request.method() == Method::CONNECT || request.method() == Method::TRACE {
+        return Err(GatewayError::MethodNotAllowed);
+    }
+    let uri = request.uri();
+    if uri.scheme().is_some_and(|s| s != &http::uri::Scheme::HTTP) {
+        return Err(GatewayError::BadRequest(
+            "Only http absolute-form targets are accepted",
+        ));
+    }
+    let original = uri.path_and_query().ok_or(GatewayError::BadRequest(
+        "Request target must be an absolute path",
+    ))?;
+    let canonical =
+        path::canonicalize(original.path()).map_err(|e| GatewayError::BadRequest(e.detail()))?;
+    if let Cow::Borrowed(_) = canonical {
+        return Ok(original.clone());
+    }
+    let rebuilt = match original.query() {
+        Some(query) => format!("{canonical}?{query}"),
+        None => canonical.into_owned(),
+    };
+    PathAndQuery::try_from(rebuilt)
+        .map_err(|_| GatewayError::BadRequest("Request target must be an absolute path"))
 }
 
 /// Milliseconds since the Unix epoch.
