@@ -53,6 +53,8 @@ pub struct AuthSettings {
     pub header_name: HeaderName,
     /// `Bearer` by default; empty means the header carries the bare token.
     pub header_type: String,
+    /// Longer tokens are refused (431) before any decoding (`[server] max_token_bytes`).
+    pub max_token_bytes: usize,
     bad_header_detail: Arc<str>,
     missing_header_detail: Arc<str>,
 }
@@ -73,6 +75,7 @@ impl AuthSettings {
             decoder,
             header_name: HeaderName::from_bytes(header_name.as_bytes())?,
             header_type: header_type.to_string(),
+            max_token_bytes: 8 * 1024,
             bad_header_detail: bad_header_detail.into(),
             missing_header_detail: format!("Missing {header_name} Header").into(),
         })
@@ -127,12 +130,15 @@ pub enum AuthError {
     WrongType(TokenType),
     MissingClaim(&'static str),
     NotFresh,
+    /// The token is longer than `max_token_bytes`.
+    TokenTooLarge,
 }
 
 impl AuthError {
     pub fn status(&self) -> StatusCode {
         match self {
             AuthError::MissingToken(_) | AuthError::NotFresh => StatusCode::UNAUTHORIZED,
+            AuthError::TokenTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             AuthError::BadHeader(_)
             | AuthError::Decode(_)
             | AuthError::WrongType(_)
@@ -148,6 +154,7 @@ impl AuthError {
             AuthError::WrongType(TokenType::Refresh) => "Only refresh tokens are allowed".into(),
             AuthError::MissingClaim(claim) => format!("Missing claim: {claim}").into(),
             AuthError::NotFresh => "Fresh token required".into(),
+            AuthError::TokenTooLarge => "Token too large".into(),
         }
     }
 
@@ -160,6 +167,7 @@ impl AuthError {
             AuthError::WrongType(_) => "wrong_type",
             AuthError::MissingClaim(_) => "missing_claim",
             AuthError::NotFresh => "not_fresh",
+            AuthError::TokenTooLarge => "token_too_large",
         }
     }
 }
@@ -186,6 +194,9 @@ pub fn decide(
             )),
         };
     };
+    if token.len() > settings.max_token_bytes {
+        return Err(AuthError::TokenTooLarge);
+    }
     let claims = settings
         .decoder
         .decode(&token, check_issuer, now_ms)

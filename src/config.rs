@@ -34,6 +34,40 @@ pub struct ServerSettings {
     pub upstream_timeout: Duration,
     /// Time allowed to open a TCP connection to an upstream (`upstream_connect_timeout`, 5 s).
     pub upstream_connect_timeout: Duration,
+    /// Time allowed to receive a request head, counted from when the connection is ready for
+    /// the next request, so it also ends idle keep-alive connections (`request_head_timeout`).
+    pub request_head_timeout: Duration,
+    /// How long SIGTERM/SIGINT wait for requests in flight (`shutdown_timeout`, 30 s).
+    pub shutdown_timeout: Duration,
+    /// Client connections served at once; more wait in the listen backlog (`max_connections`).
+    pub max_connections: usize,
+    /// Request line plus headers, in bytes (`max_header_bytes`): 431 above it.
+    pub max_header_bytes: usize,
+    /// Number of request headers (`max_headers`): 431 above it.
+    pub max_headers: usize,
+    /// Request target length (`max_uri_bytes`): 414 above it.
+    pub max_uri_bytes: usize,
+    /// Token length (`max_token_bytes`): 431 above it, before any decoding.
+    pub max_token_bytes: usize,
+    /// Default request body limit for routes without their own (`max_body_bytes`): 413.
+    pub max_body_bytes: Option<u64>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            upstream_timeout: Duration::from_secs(30),
+            upstream_connect_timeout: Duration::from_secs(5),
+            request_head_timeout: Duration::from_secs(20),
+            shutdown_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+            max_header_bytes: 32 * 1024,
+            max_headers: 100,
+            max_uri_bytes: 8 * 1024,
+            max_token_bytes: 8 * 1024,
+            max_body_bytes: None,
+        }
+    }
 }
 
 /// One named upstream.
@@ -126,20 +160,12 @@ impl Validator<'_> {
 
     fn snapshot(&mut self, raw: RawConfig) -> Option<Snapshot> {
         let listen = self.listen(raw.server.listen.as_ref());
-        let server = ServerSettings {
-            upstream_timeout: self.duration(
-                raw.server.upstream_timeout.as_ref(),
-                "server.upstream_timeout",
-                Duration::from_secs(30),
-            ),
-            upstream_connect_timeout: self.duration(
-                raw.server.upstream_connect_timeout.as_ref(),
-                "server.upstream_connect_timeout",
-                Duration::from_secs(5),
-            ),
-        };
+        let server = self.server(&raw.server);
         let upstreams = self.upstreams(raw.upstreams);
-        let jwt = self.jwt(raw.jwt);
+        let jwt = self.jwt(raw.jwt).map(|(mut auth, secret)| {
+            auth.max_token_bytes = server.max_token_bytes;
+            (auth, secret)
+        });
         let routes = self.routes(raw.routes, &upstreams);
         let (auth, secret) = jwt?;
         Some(Snapshot {
@@ -150,6 +176,89 @@ impl Validator<'_> {
             routes: routes?,
             secret,
         })
+    }
+
+    fn server(&mut self, raw: &raw::RawServer) -> ServerSettings {
+        let d = ServerSettings::default();
+        ServerSettings {
+            upstream_timeout: self.duration(
+                raw.upstream_timeout.as_ref(),
+                "server.upstream_timeout",
+                d.upstream_timeout,
+            ),
+            upstream_connect_timeout: self.duration(
+                raw.upstream_connect_timeout.as_ref(),
+                "server.upstream_connect_timeout",
+                d.upstream_connect_timeout,
+            ),
+            request_head_timeout: self.duration(
+                raw.request_head_timeout.as_ref(),
+                "server.request_head_timeout",
+                d.request_head_timeout,
+            ),
+            shutdown_timeout: self.duration(
+                raw.shutdown_timeout.as_ref(),
+                "server.shutdown_timeout",
+                d.shutdown_timeout,
+            ),
+            max_connections: self.count(
+                raw.max_connections.as_ref(),
+                "server.max_connections",
+                d.max_connections,
+                1,
+            ),
+            max_header_bytes: self.count(
+                raw.max_header_bytes.as_ref(),
+                "server.max_header_bytes",
+                d.max_header_bytes,
+                1024,
+            ),
+            max_headers: self.count(
+                raw.max_headers.as_ref(),
+                "server.max_headers",
+                d.max_headers,
+                8,
+            ),
+            max_uri_bytes: self.count(
+                raw.max_uri_bytes.as_ref(),
+                "server.max_uri_bytes",
+                d.max_uri_bytes,
+                64,
+            ),
+            max_token_bytes: self.count(
+                raw.max_token_bytes.as_ref(),
+                "server.max_token_bytes",
+                d.max_token_bytes,
+                256,
+            ),
+            max_body_bytes: raw
+                .max_body_bytes
+                .as_ref()
+                .map(|v| self.count(Some(v), "server.max_body_bytes", 0, 0) as u64),
+        }
+    }
+
+    /// A positive size or count, at least `min`.
+    fn count(
+        &mut self,
+        value: Option<&Spanned<i64>>,
+        key: &str,
+        default: usize,
+        min: usize,
+    ) -> usize {
+        let Some(value) = value else { return default };
+        match usize::try_from(*value.get_ref()) {
+            Ok(n) if n >= min => n,
+            _ => {
+                self.err(
+                    value.span(),
+                    key,
+                    format!("{} is out of range", value.get_ref()),
+                    format!("write a whole number of at least {min}"),
+                );
+                default
+            }
+        }
     }
 
     fn listen(&mut self, listen: Option<&Spanned<String>>) -> Option<SocketAddr> {
@@ -533,6 +642,10 @@ impl Validator<'_> {
             }
         };
         let methods = self.methods(raw.methods.as_ref(), &key("methods"));
+        let max_body_bytes = raw
+            .max_body_bytes
+            .as_ref()
+            .map(|v| self.count(Some(v), &key("max_body_bytes"), 0, 0) as u64);
         let upstream = match &raw.upstream {
             Some(name) => {
                 let found = upstreams.iter().position(|u| &u.name == name.get_ref());
@@ -567,6 +680,7 @@ impl Validator<'_> {
             methods,
             policy,
             upstream,
+            max_body_bytes,
         })
     }
 

@@ -21,6 +21,16 @@ pub enum GatewayError {
     /// No route matches the method and path (client side).
     #[error("no route matches")]
     NotFound,
+    /// The request target is longer than `max_uri_bytes` (client side).
+    #[error("URI too long")]
+    UriTooLong,
+    /// The request head is larger than `max_header_bytes`, or the token than
+    /// `max_token_bytes` (client side).
+    #[error("request header fields too large")]
+    HeadersTooLarge,
+    /// The request body is larger than the route's `max_body_bytes` (client side).
+    #[error("payload too large")]
+    PayloadTooLarge,
     /// `CONNECT` and `TRACE` are never relayed by a reverse proxy (client side).
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -41,6 +51,9 @@ impl GatewayError {
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
             GatewayError::NotFound => StatusCode::NOT_FOUND,
             GatewayError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            GatewayError::UriTooLong => StatusCode::URI_TOO_LONG,
+            GatewayError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            GatewayError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::Auth(e) => e.status(),
             GatewayError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             GatewayError::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -53,6 +66,9 @@ impl GatewayError {
             GatewayError::BadRequest(detail) => (*detail).into(),
             GatewayError::NotFound => "Not Found".into(),
             GatewayError::MethodNotAllowed => "Method Not Allowed".into(),
+            GatewayError::UriTooLong => "URI Too Long".into(),
+            GatewayError::HeadersTooLarge => "Request Header Fields Too Large".into(),
+            GatewayError::PayloadTooLarge => "Request Entity Too Large".into(),
             GatewayError::Auth(e) => e.detail(),
             GatewayError::BadGateway(_) => "Bad Gateway".into(),
             GatewayError::GatewayTimeout => "Gateway Timeout".into(),
@@ -65,6 +81,9 @@ impl GatewayError {
             GatewayError::BadRequest(_) => "bad_request",
             GatewayError::NotFound => "no_route",
             GatewayError::MethodNotAllowed => "method_not_allowed",
+            GatewayError::UriTooLong => "uri_too_long",
+            GatewayError::HeadersTooLarge => "headers_too_large",
+            GatewayError::PayloadTooLarge => "payload_too_large",
             GatewayError::Auth(e) => e.reason(),
             GatewayError::BadGateway(_) => "upstream_unavailable",
             GatewayError::GatewayTimeout => "upstream_timeout",
@@ -77,6 +96,9 @@ impl GatewayError {
             GatewayError::BadRequest(_)
             | GatewayError::NotFound
             | GatewayError::MethodNotAllowed
+            | GatewayError::UriTooLong
+            | GatewayError::HeadersTooLarge
+            | GatewayError::PayloadTooLarge
             | GatewayError::Auth(_) => true,
             GatewayError::BadGateway(_) | GatewayError::GatewayTimeout => false,
         }

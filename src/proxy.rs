@@ -10,14 +10,19 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use http_body_util::{Either, Limited};
+
 use crate::config::Upstream;
 use crate::error::GatewayError;
 use crate::headers;
 
+/// A request body on its way upstream: as received, or cut off at the route's size limit.
+pub type UpstreamBody = Either<Incoming, Limited<Incoming>>;
+
 /// The shared upstream client.
 #[derive(Clone, Debug)]
 pub struct UpstreamClient {
-    client: Client<HttpConnector, Incoming>,
+    client: Client<HttpConnector, UpstreamBody>,
 }
 
 impl UpstreamClient {
@@ -39,7 +44,7 @@ impl UpstreamClient {
         &self,
         upstream: &Upstream,
         path_and_query: PathAndQuery,
-        mut request: Request<Incoming>,
+        mut request: Request<UpstreamBody>,
         timeout: Duration,
     ) -> Result<Response<Incoming>, GatewayError> {
         let uri = Uri::builder()
@@ -53,8 +58,28 @@ impl UpstreamClient {
         let mut response = tokio::time::timeout(timeout, self.client.request(request))
             .await
             .map_err(|_| GatewayError::GatewayTimeout)?
-            .map_err(GatewayError::BadGateway)?;
+            .map_err(classify)?;
         headers::remove_hop_by_hop(response.headers_mut());
         Ok(response)
     }
+}
+
+/// Sorts a failed exchange by who caused it: the client's body passing its limit (413) or
+/// being malformed, e.g. a bad chunk size (400), or the upstream (502).
+fn classify(error: hyper_util::client::legacy::Error) -> GatewayError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return GatewayError::PayloadTooLarge;
+        }
+        // hyper reports an error of the body we were sending as a "user body" error; that
+        // body is the client's request, so the client is at fault.
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_user)
+        {
+            return GatewayError::BadRequest("Invalid request body");
+        }
+        source = e.source();
+    }
+    GatewayError::BadGateway(error)
 }

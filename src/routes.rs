@@ -96,6 +96,8 @@ pub struct Route {
     pub policy: Policy,
     /// Index into the snapshot's upstream list.
     pub upstream: usize,
+    /// Request body limit for this route (413 above it); `None` uses `[server] max_body_bytes`.
+    pub max_body_bytes: Option<u64>,
 }
 
 /// Why a route could not be added to the table.
@@ -374,6 +376,7 @@ mod tests {
             methods: methods.iter().map(|m| m.parse().unwrap()).collect(),
             policy,
             upstream: 0,
+            max_body_bytes: None,
         }
     }
 

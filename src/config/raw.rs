@@ -24,6 +24,14 @@ pub struct RawServer {
     pub listen: Option<Spanned<String>>,
     pub upstream_timeout: Option<Spanned<String>>,
     pub upstream_connect_timeout: Option<Spanned<String>>,
+    pub request_head_timeout: Option<Spanned<String>>,
+    pub shutdown_timeout: Option<Spanned<String>>,
+    pub max_connections: Option<Spanned<i64>>,
+    pub max_header_bytes: Option<Spanned<i64>>,
+    pub max_headers: Option<Spanned<i64>>,
+    pub max_uri_bytes: Option<Spanned<i64>>,
+    pub max_token_bytes: Option<Spanned<i64>>,
+    pub max_body_bytes: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,4 +56,5 @@ pub struct RawRoute {
     pub methods: Option<Spanned<Vec<Spanned<String>>>>,
     pub policy: Option<Spanned<String>>,
     pub upstream: Option<Spanned<String>>,
+    pub max_body_bytes: Option<Spanned<i64>>,
 }

@@ -300,3 +300,24 @@ pub fn token(sub: &str, token_type: TokenType, fresh: bool) -> String {
 pub fn sign_claims(claims: &Map<String, Value>) -> String {
     sign_hmac(claims, SECRET.as_bytes(), jsonwebtoken::Algorithm::HS256).expect("sign")
 }
+
+/// Sends raw bytes on a new connection and returns everything the server wrote until it
+/// closed the connection (or 5 s passed). Blocking: call from `spawn_blocking`.
+pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("read timeout");
+    stream.write_all(request).expect("write");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// [`raw_exchange`] from async tests.
+pub async fn raw(addr: SocketAddr, request: &'static [u8]) -> String {
+    tokio::task::spawn_blocking(move || raw_exchange(addr, request))
+        .await
+        .expect("raw exchange task")
+}

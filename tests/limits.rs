@@ -1,0 +1,220 @@
+//! Limits and timeouts through real sockets: each excess gets its documented answer and the
+//! well-behaved requests served at the same time lose nothing.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use freshgate::auth::TokenType;
+use support::*;
+
+const LIMITS: &str = r#"
+[server]
+max_header_bytes = 4096
+max_uri_bytes = 256
+max_token_bytes = 1024
+request_head_timeout = "300ms"
+max_connections = 2
+
+[upstreams]
+app = "http://{upstream}"
+
+[jwt]
+secret = "test-secret-not-for-production"
+
+[[route]]
+path = "/protected"
+policy = "access"
+
+[[route]]
+prefix = "/upload"
+policy = "public"
+max_body_bytes = 1000
+
+[[route]]
+prefix = "/public"
+policy = "public"
+"#;
+
+async fn setup() -> (Upstream, TestGateway) {
+    let upstream = Upstream::start().await;
+    let gateway = TestGateway::start(LIMITS, upstream.addr).await;
+    (upstream, gateway)
+}
+
+#[tokio::test]
+async fn headers_over_max_header_bytes_are_431_with_a_json_detail() {
+    let (upstream, gw) = setup().await;
+    let big = vec![b'a'; 5000];
+    let reply = send(gw.addr, "GET", "/public/x", &[("x-big", &big)]).await;
+    assert_eq!(reply.status, 431);
+    assert_eq!(
+        reply.body,
+        r#"{"detail":"Request Header Fields Too Large"}"#
+    );
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn a_uri_over_max_uri_bytes_is_414() {
+    let (upstream, gw) = setup().await;
+    let path = format!("/public/{}", "a".repeat(300));
+    let reply = send(gw.addr, "GET", &path, &[]).await;
+    assert_eq!(reply.status, 414);
+    assert_eq!(reply.detail(), "URI Too Long");
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn a_token_over_max_token_bytes_is_431_before_decoding() {
+    let (upstream, gw) = setup().await;
+    let mut claims =
+        freshgate::token::TokenSpec::new("alice", TokenType::Access, true).claims(now());
+    claims.insert("pad".into(), "x".repeat(2000).into());
+    let (name, value) = bearer(&sign_claims(&claims));
+    let reply = send(gw.addr, "GET", "/protected", &[(name, &value)]).await;
+    assert_eq!(reply.status, 431);
+    assert_eq!(reply.detail(), "Token too large");
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn a_declared_body_over_the_route_limit_is_413_and_not_forwarded() {
+    let (upstream, gw) = setup().await;
+    let reply = send_body(
+        gw.addr,
+        "POST",
+        "/upload/a",
+        &[],
+        Bytes::from(vec![b'x'; 1001]),
+    )
+    .await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.detail(), "Request Entity Too Large");
+    assert_eq!(upstream.hits(), 0);
+    let reply = send_body(
+        gw.addr,
+        "POST",
+        "/upload/a",
+        &[],
+        Bytes::from(vec![b'x'; 1000]),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "a body at the limit passes");
+    let reply = send_body(
+        gw.addr,
+        "POST",
+        "/public/a",
+        &[],
+        Bytes::from(vec![b'x'; 5000]),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "other routes have no limit");
+}
+
+#[tokio::test]
+async fn a_chunked_body_over_the_route_limit_is_413() {
+    let (_upstream, gw) = setup().await;
+    let mut request = b"POST /upload/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    for _ in 0..3 {
+        request.extend_from_slice(b"200\r\n");
+        request.extend_from_slice(&[b'x'; 0x200]);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let addr = gw.addr;
+    let answer = tokio::task::spawn_blocking(move || raw_exchange(addr, &request))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.contains(r#"{"detail":"Request Entity Too Large"}"#),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_header_client_is_cut_off_while_others_are_served() {
+    let (_upstream, gw) = setup().await;
+    let addr = gw.addr;
+    let slow = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream
+            .write_all(b"GET /public/x HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
+        let started = Instant::now();
+        let mut buf = Vec::new();
+        let _ = stream.read_to_end(&mut buf);
+        (
+            started.elapsed(),
+            String::from_utf8_lossy(&buf).into_owned(),
+        )
+    });
+    let reply = send(gw.addr, "GET", "/public/ok", &[]).await;
+    assert_eq!(reply.status, 200, "a normal request is served meanwhile");
+    let (waited, answer) = slow.await.unwrap();
+    assert!(
+        waited < Duration::from_secs(4),
+        "the slow client was cut off after {waited:?}"
+    );
+    assert!(
+        !answer.contains("200 OK"),
+        "the slow request was not served: {answer}"
+    );
+}
+
+#[tokio::test]
+async fn connections_beyond_max_connections_wait_until_one_closes() {
+    let (_upstream, gw) = setup().await;
+    // Two idle keep-alive connections take both permits.
+    let first = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let second = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let addr = gw.addr;
+    let third = tokio::spawn(async move { send(addr, "GET", "/public/third", &[]).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !third.is_finished(),
+        "the third connection waits while two are open"
+    );
+    drop(first);
+    drop(second);
+    let reply = tokio::time::timeout(Duration::from_secs(5), third)
+        .await
+        .expect("served once a connection closed")
+        .unwrap();
+    assert_eq!(reply.status, 200);
+}
+
+#[tokio::test]
+async fn http_1_1_without_host_is_400_and_http_1_0_without_host_is_served() {
+    let (_upstream, gw) = setup().await;
+    let answer = raw(
+        gw.addr,
+        b"GET /public/x HTTP/1.1\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.contains(r#"{"detail":"Missing Host header"}"#),
+        "{answer}"
+    );
+    let answer = raw(gw.addr, b"GET /public/x HTTP/1.0\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn non_utf8_header_values_are_forwarded_as_bytes() {
+    let (_upstream, gw) = setup().await;
+    let reply = send(gw.addr, "GET", "/public/x", &[("x-latin1", b"caf\xe9")]).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.upstream_saw("x-latin1"),
+        ["caf\u{fffd}"],
+        "one byte reached the echo, shown lossily"
+    );
+}
