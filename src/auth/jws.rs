@@ -34,6 +34,9 @@ pub enum DecodeError {
     IatNotInteger,
     NbfNotInteger,
     ExpNotInteger,
+    /// A time claim that is `null`, a list or an object: Python's `int()` raises `TypeError`,
+    /// which PyJWT does not catch, so the library's detail is Python's message naming the type.
+    TimeClaimType(&'static str),
     NotYetValid,
     Expired,
     MissingIssuer,
@@ -64,6 +67,11 @@ impl DecodeError {
             DecodeError::IatNotInteger => "Issued At claim (iat) must be an integer.",
             DecodeError::NbfNotInteger => "Not Before claim (nbf) must be an integer.",
             DecodeError::ExpNotInteger => "Expiration Time claim (exp) must be an integer.",
+            DecodeError::TimeClaimType(type_name) => {
+                return Cow::Owned(format!(
+                    "int() argument must be a string, a bytes-like object or a real number, not '{type_name}'"
+                ))
+            }
             DecodeError::NotYetValid => "The token is not yet valid (nbf)",
             DecodeError::Expired => "Signature has expired",
             DecodeError::MissingIssuer => "Token is missing the \"iss\" claim",
@@ -88,7 +96,8 @@ impl DecodeError {
             DecodeError::SignatureFailed => "invalid_signature",
             DecodeError::IatNotInteger
             | DecodeError::NbfNotInteger
-            | DecodeError::ExpNotInteger => "malformed_claim",
+            | DecodeError::ExpNotInteger
+            | DecodeError::TimeClaimType(_) => "malformed_claim",
             DecodeError::NotYetValid => "not_yet_valid",
             DecodeError::Expired => "expired",
             DecodeError::MissingIssuer | DecodeError::InvalidIssuer => "issuer",
@@ -261,16 +270,16 @@ impl Decoder {
         let now = i128::from(now_ms.div_euclid(1000)) * 1000;
         let leeway = i128::from(self.leeway_ms);
         if let Some(iat) = claims.get("iat") {
-            python_int(iat).ok_or(DecodeError::IatNotInteger)?;
+            python_int(iat).map_err(|e| e.or(DecodeError::IatNotInteger))?;
         }
         if let Some(nbf) = claims.get("nbf") {
-            let nbf = python_int(nbf).ok_or(DecodeError::NbfNotInteger)?;
+            let nbf = python_int(nbf).map_err(|e| e.or(DecodeError::NbfNotInteger))?;
             if nbf.saturating_mul(1000) > now + leeway {
                 return Err(DecodeError::NotYetValid);
             }
         }
         if let Some(exp) = claims.get("exp") {
-            let exp = python_int(exp).ok_or(DecodeError::ExpNotInteger)?;
+            let exp = python_int(exp).map_err(|e| e.or(DecodeError::ExpNotInteger))?;
             if exp.saturating_mul(1000) < now - leeway {
                 return Err(DecodeError::Expired);
             }
@@ -308,26 +317,47 @@ impl Decoder {
     }
 }
 
+/// Why Python's `int()` refused a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotAnInt {
+    /// `ValueError`: a string that is not an integer. PyJWT turns it into its own message.
+    Value,
+    /// `TypeError` for `None`, `list` or `dict`: PyJWT lets it through with Python's text.
+    Type(&'static str),
+}
+
+impl NotAnInt {
+    /// The decode error: `value_error` for a `ValueError`, Python's text for a `TypeError`.
+    fn or(self, value_error: DecodeError) -> DecodeError {
+        match self {
+            NotAnInt::Value => value_error,
+            NotAnInt::Type(name) => DecodeError::TimeClaimType(name),
+        }
+    }
+}
+
 /// Python's `int(value)` for a JSON value: integers, floats (truncated), booleans and numeric
-/// strings (surrounding whitespace, a sign and `_` between digits allowed). `None` where Python
-/// raises. Values beyond i128 saturate, which orders them correctly against any real time.
-pub fn python_int(value: &Value) -> Option<i128> {
+/// strings (surrounding whitespace, a sign and `_` between digits allowed). Values beyond i128
+/// saturate, which orders them correctly against any real time.
+pub fn python_int(value: &Value) -> Result<i128, NotAnInt> {
     match value {
-        Value::Bool(b) => Some(i128::from(*b)),
+        Value::Bool(b) => Ok(i128::from(*b)),
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
-                Some(i128::from(i))
+                Ok(i128::from(i))
             } else if let Some(u) = n.as_u64() {
-                Some(i128::from(u))
+                Ok(i128::from(u))
             } else {
-                let f = n.as_f64()?;
                 // `as` saturates for finite out-of-range values; NaN and infinities never
                 // come out of serde_json.
-                f.is_finite().then_some(f.trunc() as i128)
+                let f = n.as_f64().ok_or(NotAnInt::Value)?;
+                Ok(f.trunc() as i128)
             }
         }
-        Value::String(s) => parse_python_int_str(s),
-        Value::Null | Value::Array(_) | Value::Object(_) => None,
+        Value::String(s) => parse_python_int_str(s).ok_or(NotAnInt::Value),
+        Value::Null => Err(NotAnInt::Type("NoneType")),
+        Value::Array(_) => Err(NotAnInt::Type("list")),
+        Value::Object(_) => Err(NotAnInt::Type("dict")),
     }
 }
 
@@ -382,12 +412,13 @@ mod tests {
             (json!("1.5"), None),
             (json!(""), None),
             (json!("abc"), None),
-            (json!(null), None),
-            (json!([1]), None),
-            (json!({}), None),
         ];
         for (value, want) in cases {
-            assert_eq!(python_int(&value), want, "int({value})");
+            assert_eq!(python_int(&value).ok(), want, "int({value})");
+        }
+        let type_errors = [(json!(null), "NoneType"), (json!([1]), "list"), (json!({}), "dict")];
+        for (value, name) in type_errors {
+            assert_eq!(python_int(&value), Err(NotAnInt::Type(name)), "int({value})");
         }
     }
 }
