@@ -88,18 +88,31 @@ impl Source<'_> {
         self.error(span, key, message, fix)
     }
 
-    /// The key written on the line of `offset`, or the enclosing table header: good enough to
-    /// name the key in parser errors, which carry only a span.
+    /// The key written on the line of `offset`, qualified by its table (`jwt.secrte`,
+    /// `route[2].polcy`): good enough to name the key in parser errors, which carry only a
+    /// span.
     fn key_at(&self, offset: usize) -> String {
         let offset = offset.min(self.text.len());
         let line_start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = self.text[offset..]
-            .find('\n')
-            .map_or(self.text.len(), |i| offset + i);
+        let line_end = self.text[offset..].find('\n').map_or(self.text.len(), |i| offset + i);
         let line = self.text[line_start..line_end].trim();
-        match line.split_once('=') {
-            Some((key, _)) => key.trim().to_string(),
-            None => line.to_string(),
+        let key = match line.split_once('=') {
+            Some((key, _)) => key.trim(),
+            None => return line.to_string(),
+        };
+        let mut table = String::new();
+        let mut routes = 0;
+        for header in self.text[..line_start].lines().map(str::trim) {
+            if header == "[[route]]" {
+                routes += 1;
+                table = format!("route[{routes}]");
+            } else if let Some(name) = header.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+                table = name.trim().to_string();
+            }
+        }
+        match table.is_empty() {
+            true => key.to_string(),
+            false => format!("{table}.{key}"),
         }
     }
 }

@@ -1,0 +1,94 @@
+//! The example config in the repository is valid and routes the example app's paths to the
+//! policies its comments promise, so the docs cannot rot.
+
+use std::path::Path;
+use std::process::Command;
+
+use freshgate::routes::Policy;
+use http::Method;
+
+fn example_path() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/gateway.toml.example"))
+}
+
+fn example() -> freshgate::Snapshot {
+    freshgate::config::load(example_path())
+        .unwrap_or_else(|e| panic!("gateway.toml.example must be valid:\n{e}"))
+}
+
+#[test]
+fn the_example_config_routes_each_path_to_the_promised_policy() {
+    let snapshot = example();
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, Option<Policy>)] = &[
+        ("GET", "/protected-fresh", Some(Policy::Fresh)),
+        ("POST", "/protected-fresh", Some(Policy::Fresh)),
+        ("GET", "/protected", Some(Policy::Access)),
+        ("DELETE", "/repos/a/b", Some(Policy::Fresh)),
+        ("GET", "/repos/a/b", Some(Policy::Access)),
+        ("PUT", "/repos/a/b", Some(Policy::Access)),
+        ("GET", "/static/x", Some(Policy::Public)),
+        ("GET", "/static", Some(Policy::Public)),
+        ("GET", "/static/css/site.css", Some(Policy::Public)),
+        ("GET", "/staticx", None),
+        ("POST", "/login", Some(Policy::Public)),
+        ("GET", "/login", None),
+        ("POST", "/fresh-login", Some(Policy::Public)),
+        ("POST", "/refresh", Some(Policy::Refresh)),
+        ("GET", "/partially-protected", Some(Policy::Optional)),
+        ("GET", "/repos/a", None),
+        ("GET", "/repos/a/b/c", None),
+        ("GET", "/", None),
+        ("GET", "/protected/x", None),
+    ];
+    for (method, path, want) in cases {
+        let method: Method = method.parse().expect("valid method");
+        let got = snapshot.routes.lookup(&method, path).map(|r| r.policy);
+        assert_eq!(got, *want, "{method} {path}");
+    }
+}
+
+#[test]
+fn the_example_config_forwards_to_the_app_and_listens_where_it_says() {
+    let snapshot = example();
+    assert_eq!(
+        snapshot.listen.to_string(),
+        "127.0.0.1:8080",
+        "listen address"
+    );
+    let upstreams: Vec<(&str, String)> = snapshot
+        .upstreams
+        .iter()
+        .map(|u| (u.name.as_str(), u.authority.to_string()))
+        .collect();
+    assert_eq!(
+        upstreams,
+        [("app", "127.0.0.1:8000".to_string())],
+        "one upstream, the example app"
+    );
+    assert!(
+        snapshot.secret.is_some(),
+        "the example signs with an inline secret"
+    );
+}
+
+#[test]
+fn check_accepts_the_example_config() {
+    let out = Command::new(env!("CARGO_BIN_EXE_freshgate"))
+        .args(["check", "--config"])
+        .arg(example_path())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run the freshgate binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "check exits 0; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(": valid; listen 127.0.0.1:8080"),
+        "check says the file is valid: {stdout}"
+    );
+}
