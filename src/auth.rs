@@ -179,42 +179,60 @@ pub fn decide(
     headers: &HeaderMap,
     now_ms: i64,
 ) -> Result<Outcome, AuthError> {
+    decide_reporting(settings, policy, headers, now_ms).map_err(|(error, _)| error)
+}
+
+/// [`decide`], but a rejection that came after the token was verified (wrong type, not
+/// fresh) also returns the verified identity, for routes in report (shadow) mode.
+pub fn decide_reporting(
+    settings: &AuthSettings,
+    policy: Policy,
+    headers: &HeaderMap,
+    now_ms: i64,
+) -> Result<Outcome, (AuthError, Option<Identity>)> {
     let (wanted, check_issuer) = match policy {
         Policy::Public => return Ok(Outcome::Anonymous),
         Policy::Optional => (TokenType::Access, false),
         Policy::Access | Policy::Fresh => (TokenType::Access, true),
         Policy::Refresh => (TokenType::Refresh, false),
     };
-    let token = header_token(settings, headers)?;
+    let token = header_token(settings, headers).map_err(|e| (e, None))?;
     let Some(token) = token else {
         return match policy {
             Policy::Optional => Ok(Outcome::Anonymous),
-            _ => Err(AuthError::MissingToken(
-                settings.missing_header_detail.clone(),
-            )),
+            _ => Err((AuthError::MissingToken(settings.missing_header_detail.clone()), None)),
         };
     };
     if token.len() > settings.max_token_bytes {
-        return Err(AuthError::TokenTooLarge);
+        return Err((AuthError::TokenTooLarge, None));
     }
     let claims = settings
         .decoder
         .decode(&token, check_issuer, now_ms)
-        .map_err(AuthError::Decode)?;
-    let token_type = match claims.get("type") {
-        None => return Err(AuthError::MissingClaim("type")),
-        Some(Value::String(t)) if t == wanted.as_str() => wanted,
-        Some(_) => return Err(AuthError::WrongType(wanted)),
-    };
+        .map_err(|e| (AuthError::Decode(e), None))?;
     let fresh = is_fresh(&claims, now_ms);
-    if policy == Policy::Fresh && !fresh {
-        return Err(AuthError::NotFresh);
-    }
-    Ok(Outcome::Authenticated(Identity {
+    let token_type = match claims.get("type").and_then(Value::as_str) {
+        Some("access") => Some(TokenType::Access),
+        Some("refresh") => Some(TokenType::Refresh),
+        _ => None,
+    };
+    let failure = match claims.get("type") {
+        None => Some(AuthError::MissingClaim("type")),
+        Some(_) if token_type != Some(wanted) => Some(AuthError::WrongType(wanted)),
+        Some(_) if policy == Policy::Fresh && !fresh => Some(AuthError::NotFresh),
+        Some(_) => None,
+    };
+    let identity = token_type.map(|token_type| Identity {
         claims,
         token_type,
         fresh,
-    }))
+    });
+    match (failure, identity) {
+        (None, Some(identity)) => Ok(Outcome::Authenticated(identity)),
+        (Some(error), identity) => Err((error, identity)),
+        // `failure` is None only when the type matched, so the identity exists.
+        (None, None) => Err((AuthError::MissingClaim("type"), None)),
+    }
 }
 
 /// freshgate's freshness rule: JSON `true`, or a number that is a "fresh until" epoch time not

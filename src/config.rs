@@ -22,7 +22,7 @@ use raw::{RawConfig, RawJwt, RawRoute};
 
 use crate::auth::jws::{algorithm_from_name, VerifyKey};
 use crate::auth::{AuthSettings, Decoder};
-use crate::routes::{Matcher, Policy, Route, RouteError, RouteTable};
+use crate::routes::{Matcher, Mode, Policy, Route, RouteError, RouteTable};
 
 /// The default `[server] listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -104,6 +104,10 @@ pub struct Snapshot {
     pub routes: RouteTable,
     /// The HMAC secret, kept for `freshgate token`.
     pub secret: Option<Secret>,
+    /// `[admin] listen`: health and metrics, never on the public listener. Off when absent.
+    pub admin_listen: Option<SocketAddr>,
+    /// `[log] subject`: whether access-log lines carry the token's subject.
+    pub log_subject: bool,
 }
 
 /// Reads and validates a config file.
@@ -167,6 +171,10 @@ impl Validator<'_> {
             (auth, secret)
         });
         let routes = self.routes(raw.routes, &upstreams);
+        let admin_listen = match &raw.admin {
+            Some(admin) => Some(self.listen_addr(&admin.listen, "admin.listen", "127.0.0.1:9901")?),
+            None => None,
+        };
         let (auth, secret) = jwt?;
         Some(Snapshot {
             listen: listen?,
@@ -175,6 +183,8 @@ impl Validator<'_> {
             auth,
             routes: routes?,
             secret,
+            admin_listen,
+            log_subject: raw.log.subject.unwrap_or(true),
         })
     }
 
@@ -262,17 +272,21 @@ impl Validator<'_> {
     }
 
     fn listen(&mut self, listen: Option<&Spanned<String>>) -> Option<SocketAddr> {
-        let Some(listen) = listen else {
-            return DEFAULT_LISTEN.parse().ok();
-        };
+        match listen {
+            Some(listen) => self.listen_addr(listen, "server.listen", DEFAULT_LISTEN),
+            None => DEFAULT_LISTEN.parse().ok(),
+        }
+    }
+
+    fn listen_addr(&mut self, listen: &Spanned<String>, key: &str, example: &str) -> Option<SocketAddr> {
         match listen.get_ref().parse() {
             Ok(addr) => Some(addr),
             Err(_) => {
                 self.err(
                     listen.span(),
-                    "server.listen",
+                    key,
                     format!("{:?} is not an IP address and port", listen.get_ref()),
-                    format!("write listen = {DEFAULT_LISTEN:?} (an IP address, not a host name, and a port)"),
+                    format!("write listen = {example:?} (an IP address, not a host name, and a port)"),
                 );
                 None
             }
@@ -367,12 +381,13 @@ impl Validator<'_> {
             ),
             None => None,
         };
+        let header_type_span = raw.header_type.as_ref().map_or(span.clone(), Spanned::span);
         let header_type = raw
             .header_type
             .map_or_else(|| "Bearer".to_string(), Spanned::into_inner);
         if header_type.chars().any(char::is_whitespace) {
             self.err(
-                span.clone(),
+                header_type_span,
                 "jwt.header_type",
                 format!("{header_type:?} contains whitespace"),
                 "write a single word such as \"Bearer\", or \"\" for a bare token",
@@ -566,8 +581,13 @@ impl Validator<'_> {
         for (i, spanned) in raw.into_iter().enumerate() {
             let span = spanned.span();
             let index = i + 1;
-            let Some(route) = self.route(index, spanned.into_inner(), span.clone(), upstreams)
-            else {
+            let raw_route = spanned.into_inner();
+            let (pattern_key, pattern_span) = match (&raw_route.path, &raw_route.prefix) {
+                (Some(p), _) => ("path", p.span()),
+                (None, Some(p)) => ("prefix", p.span()),
+                (None, None) => ("path", span.clone()),
+            };
+            let Some(route) = self.route(index, raw_route, span.clone(), upstreams) else {
                 ok = false;
                 continue;
             };
@@ -575,7 +595,7 @@ impl Validator<'_> {
                 Ok(()) => spans.push(span),
                 Err(RouteError::BadPattern { message, fix }) => {
                     ok = false;
-                    self.err(span, format!("route[{index}]"), message, fix);
+                    self.err(pattern_span, format!("route[{index}].{pattern_key}"), message, fix);
                 }
                 Err(RouteError::Tie { other }) => {
                     ok = false;
@@ -642,6 +662,17 @@ impl Validator<'_> {
             }
         };
         let methods = self.methods(raw.methods.as_ref(), &key("methods"));
+        let mode = match &raw.mode {
+            None => Some(Mode::Enforce),
+            Some(m) => match m.get_ref().as_str() {
+                "enforce" => Some(Mode::Enforce),
+                "report" => Some(Mode::Report),
+                other => {
+                    self.err(m.span(), key("mode"), format!("unknown mode {other:?}"), "use \"enforce\" (the default) or \"report\" (log and count rejections, forward anyway)");
+                    None
+                }
+            },
+        };
         let max_body_bytes = raw
             .max_body_bytes
             .as_ref()
@@ -655,7 +686,10 @@ impl Validator<'_> {
                         name.span(),
                         key("upstream"),
                         format!("no upstream is named {:?}", name.get_ref()),
-                        format!("use one of the names in [upstreams]: {}", known.join(", ")),
+                        match known.is_empty() {
+                            true => "define it in [upstreams]".to_string(),
+                            false => format!("use one of the names in [upstreams]: {}", known.join(", ")),
+                        },
                     );
                 }
                 found
@@ -672,7 +706,7 @@ impl Validator<'_> {
                 None
             }
         };
-        let (matcher, policy, methods, upstream) = (matcher?, policy?, methods?, upstream?);
+        let (matcher, policy, methods, upstream, mode) = (matcher?, policy?, methods?, upstream?, mode?);
         Some(Route {
             index,
             name: route_name(&matcher, &methods),
@@ -681,6 +715,7 @@ impl Validator<'_> {
             policy,
             upstream,
             max_body_bytes,
+            mode,
         })
     }
 

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod headers;
+pub mod metrics;
 pub mod path;
 pub mod proxy;
 pub mod routes;

@@ -65,6 +65,17 @@ impl fmt::Display for Policy {
     }
 }
 
+/// Whether a route's rejections are enforced or only reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Rejections are answered (the default).
+    #[default]
+    Enforce,
+    /// Shadow mode: rejections are logged and counted, and the request is forwarded anyway
+    /// with whatever identity could be verified. For rolling out a new policy safely.
+    Report,
+}
+
 /// How a route selects paths.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Matcher {
@@ -98,6 +109,7 @@ pub struct Route {
     pub upstream: usize,
     /// Request body limit for this route (413 above it); `None` uses `[server] max_body_bytes`.
     pub max_body_bytes: Option<u64>,
+    pub mode: Mode,
 }
 
 /// Why a route could not be added to the table.
@@ -377,6 +389,7 @@ mod tests {
             policy,
             upstream: 0,
             max_body_bytes: None,
+            mode: Mode::Enforce,
         }
     }
 

@@ -16,6 +16,22 @@ pub struct RawConfig {
     pub jwt: Option<Spanned<RawJwt>>,
     #[serde(default, rename = "route")]
     pub routes: Vec<Spanned<RawRoute>>,
+    pub admin: Option<RawAdmin>,
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub listen: Spanned<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    /// Write the token's subject in access-log lines (default true).
+    pub subject: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,4 +73,5 @@ pub struct RawRoute {
     pub policy: Option<Spanned<String>>,
     pub upstream: Option<Spanned<String>>,
     pub max_body_bytes: Option<Spanned<i64>>,
+    pub mode: Option<Spanned<String>>,
 }
