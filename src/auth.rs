@@ -200,7 +200,10 @@ pub fn decide_reporting(
     let Some(token) = token else {
         return match policy {
             Policy::Optional => Ok(Outcome::Anonymous),
-            _ => Err((AuthError::MissingToken(settings.missing_header_detail.clone()), None)),
+            _ => Err((
+                AuthError::MissingToken(settings.missing_header_detail.clone()),
+                None,
+            )),
         };
     };
     if token.len() > settings.max_token_bytes {

@@ -73,7 +73,7 @@ impl Default for ServerSettings {
 /// One named upstream.
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    pub name: String,
+    pub name: std::sync::Arc<str>,
     pub scheme: Scheme,
     pub authority: Authority,
 }
@@ -172,7 +172,9 @@ impl Validator<'_> {
         });
         let routes = self.routes(raw.routes, &upstreams);
         let admin_listen = match &raw.admin {
-            Some(admin) => Some(self.listen_addr(&admin.listen, "admin.listen", "127.0.0.1:9901")?),
+            Some(admin) => {
+                Some(self.listen_addr(&admin.listen, "admin.listen", "127.0.0.1:9901")?)
+            }
             None => None,
         };
         let (auth, secret) = jwt?;
@@ -278,7 +280,12 @@ impl Validator<'_> {
         }
     }
 
-    fn listen_addr(&mut self, listen: &Spanned<String>, key: &str, example: &str) -> Option<SocketAddr> {
+    fn listen_addr(
+        &mut self,
+        listen: &Spanned<String>,
+        key: &str,
+        example: &str,
+    ) -> Option<SocketAddr> {
         match listen.get_ref().parse() {
             Ok(addr) => Some(addr),
             Err(_) => {
@@ -286,7 +293,9 @@ impl Validator<'_> {
                     listen.span(),
                     key,
                     format!("{:?} is not an IP address and port", listen.get_ref()),
-                    format!("write listen = {example:?} (an IP address, not a host name, and a port)"),
+                    format!(
+                        "write listen = {example:?} (an IP address, not a host name, and a port)"
+                    ),
                 );
                 None
             }
@@ -337,7 +346,7 @@ impl Validator<'_> {
             let key = format!("upstreams.{}", name.get_ref());
             match parse_upstream_url(url.get_ref()) {
                 Ok((scheme, authority)) => upstreams.push(Upstream {
-                    name: name.into_inner(),
+                    name: name.into_inner().into(),
                     scheme,
                     authority,
                 }),
@@ -595,7 +604,12 @@ impl Validator<'_> {
                 Ok(()) => spans.push(span),
                 Err(RouteError::BadPattern { message, fix }) => {
                     ok = false;
-                    self.err(pattern_span, format!("route[{index}].{pattern_key}"), message, fix);
+                    self.err(
+                        pattern_span,
+                        format!("route[{index}].{pattern_key}"),
+                        message,
+                        fix,
+                    );
                 }
                 Err(RouteError::Tie { other }) => {
                     ok = false;
@@ -679,16 +693,18 @@ impl Validator<'_> {
             .map(|v| self.count(Some(v), &key("max_body_bytes"), 0, 0) as u64);
         let upstream = match &raw.upstream {
             Some(name) => {
-                let found = upstreams.iter().position(|u| &u.name == name.get_ref());
+                let found = upstreams.iter().position(|u| *u.name == **name.get_ref());
                 if found.is_none() {
-                    let known: Vec<&str> = upstreams.iter().map(|u| u.name.as_str()).collect();
+                    let known: Vec<&str> = upstreams.iter().map(|u| &*u.name).collect();
                     self.err(
                         name.span(),
                         key("upstream"),
                         format!("no upstream is named {:?}", name.get_ref()),
                         match known.is_empty() {
                             true => "define it in [upstreams]".to_string(),
-                            false => format!("use one of the names in [upstreams]: {}", known.join(", ")),
+                            false => {
+                                format!("use one of the names in [upstreams]: {}", known.join(", "))
+                            }
                         },
                     );
                 }
@@ -706,10 +722,11 @@ impl Validator<'_> {
                 None
             }
         };
-        let (matcher, policy, methods, upstream, mode) = (matcher?, policy?, methods?, upstream?, mode?);
+        let (matcher, policy, methods, upstream, mode) =
+            (matcher?, policy?, methods?, upstream?, mode?);
         Some(Route {
             index,
-            name: route_name(&matcher, &methods),
+            name: route_name(&matcher, &methods).into(),
             matcher,
             methods,
             policy,

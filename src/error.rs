@@ -112,11 +112,16 @@ impl GatewayError {
 /// `{"detail": "..."}` with `content-type: application/json`, byte-identical to what FastAPI's
 /// `JSONResponse` writes for the same text.
 pub fn json_response(status: StatusCode, detail: &str) -> Response<Body> {
-    let body = serde_json::json!({ "detail": detail }).to_string();
+    let body = json_body(detail);
     let mut response = Response::new(Either::Right(Full::new(Bytes::from(body))));
     *response.status_mut() = status;
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+/// The body of [`json_response`].
+pub fn json_body(detail: &str) -> String {
+    serde_json::json!({ "detail": detail }).to_string()
 }

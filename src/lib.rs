@@ -4,13 +4,17 @@
 //! [`auth`] decides on the token, [`headers`] rewrites the headers, [`proxy`] forwards it, and
 //! [`error`] turns any failure into the JSON answer the app's library would have given.
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod explain;
 pub mod headers;
 pub mod metrics;
 pub mod path;
+pub mod pipeline;
 pub mod proxy;
+pub mod reload;
 pub mod routes;
 pub mod server;
 pub mod token;

@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use freshgate::auth::TokenType;
 use freshgate::routes::Matcher;
 use freshgate::token::{sign_hmac, TokenSpec};
-use freshgate::{config, Gateway};
+use std::sync::Arc;
+
+use freshgate::admin::{self, Draining};
+use freshgate::reload::Reloader;
+use freshgate::{config, explain, Gateway};
 use tracing_subscriber::EnvFilter;
 
 /// An edge gateway that enforces fastapi-jwt-auth's fresh-token policies.
@@ -37,6 +41,20 @@ enum Command {
     Serve,
     /// Validate the config and print the route table in the order it is matched.
     Check,
+    /// Show what freshgate would do with a request, without serving or contacting an upstream.
+    /// Exits 0 when the request would be forwarded, 1 when it would be rejected.
+    Explain {
+        /// The request method, e.g. GET.
+        method: String,
+        /// The request target: a path with optional query (`/a?b=1`) or an absolute URL.
+        url: String,
+        /// A token, sent as `Authorization: Bearer <token>` (or the configured header/type).
+        #[arg(long)]
+        token: Option<String>,
+        /// An extra request header, `'Name: value'`; repeatable.
+        #[arg(long = "header", value_name = "NAME: VALUE")]
+        headers: Vec<String>,
+    },
     /// Print a token signed with the configured secret, with fastapi-jwt-auth's claims.
     Token {
         /// The `sub` claim.
@@ -60,6 +78,12 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config),
         Command::Check => check(&cli.config),
+        Command::Explain {
+            method,
+            url,
+            token,
+            headers,
+        } => explain(&cli.config, &method, &url, token.as_deref(), &headers),
         Command::Token {
             sub,
             refresh,
@@ -167,9 +191,6 @@ fn token(
 }
 
 fn serve(path: &Path) -> ExitCode {
-    let Some(snapshot) = load(path) else {
-        return ExitCode::FAILURE;
-    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -181,6 +202,13 @@ fn serve(path: &Path) -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        // Take SIGHUP first, so a reload signal that arrives during startup is queued rather
+        // than killing the process (SIGHUP's default action).
+        #[cfg(unix)]
+        let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+        let Some(snapshot) = load(path) else {
+            return ExitCode::FAILURE;
+        };
         let listener = match tokio::net::TcpListener::bind(snapshot.listen).await {
             Ok(l) => l,
             Err(e) => {
@@ -188,13 +216,90 @@ fn serve(path: &Path) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let admin_listener = match snapshot.admin_listen {
+            Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    eprintln!("cannot listen on admin.listen {addr}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => None,
+        };
         let addr = listener.local_addr().map_or(snapshot.listen, |a| a);
-        tracing::info!(listen = %addr, routes = snapshot.routes.routes().len(), "freshgate listening");
+        let routes = snapshot.routes.routes().len();
         let gateway = Gateway::new(snapshot);
-        freshgate::serve(listener, gateway, shutdown_signal(), Duration::from_secs(30)).await;
+        let reloader = Reloader::new(path.to_path_buf(), gateway.clone());
+        tokio::spawn(reloader.clone().watch_file(Duration::from_secs(1)));
+        #[cfg(unix)]
+        match hangup {
+            Ok(hangup) => {
+                tokio::spawn(reloader.clone().on_sighup(hangup));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; reload by editing the file")
+            }
+        }
+        let draining = Arc::new(Draining::default());
+        let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+        if let Some(admin_listener) = admin_listener {
+            let admin_addr = admin_listener.local_addr().ok();
+            tracing::info!(admin = ?admin_addr, "admin listening (/healthz, /readyz, /metrics)");
+            let shutdown = async move {
+                let _ = admin_stopped.await;
+            };
+            tokio::spawn(admin::serve(
+                admin_listener,
+                gateway.clone(),
+                draining.clone(),
+                shutdown,
+            ));
+        }
+        tracing::info!(listen = %addr, routes, "freshgate listening");
+        let shutdown = {
+            let draining = draining.clone();
+            async move {
+                shutdown_signal().await;
+                draining.start();
+            }
+        };
+        freshgate::serve(listener, gateway, shutdown).await;
+        let _ = stop_admin.send(());
         tracing::info!("freshgate stopped");
         ExitCode::SUCCESS
     })
+}
+
+fn explain(
+    path: &Path,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    extra: &[String],
+) -> ExitCode {
+    let Some(snapshot) = load(path) else {
+        return ExitCode::FAILURE;
+    };
+    match explain::explain(
+        &snapshot,
+        method,
+        url,
+        token,
+        extra,
+        freshgate::server::now_ms(),
+    ) {
+        Ok(report) => {
+            print!("{}", report.text);
+            match report.forwarded {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::FAILURE,
+            }
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -81,19 +81,48 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("freshgate");
         let requests = Family::default();
-        registry.register("requests", "Requests answered, by route, policy, decision and status", requests.clone());
+        registry.register(
+            "requests",
+            "Requests answered, by route, policy, decision and status",
+            requests.clone(),
+        );
         let rejections = Family::default();
-        registry.register("rejections", "Requests rejected (or, in report mode, that would have been), by reason", rejections.clone());
+        registry.register(
+            "rejections",
+            "Requests rejected (or, in report mode, that would have been), by reason",
+            rejections.clone(),
+        );
         let request_duration = latency_histogram();
-        registry.register("request_duration_seconds", "Time from request head to response head, at the gateway", request_duration.clone());
-        let upstream_duration = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
-        registry.register("upstream_duration_seconds", "Time for the upstream's response head", upstream_duration.clone());
+        registry.register(
+            "request_duration_seconds",
+            "Time from request head to response head, at the gateway",
+            request_duration.clone(),
+        );
+        let upstream_duration =
+            Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register(
+            "upstream_duration_seconds",
+            "Time for the upstream's response head",
+            upstream_duration.clone(),
+        );
         let upstream_errors = Family::default();
-        registry.register("upstream_errors", "Upstream exchanges that failed, by kind (unavailable, timeout)", upstream_errors.clone());
+        registry.register(
+            "upstream_errors",
+            "Upstream exchanges that failed, by kind (unavailable, timeout)",
+            upstream_errors.clone(),
+        );
         let open_connections = Gauge::default();
-        registry.register("open_connections", "Client connections open now", open_connections.clone());
+        registry.register(
+            "open_connections",
+            "Client connections open now",
+            open_connections.clone(),
+        );
         let reloads = Family::default();
-        registry.register("reloads", "Config reloads, by outcome (success, failure)", reloads.clone());
+        registry.register(
+            "reloads",
+            "Config reloads, by outcome (success, failure)",
+            reloads.clone(),
+        );
         let fresh_token_age = Family::new_with_constructor(age_histogram as fn() -> Histogram);
         registry.register(
             "fresh_token_age_seconds",

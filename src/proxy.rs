@@ -67,13 +67,20 @@ impl UpstreamClient {
 /// Sorts a failed exchange by who caused it: the client's body passing its limit (413) or
 /// being malformed, e.g. a bad chunk size (400), or the upstream (502).
 fn classify(error: hyper_util::client::legacy::Error) -> GatewayError {
-    let chain = || std::iter::successors(Some(&error as &(dyn std::error::Error + 'static)), |e| e.source());
+    let chain = || {
+        std::iter::successors(Some(&error as &(dyn std::error::Error + 'static)), |e| {
+            e.source()
+        })
+    };
     if chain().any(|e| e.is::<http_body_util::LengthLimitError>()) {
         return GatewayError::PayloadTooLarge;
     }
     // hyper reports an error of the body we were sending as a "user body" error; that body is
     // the client's request, so the client is at fault.
-    if chain().any(|e| e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_user)) {
+    if chain().any(|e| {
+        e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_user)
+    }) {
         return GatewayError::BadRequest("Invalid request body");
     }
     GatewayError::BadGateway(error)

@@ -100,7 +100,7 @@ pub struct Route {
     /// Position in the config file's `[[route]]` list, counted from 1.
     pub index: usize,
     /// A stable label for logs and metrics, e.g. `DELETE /repos/{owner}/{repo}`.
-    pub name: String,
+    pub name: std::sync::Arc<str>,
     pub matcher: Matcher,
     /// Empty means every method.
     pub methods: Vec<Method>,
@@ -383,7 +383,7 @@ mod tests {
     fn route(matcher: Matcher, methods: &[&str], policy: Policy) -> Route {
         Route {
             index: 0,
-            name: matcher.to_string(),
+            name: matcher.to_string().into(),
             matcher,
             methods: methods.iter().map(|m| m.parse().unwrap()).collect(),
             policy,

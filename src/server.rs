@@ -1,53 +1,54 @@
 //! Accepting connections and walking each request down the one straight line:
-//! route lookup -> token decision -> header rewrite -> forward, with [`GatewayError`] turned into
-//! a response, and the access log written, in exactly one place ([`Gateway::handle`]).
+//! [`pipeline::evaluate`] (checks, canonical path, route, token decision) -> header rewrite ->
+//! forward. [`Gateway::handle`] is the one place that turns a [`GatewayError`] into a response,
+//! counts the request and writes its access-log line.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use http::uri::PathAndQuery;
-use std::borrow::Cow;
-
-use std::panic::AssertUnwindSafe;
-
 use futures_util::FutureExt;
-use http::header::HOST;
-use http::{Method, Request, Response, StatusCode, Version};
-use http_body_util::Limited;
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::{Either, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower_http::request_id::{MakeRequestId, MakeRequestUuid};
 
-use crate::auth::{self, Outcome};
-use crate::config::{ServerSettings, Snapshot};
-use crate::error::{Body, GatewayError};
-use crate::headers;
-use crate::path;
+use crate::auth::{Identity, Outcome};
+use crate::config::Snapshot;
+use crate::error::{json_response, Body, GatewayError};
+use crate::headers::{self, X_REQUEST_ID};
+use crate::metrics::{
+    Metrics, ReasonLabels, RequestLabels, RouteLabels, UpstreamErrorLabels, UpstreamLabels,
+};
+use crate::pipeline::{self, declared_length, RequestHead};
 use crate::proxy::{UpstreamBody, UpstreamClient};
-use crate::routes::Route;
-use http_body_util::Either;
+use crate::routes::{Mode, Policy, Route};
 
-/// The running gateway: the current config snapshot and the shared upstream client.
+/// The running gateway: the current config snapshot, the shared upstream client and the
+/// metrics.
 #[derive(Debug)]
 pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
     client: UpstreamClient,
+    metrics: Metrics,
 }
 
-/// What the access log records about a request that got an answer.
+/// What a forwarded request reports back for the access log.
 #[derive(Default)]
-struct Decision<'a> {
-    /// The canonical path and query, once the target was accepted.
-    path: Option<PathAndQuery>,
-    route: Option<&'a Route>,
+struct Forwarded {
+    upstream_latency: Option<Duration>,
 }
 
 impl Gateway {
@@ -56,6 +57,7 @@ impl Gateway {
         Arc::new(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
             client,
+            metrics: Metrics::default(),
         })
     }
 
@@ -69,48 +71,155 @@ impl Gateway {
         self.snapshot.store(Arc::new(snapshot));
     }
 
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Answers one request. Never fails: errors become their JSON response here, and this is
-    /// the one place that writes the access log.
-    pub async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    /// the one place that counts the request and writes the access log.
+    pub async fn handle(&self, mut request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let snapshot = self.snapshot.load_full();
-        let method = request.method().clone();
-        let mut decision = Decision::default();
-        let result = match check_request(&request, &snapshot.server) {
-            Ok(target) => {
-                let result = self
-                    .forward(&snapshot, request, &target, peer, &mut decision)
-                    .await;
-                decision.path = Some(target);
-                result
-            }
-            Err(error) => Err(error),
+        let request_id = request_id(&request);
+        let now = now_ms();
+        let head = RequestHead {
+            method: request.method(),
+            uri: request.uri(),
+            version: request.version(),
+            headers: request.headers(),
         };
-        let latency_us = started.elapsed().as_micros() as u64;
-        let path = decision.path.as_ref().map_or("-", PathAndQuery::path);
-        let route = decision.route.map_or("-", |r| r.name.as_str());
-        let policy = decision.route.map_or("-", |r| r.policy.as_str());
-        match result {
+        let evaluation = pipeline::evaluate(&snapshot, &head, now);
+        let method = request.method().clone();
+        let route = evaluation.route;
+        let subject = match &evaluation.verdict {
+            Ok(Outcome::Authenticated(identity))
+                if snapshot.log_subject
+                    && tracing::enabled!(target: "freshgate::access", tracing::Level::INFO) =>
+            {
+                identity.subject().map(|s| s.into_owned())
+            }
+            _ => None,
+        };
+        if let (Some(route), Ok(Outcome::Authenticated(identity))) = (route, &evaluation.verdict) {
+            if route.policy == Policy::Fresh {
+                self.observe_token_age(route, identity, now);
+            }
+        }
+        let mut forwarded = Forwarded::default();
+        let result = match (evaluation.verdict, route, &evaluation.target) {
+            (Ok(outcome), Some(route), Some(target)) => {
+                request
+                    .headers_mut()
+                    .insert(X_REQUEST_ID, request_id.clone());
+                self.forward(
+                    &snapshot,
+                    route,
+                    request,
+                    target,
+                    outcome,
+                    peer,
+                    &mut forwarded,
+                )
+                .await
+            }
+            (Ok(_), _, _) => Err(GatewayError::NotFound),
+            (Err(error), _, _) => Err(error),
+        };
+        let path = evaluation.target.as_ref().map_or("-", PathAndQuery::path);
+        let (mut response, decision, reason) = match result {
             Ok(response) => {
-                tracing::info!(http.method = %method, http.path = path, route.id = route,
-                    route.policy = policy, auth.outcome = "forwarded",
-                    http.status = response.status().as_u16(), latency_us);
-                response
+                let decision = if evaluation.reported.is_some() {
+                    "reported"
+                } else {
+                    "forwarded"
+                };
+                (
+                    response,
+                    decision,
+                    evaluation.reported.as_ref().map_or("-", |e| e.reason()),
+                )
             }
             Err(error) => {
-                let status = error.status().as_u16();
-                let reason = error.reason();
-                if error.is_client_error() {
-                    tracing::info!(http.method = %method, http.path = path, route.id = route,
-                        route.policy = policy, auth.outcome = "rejected", auth.reason = reason,
-                        http.status = status, latency_us);
+                let decision = if error.is_client_error() {
+                    "rejected"
                 } else {
-                    tracing::warn!(http.method = %method, http.path = path, route.id = route,
-                        route.policy = policy, auth.outcome = "upstream_error", error = %error,
-                        http.status = status, latency_us);
+                    "upstream_error"
+                };
+                let reason = error.reason();
+                if !error.is_client_error() {
+                    tracing::warn!(request.id = ?request_id, http.path = path, %error, "upstream exchange failed");
                 }
-                error.into_response()
+                (error.into_response(), decision, reason)
             }
+        };
+        response
+            .headers_mut()
+            .insert(X_REQUEST_ID, request_id.clone());
+        let status = response.status().as_u16();
+        let latency = started.elapsed();
+        self.count(route, decision, reason, status, latency);
+        tracing::event!(
+            target: "freshgate::access",
+            tracing::Level::INFO,
+            request.id = request_id.to_str().unwrap_or("-"),
+            http.method = method.as_str(),
+            http.path = path,
+            route.id = route.map_or("-", |r| &*r.name),
+            route.policy = route.map_or("-", |r| r.policy.as_str()),
+            auth.decision = decision,
+            auth.reason = reason,
+            http.status = status,
+            latency_us = latency.as_micros() as u64,
+            upstream.latency_us = forwarded.upstream_latency.map(|d| d.as_micros() as u64),
+            auth.subject = subject.as_deref(),
+        );
+        response
+    }
+
+    fn count(
+        &self,
+        route: Option<&Route>,
+        decision: &'static str,
+        reason: &'static str,
+        status: u16,
+        latency: Duration,
+    ) {
+        let m = &self.metrics;
+        m.request_duration.observe(latency.as_secs_f64());
+        m.requests
+            .get_or_create(&RequestLabels {
+                route: route.map_or_else(|| Arc::from("-"), |r| r.name.clone()),
+                policy: route.map_or("-", |r| r.policy.as_str()),
+                decision,
+                status,
+            })
+            .inc();
+        if decision == "rejected" || decision == "reported" {
+            let mode = match route.map(|r| r.mode) {
+                Some(Mode::Report) => "report",
+                _ => "enforce",
+            };
+            m.rejections
+                .get_or_create(&ReasonLabels { reason, mode })
+                .inc();
+        }
+    }
+
+    /// On fresh routes: how long ago the user authenticated (`auth_time`, else `iat`).
+    fn observe_token_age(&self, route: &Route, identity: &Identity, now_ms: i64) {
+        let claims = &identity.claims;
+        let authenticated = claims
+            .get("auth_time")
+            .or_else(|| claims.get("iat"))
+            .and_then(Value::as_f64);
+        if let Some(at) = authenticated {
+            let age = (now_ms as f64 / 1000.0 - at).max(0.0);
+            self.metrics
+                .fresh_token_age
+                .get_or_create(&RouteLabels {
+                    route: route.name.clone(),
+                })
+                .observe(age);
         }
     }
 
@@ -128,32 +237,25 @@ impl Gateway {
             Ok(response) => response,
             Err(_) => {
                 tracing::error!(%peer, "request handler panicked; answered 500");
-                crate::error::json_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Internal Server Error",
-                )
+                json_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
             }
         }
     }
 
-    async fn forward<'a>(
+    #[allow(clippy::too_many_arguments)]
+    async fn forward(
         &self,
-        snapshot: &'a Snapshot,
+        snapshot: &Snapshot,
+        route: &Route,
         mut request: Request<Incoming>,
         target: &PathAndQuery,
+        outcome: Outcome,
         peer: SocketAddr,
-        decision: &mut Decision<'a>,
+        forwarded: &mut Forwarded,
     ) -> Result<Response<Body>, GatewayError> {
-        let route = snapshot
-            .routes
-            .lookup(request.method(), target.path())
-            .ok_or(GatewayError::NotFound)?;
-        decision.route = Some(route);
-        let outcome = auth::decide(&snapshot.auth, route.policy, request.headers(), now_ms())
-            .map_err(GatewayError::Auth)?;
         if let Some(authority) = request.uri().authority() {
             // Absolute-form target: RFC 9112 section 3.2.2 says its authority replaces Host.
-            if let Ok(host) = http::HeaderValue::from_str(authority.as_str()) {
+            if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
                 request.headers_mut().insert(http::header::HOST, host);
             }
         }
@@ -165,92 +267,68 @@ impl Gateway {
             headers::set_identity(headers, identity);
         }
         let limit = route.max_body_bytes.or(snapshot.server.max_body_bytes);
-        let request = limit_body(request, limit)?;
+        let request = limit_body(request, limit);
         let upstream = &snapshot.upstreams[route.upstream];
         let timeout = snapshot.server.upstream_timeout;
-        let response = self
+        let started = Instant::now();
+        let result = self
             .client
             .forward(upstream, target.clone(), request, timeout)
-            .await?;
-        Ok(response.map(Either::Left))
-    }
-}
-
-/// Checks the request against the limits and returns the canonical path with the query
-/// untouched. Origin-form (`/path?q`) is the norm; absolute-form (`http://host/path`) is
-/// accepted as RFC 9112 section 3.2.2 requires; `*` (only meaningful for `OPTIONS`),
-/// authority-form and the methods a reverse proxy must not relay (`CONNECT`, `TRACE`) are
-/// refused.
-fn check_request(
-    request: &Request<Incoming>,
-    limits: &ServerSettings,
-) -> Result<PathAndQuery, GatewayError> {
-    if request.method() == Method::CONNECT || request.method() == Method::TRACE {
-        return Err(GatewayError::MethodNotAllowed);
-    }
-    // RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
-    // HTTP/1.0 requests may omit it; the upstream then gets its own authority as Host.
-    if request.version() == Version::HTTP_11
-        && request.uri().authority().is_none()
-        && !request.headers().contains_key(HOST)
-    {
-        return Err(GatewayError::BadRequest("Missing Host header"));
-    }
-    let uri = request.uri();
-    if uri.path_and_query().map_or(0, |p| p.as_str().len()) > limits.max_uri_bytes {
-        return Err(GatewayError::UriTooLong);
-    }
-    let header_bytes: usize = request
-        .headers()
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 4)
-        .sum();
-    if header_bytes > limits.max_header_bytes {
-        return Err(GatewayError::HeadersTooLarge);
-    }
-    if uri.scheme().is_some_and(|s| s != &http::uri::Scheme::HTTP) {
-        return Err(GatewayError::BadRequest(
-            "Only http absolute-form targets are accepted",
-        ));
-    }
-    let original = uri.path_and_query().ok_or(GatewayError::BadRequest(
-        "Request target must be an absolute path",
-    ))?;
-    let canonical =
-        path::canonicalize(original.path()).map_err(|e| GatewayError::BadRequest(e.detail()))?;
-    if let Cow::Borrowed(_) = canonical {
-        return Ok(original.clone());
-    }
-    let rebuilt = match original.query() {
-        Some(query) => format!("{canonical}?{query}"),
-        None => canonical.into_owned(),
-    };
-    PathAndQuery::try_from(rebuilt)
-        .map_err(|_| GatewayError::BadRequest("Request target must be an absolute path"))
-}
-
-/// Applies the route's body limit: a declared `Content-Length` above it is refused before
-/// anything is forwarded; a body of unknown length is cut off at the limit while streaming
-/// (the upstream exchange then fails and the client gets 413).
-fn limit_body(
-    request: Request<Incoming>,
-    limit: Option<u64>,
-) -> Result<Request<UpstreamBody>, GatewayError> {
-    let Some(limit) = limit else {
-        return Ok(request.map(Either::Left));
-    };
-    let declared = request
-        .headers()
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match declared {
-        Some(len) if len > limit => Err(GatewayError::PayloadTooLarge),
-        Some(_) => Ok(request.map(Either::Left)),
-        None => {
-            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-            Ok(request.map(|body| Either::Right(Limited::new(body, limit))))
+            .await;
+        let elapsed = started.elapsed();
+        forwarded.upstream_latency = Some(elapsed);
+        let labels = UpstreamLabels {
+            upstream: upstream.name.clone(),
+        };
+        self.metrics
+            .upstream_duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+        if let Err(error) = &result {
+            let kind = match error {
+                GatewayError::GatewayTimeout => Some("timeout"),
+                GatewayError::BadGateway(_) => Some("unavailable"),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                self.metrics
+                    .upstream_errors
+                    .get_or_create(&UpstreamErrorLabels {
+                        upstream: upstream.name.clone(),
+                        kind,
+                    })
+                    .inc();
+            }
         }
+        Ok(result?.map(Either::Left))
+    }
+}
+
+/// The client's `X-Request-Id` when it is a sane token (1 to 128 visible ASCII characters),
+/// otherwise a new UUID.
+fn request_id(request: &Request<Incoming>) -> HeaderValue {
+    if let Some(id) = request.headers().get(X_REQUEST_ID) {
+        let bytes = id.as_bytes();
+        if (1..=128).contains(&bytes.len()) && bytes.iter().all(|b| (0x21..0x7f).contains(b)) {
+            return id.clone();
+        }
+    }
+    MakeRequestUuid
+        .make_request_id(request)
+        .map(|id| id.into_header_value())
+        .unwrap_or_else(|| HeaderValue::from_static("-"))
+}
+
+/// Applies the route's body limit to a body of unknown length: it is cut off at the limit
+/// while streaming (the upstream exchange then fails and the client gets 413). A declared
+/// `Content-Length` above the limit was already refused by [`pipeline::evaluate`].
+fn limit_body(request: Request<Incoming>, limit: Option<u64>) -> Request<UpstreamBody> {
+    match limit {
+        Some(limit) if declared_length(request.headers()).is_none() => {
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            request.map(|body| Either::Right(Limited::new(body, limit)))
+        }
+        _ => request.map(Either::Left),
     }
 }
 
@@ -261,15 +339,15 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Serves `listener` until `shutdown` resolves, then stops accepting and waits up to
-/// `drain` for connections in flight to finish. At most `[server] max_connections` client
-/// connections are served at once (read at start); further ones wait in the listen backlog
-/// and are accepted as others close, so the ones being served are never affected.
+/// Serves `listener` until `shutdown` resolves, then stops accepting and waits up to the
+/// snapshot's `shutdown_timeout` for requests in flight to finish. At most
+/// `[server] max_connections` client connections are served at once (read at start); further
+/// ones wait in the listen backlog and are accepted as others close, so the ones being served
+/// are never affected.
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,
     shutdown: impl Future<Output = ()>,
-    drain: Duration,
 ) {
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(gateway.snapshot().server.max_connections));
@@ -310,16 +388,20 @@ pub async fn serve(
             async move { Ok::<_, Infallible>(gateway.handle_contained(request, peer).await) }
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let gauge = gateway.metrics.open_connections.clone();
+        gauge.inc();
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, %peer, "connection ended with an error");
             }
+            gauge.dec();
             drop(permit);
         });
     }
     drop(listener);
+    let drain = gateway.snapshot().server.shutdown_timeout;
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections drained"),
-        () = tokio::time::sleep(drain) => tracing::warn!("drain timeout reached; closing remaining connections"),
+        () = tokio::time::sleep(drain) => tracing::warn!(?drain, "shutdown timeout reached; closing remaining connections"),
     }
 }

@@ -59,7 +59,7 @@ fn the_example_config_forwards_to_the_app_and_listens_where_it_says() {
     let upstreams: Vec<(&str, String)> = snapshot
         .upstreams
         .iter()
-        .map(|u| (u.name.as_str(), u.authority.to_string()))
+        .map(|u| (&*u.name, u.authority.to_string()))
         .collect();
     assert_eq!(
         upstreams,

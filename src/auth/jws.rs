@@ -416,9 +416,17 @@ mod tests {
         for (value, want) in cases {
             assert_eq!(python_int(&value).ok(), want, "int({value})");
         }
-        let type_errors = [(json!(null), "NoneType"), (json!([1]), "list"), (json!({}), "dict")];
+        let type_errors = [
+            (json!(null), "NoneType"),
+            (json!([1]), "list"),
+            (json!({}), "dict"),
+        ];
         for (value, name) in type_errors {
-            assert_eq!(python_int(&value), Err(NotAnInt::Type(name)), "int({value})");
+            assert_eq!(
+                python_int(&value),
+                Err(NotAnInt::Type(name)),
+                "int({value})"
+            );
         }
     }
 }

@@ -94,7 +94,9 @@ impl Source<'_> {
     fn key_at(&self, offset: usize) -> String {
         let offset = offset.min(self.text.len());
         let line_start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = self.text[offset..].find('\n').map_or(self.text.len(), |i| offset + i);
+        let line_end = self.text[offset..]
+            .find('\n')
+            .map_or(self.text.len(), |i| offset + i);
         let line = self.text[line_start..line_end].trim();
         let key = match line.split_once('=') {
             Some((key, _)) => key.trim(),

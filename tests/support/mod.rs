@@ -150,7 +150,7 @@ impl TestGateway {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            freshgate::serve(listener, serving, shutdown, Duration::from_secs(1)).await;
+            freshgate::serve(listener, serving, shutdown).await;
         });
         TestGateway {
             addr,

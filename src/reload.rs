@@ -1,0 +1,107 @@
+//! Hot reload: on SIGHUP, or when the config file's content changes on disk, the file is parsed
+//! and validated into a whole new snapshot that is swapped in atomically. A request keeps the
+//! snapshot it started with. An invalid file is rejected with the same messages as `check`,
+//! logged, counted, and the old snapshot keeps serving.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+
+use crate::config::{self, ConfigErrors};
+use crate::metrics::OutcomeLabels;
+use crate::server::Gateway;
+
+/// Reloads one config file into one gateway. Reloads never overlap.
+#[derive(Debug)]
+pub struct Reloader {
+    path: PathBuf,
+    gateway: Arc<Gateway>,
+    /// The bytes last loaded or last rejected, so an unchanged file is not reloaded again and
+    /// a rejected one is not reported every poll.
+    last_seen: Mutex<Option<Vec<u8>>>,
+}
+
+/// How long a changed file must stay unchanged before it is loaded: editors and deploy tools
+/// write in several steps, and a half-written file should not even be tried.
+const SETTLE: Duration = Duration::from_millis(200);
+
+impl Reloader {
+    pub fn new(path: PathBuf, gateway: Arc<Gateway>) -> Arc<Self> {
+        let current = std::fs::read(&path).ok();
+        Arc::new(Reloader {
+            path,
+            gateway,
+            last_seen: Mutex::new(current),
+        })
+    }
+
+    /// Loads the file now (SIGHUP, or a change seen on disk). `trigger` is for the log.
+    pub async fn reload(&self, trigger: &'static str) -> Result<(), ConfigErrors> {
+        let mut last_seen = self.last_seen.lock().await;
+        *last_seen = std::fs::read(&self.path).ok();
+        let metrics = self.gateway.metrics();
+        match config::load(&self.path) {
+            Ok(snapshot) => {
+                let old = self.gateway.snapshot();
+                if snapshot.listen != old.listen {
+                    tracing::warn!(old = %old.listen, new = %snapshot.listen, "server.listen changed; the listener stays on the old address until a restart");
+                }
+                if snapshot.admin_listen != old.admin_listen {
+                    tracing::warn!("admin.listen changed; it takes effect on restart");
+                }
+                let routes = snapshot.routes.routes().len();
+                self.gateway.replace(snapshot);
+                metrics
+                    .reloads
+                    .get_or_create(&OutcomeLabels { outcome: "success" })
+                    .inc();
+                tracing::info!(trigger, path = %self.path.display(), routes, "config reloaded");
+                Ok(())
+            }
+            Err(errors) => {
+                metrics
+                    .reloads
+                    .get_or_create(&OutcomeLabels { outcome: "failure" })
+                    .inc();
+                tracing::error!(trigger, path = %self.path.display(), "config rejected; the previous config keeps serving:\n{errors}");
+                Err(errors)
+            }
+        }
+    }
+
+    /// Reloads when the file's content changes, checking every `interval` and waiting for the
+    /// content to settle first. Runs until the task is dropped.
+    pub async fn watch_file(self: Arc<Self>, interval: Duration) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let Ok(now) = tokio::fs::read(&self.path).await else {
+                // Missing for a moment while a tool replaces it: check again next tick.
+                continue;
+            };
+            if self.last_seen.lock().await.as_deref() == Some(now.as_slice()) {
+                continue;
+            }
+            tokio::time::sleep(SETTLE).await;
+            match tokio::fs::read(&self.path).await {
+                Ok(settled) if settled == now => {
+                    let _ = self.reload("file changed").await;
+                }
+                // Still changing: the next tick looks again.
+                _ => {}
+            }
+        }
+    }
+
+    /// Reloads on every SIGHUP. Signals that arrive during a reload are coalesced into one
+    /// more reload afterwards.
+    #[cfg(unix)]
+    pub async fn on_sighup(self: Arc<Self>, mut hangup: tokio::signal::unix::Signal) {
+        while hangup.recv().await.is_some() {
+            let _ = self.reload("SIGHUP").await;
+        }
+    }
+}
