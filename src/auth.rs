@@ -1,5 +1,7 @@
-//! The token decision: given a route's policy and the request headers, forward (with or without
-//! an identity) or reject with fastapi-jwt-auth 0.5.0's status and `detail`.
+//! The token decision: given a route's rule and the request, forward (with or without an
+//! identity) or reject with fastapi-jwt-auth 0.5.0's status and `detail`.
+//!
+//! Header tokens (`token_location = ["headers"]`, the default):
 //!
 //! | step | check                                   | failure                                                   |
 //! |------|-----------------------------------------|-----------------------------------------------------------|
@@ -7,8 +9,15 @@
 //! | 1    | `Authorization` header shape            | 422 `Bad Authorization header. Expected value 'Bearer <JWT>'` (also on `optional`) |
 //! | 2    | token present                           | `optional`: forward anonymously; others: 401 `Missing Authorization Header` |
 //! | 3    | decode (see [`jws`]): segments, `kid`, `alg`, signature, payload, `iat`, `nbf`, `exp`, `iss`, `aud` | 422 with PyJWT 1.7.1's message |
-//! | 4    | `type` claim                            | 422 `Only access tokens are allowed` / `Only refresh tokens are allowed`; absent: 422 `Missing claim: type` |
-//! | 5    | `fresh` policy: `fresh` claim           | 401 `Fresh token required`                                 |
+//! | 4    | revocation (with a denylist)            | 401 `Token has been revoked`                               |
+//! | 5    | `type` claim                            | 422 `Only access tokens are allowed` / `Only refresh tokens are allowed`; absent: 422 `Missing claim: type` |
+//! | 6    | `fresh` policy: `fresh` claim, and the route's `max_age` window | 401 `Fresh token required`         |
+//!
+//! Cookie tokens (`token_location` with `cookies`; used only when no header token was sent):
+//! missing cookie (401 `Missing cookie access_token_cookie`) -> missing CSRF header on a CSRF
+//! method (401 `Missing CSRF Token`) -> decode -> revoked -> type -> fresh -> `csrf` claim
+//! absent (422 `Missing claim: csrf`) -> CSRF mismatch (401 `CSRF double submit tokens do not
+//! match`, compared in constant time).
 //!
 //! The issuer is checked only for access tokens on `access` and `fresh` routes, as the library
 //! does. Where the library answers 500 (unknown or missing `alg`, missing `type` or `fresh`),
@@ -18,14 +27,20 @@
 //! Everything here is pure: no I/O, the clock is an argument.
 
 pub mod b64;
+pub mod denylist;
 pub mod jws;
+pub mod keys;
+pub mod source;
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use http::{HeaderMap, HeaderName, StatusCode};
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde_json::Value;
 
+pub use denylist::Denylist;
 pub use jws::{Claims, DecodeError, Decoder};
 
 use crate::routes::Policy;
@@ -55,8 +70,54 @@ pub struct AuthSettings {
     pub header_type: String,
     /// Longer tokens are refused (431) before any decoding (`[server] max_token_bytes`).
     pub max_token_bytes: usize,
+    /// `token_location` includes `headers` (the default).
+    pub from_headers: bool,
+    /// `token_location` includes `cookies`.
+    pub from_cookies: bool,
+    pub cookies: CookieSettings,
+    /// `denylist_file`: revoked `jti`s.
+    pub denylist: Option<Arc<Denylist>>,
     bad_header_detail: Arc<str>,
     missing_header_detail: Arc<str>,
+}
+
+/// Cookie names and CSRF double-submit settings, with the library's defaults.
+#[derive(Debug, Clone)]
+pub struct CookieSettings {
+    pub access: String,
+    pub refresh: String,
+    pub csrf_protect: bool,
+    pub csrf_header: HeaderName,
+    pub csrf_methods: Vec<Method>,
+}
+
+impl Default for CookieSettings {
+    fn default() -> Self {
+        CookieSettings {
+            access: "access_token_cookie".into(),
+            refresh: "refresh_token_cookie".into(),
+            csrf_protect: true,
+            csrf_header: HeaderName::from_static("x-csrf-token"),
+            csrf_methods: vec![Method::POST, Method::PUT, Method::PATCH, Method::DELETE],
+        }
+    }
+}
+
+/// What a route asks of the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub policy: Policy,
+    /// `fresh` routes only: the user must have authenticated at most this long ago.
+    pub max_age: Option<Duration>,
+}
+
+impl From<Policy> for Rule {
+    fn from(policy: Policy) -> Self {
+        Rule {
+            policy,
+            max_age: None,
+        }
+    }
 }
 
 impl AuthSettings {
@@ -76,6 +137,10 @@ impl AuthSettings {
             header_name: HeaderName::from_bytes(header_name.as_bytes())?,
             header_type: header_type.to_string(),
             max_token_bytes: 8 * 1024,
+            from_headers: true,
+            from_cookies: false,
+            cookies: CookieSettings::default(),
+            denylist: None,
             bad_header_detail: bad_header_detail.into(),
             missing_header_detail: format!("Missing {header_name} Header").into(),
         })
@@ -132,12 +197,25 @@ pub enum AuthError {
     NotFresh,
     /// The token is longer than `max_token_bytes`.
     TokenTooLarge,
+    /// Cookie location: the cookie is absent or empty; carries the cookie's name.
+    MissingCookie(String),
+    /// Cookie location, CSRF method: no `X-CSRF-Token` header.
+    MissingCsrf,
+    /// The CSRF header does not equal the token's `csrf` claim.
+    CsrfMismatch,
+    /// The token's `jti` is in the denylist.
+    Revoked,
 }
 
 impl AuthError {
     pub fn status(&self) -> StatusCode {
         match self {
-            AuthError::MissingToken(_) | AuthError::NotFresh => StatusCode::UNAUTHORIZED,
+            AuthError::MissingToken(_)
+            | AuthError::NotFresh
+            | AuthError::MissingCookie(_)
+            | AuthError::MissingCsrf
+            | AuthError::CsrfMismatch
+            | AuthError::Revoked => StatusCode::UNAUTHORIZED,
             AuthError::TokenTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             AuthError::BadHeader(_)
             | AuthError::Decode(_)
@@ -155,6 +233,10 @@ impl AuthError {
             AuthError::MissingClaim(claim) => format!("Missing claim: {claim}").into(),
             AuthError::NotFresh => "Fresh token required".into(),
             AuthError::TokenTooLarge => "Token too large".into(),
+            AuthError::MissingCookie(name) => format!("Missing cookie {name}").into(),
+            AuthError::MissingCsrf => "Missing CSRF Token".into(),
+            AuthError::CsrfMismatch => "CSRF double submit tokens do not match".into(),
+            AuthError::Revoked => "Token has been revoked".into(),
         }
     }
 
@@ -168,63 +250,127 @@ impl AuthError {
             AuthError::MissingClaim(_) => "missing_claim",
             AuthError::NotFresh => "not_fresh",
             AuthError::TokenTooLarge => "token_too_large",
+            AuthError::MissingCookie(_) => "missing",
+            AuthError::MissingCsrf => "missing_csrf",
+            AuthError::CsrfMismatch => "csrf_mismatch",
+            AuthError::Revoked => "revoked",
         }
+    }
+
+    /// The `WWW-Authenticate` challenge of a 401: RFC 6750 `Bearer` without an error when no
+    /// token was sent, `error="invalid_token"` when one was rejected, and for freshness the
+    /// RFC 9470 step-up challenge with the route's `max_age`. `None` for other statuses.
+    pub fn challenge(&self, max_age: Option<Duration>) -> Option<HeaderValue> {
+        let value = match self {
+            AuthError::MissingToken(_) | AuthError::MissingCookie(_) => "Bearer".to_string(),
+            AuthError::NotFresh => {
+                let mut v = String::from(
+                    r#"Bearer error="insufficient_user_authentication", error_description="Fresh token required""#,
+                );
+                if let Some(max_age) = max_age {
+                    v.push_str(&format!(", max_age={}", max_age.as_secs()));
+                }
+                v
+            }
+            AuthError::MissingCsrf | AuthError::CsrfMismatch | AuthError::Revoked => {
+                format!(r#"Bearer error="invalid_token", error_description="{}""#, self.detail())
+            }
+            AuthError::BadHeader(_)
+            | AuthError::Decode(_)
+            | AuthError::WrongType(_)
+            | AuthError::MissingClaim(_)
+            | AuthError::TokenTooLarge => return None,
+        };
+        HeaderValue::from_str(&value).ok()
     }
 }
 
-/// Decides a request. `now_ms` is the current time in milliseconds since the epoch.
+/// Decides a request whose token can only be in a header, as on a `GET`: the common case and
+/// the one the table tests drive. See [`decide_reporting`] for the general form.
 pub fn decide(
     settings: &AuthSettings,
     policy: Policy,
     headers: &HeaderMap,
     now_ms: i64,
 ) -> Result<Outcome, AuthError> {
-    decide_reporting(settings, policy, headers, now_ms).map_err(|(error, _)| error)
+    decide_reporting(settings, policy.into(), &Method::GET, headers, now_ms).map_err(|(error, _)| error)
 }
 
-/// [`decide`], but a rejection that came after the token was verified (wrong type, not
-/// fresh) also returns the verified identity, for routes in report (shadow) mode.
+/// The token a request carries, and where it was found.
+enum Found<'h> {
+    None,
+    Header(Cow<'h, [u8]>),
+    /// A cookie, with the CSRF header's value (if any) and whether the method needs CSRF.
+    Cookie {
+        token: Option<Cow<'h, [u8]>>,
+        csrf: Option<&'h [u8]>,
+        csrf_method: bool,
+    },
+}
+
+/// Decides a request. `now_ms` is the current time in milliseconds since the epoch. A
+/// rejection that came after the token was verified (revoked, wrong type, not fresh, CSRF)
+/// also returns the verified identity, for routes in report (shadow) mode.
 pub fn decide_reporting(
     settings: &AuthSettings,
-    policy: Policy,
+    rule: Rule,
+    method: &Method,
     headers: &HeaderMap,
     now_ms: i64,
 ) -> Result<Outcome, (AuthError, Option<Identity>)> {
+    let policy = rule.policy;
     let (wanted, check_issuer) = match policy {
         Policy::Public => return Ok(Outcome::Anonymous),
         Policy::Optional => (TokenType::Access, false),
         Policy::Access | Policy::Fresh => (TokenType::Access, true),
         Policy::Refresh => (TokenType::Refresh, false),
     };
-    let token = header_token(settings, headers).map_err(|e| (e, None))?;
-    let Some(token) = token else {
-        return match policy {
-            Policy::Optional => Ok(Outcome::Anonymous),
-            _ => Err((
-                AuthError::MissingToken(settings.missing_header_detail.clone()),
-                None,
-            )),
-        };
+    let reject = |e| Err((e, None));
+    let found = find_token(settings, wanted, method, headers).map_err(|e| (e, None))?;
+    // What CSRF to check after the token is verified: (header value, whether it is checked).
+    let (token, csrf) = match found {
+        Found::None if policy == Policy::Optional => return Ok(Outcome::Anonymous),
+        Found::None => return reject(AuthError::MissingToken(settings.missing_header_detail.clone())),
+        Found::Header(token) => (token, None),
+        Found::Cookie { token: None, .. } if policy == Policy::Optional => return Ok(Outcome::Anonymous),
+        Found::Cookie { token: None, .. } => {
+            let name = match wanted {
+                TokenType::Access => &settings.cookies.access,
+                TokenType::Refresh => &settings.cookies.refresh,
+            };
+            return reject(AuthError::MissingCookie(name.clone()));
+        }
+        Found::Cookie { token: Some(token), csrf, csrf_method } => {
+            let protect = settings.cookies.csrf_protect && csrf_method;
+            // The library asks for the CSRF header before decoding, except on `optional`
+            // routes, where a missing header skips the CSRF check altogether.
+            if protect && csrf.is_none() && policy != Policy::Optional {
+                return reject(AuthError::MissingCsrf);
+            }
+            (token, csrf.filter(|_| protect))
+        }
     };
     if token.len() > settings.max_token_bytes {
-        return Err((AuthError::TokenTooLarge, None));
+        return reject(AuthError::TokenTooLarge);
     }
-    let claims = settings
-        .decoder
-        .decode(&token, check_issuer, now_ms)
-        .map_err(|e| (AuthError::Decode(e), None))?;
+    let claims = match settings.decoder.decode(&token, check_issuer, now_ms) {
+        Ok(claims) => claims,
+        Err(e) => return reject(AuthError::Decode(e)),
+    };
     let fresh = is_fresh(&claims, now_ms);
     let token_type = match claims.get("type").and_then(Value::as_str) {
         Some("access") => Some(TokenType::Access),
         Some("refresh") => Some(TokenType::Refresh),
         _ => None,
     };
-    let failure = match claims.get("type") {
+    let failure = revoked(settings, &claims).or_else(|| match claims.get("type") {
         None => Some(AuthError::MissingClaim("type")),
         Some(_) if token_type != Some(wanted) => Some(AuthError::WrongType(wanted)),
-        Some(_) if policy == Policy::Fresh && !fresh => Some(AuthError::NotFresh),
-        Some(_) => None,
-    };
+        Some(_) if policy == Policy::Fresh && !(fresh && within(rule.max_age, &claims, settings, now_ms)) => {
+            Some(AuthError::NotFresh)
+        }
+        Some(_) => csrf.and_then(|sent| csrf_failure(sent, &claims)),
+    });
     let identity = token_type.map(|token_type| Identity {
         claims,
         token_type,
@@ -238,6 +384,85 @@ pub fn decide_reporting(
     }
 }
 
+/// Finds the token: the header when `headers` is a location and one was sent (a malformed
+/// header is final, even with a good cookie), else the cookie when `cookies` is a location.
+fn find_token<'h>(
+    settings: &AuthSettings,
+    wanted: TokenType,
+    method: &Method,
+    headers: &'h HeaderMap,
+) -> Result<Found<'h>, AuthError> {
+    if settings.from_headers {
+        let token = source::header_token(headers, &settings.header_name, &settings.header_type)
+            .map_err(|()| AuthError::BadHeader(settings.bad_header_detail.clone()))?;
+        if let Some(token) = token {
+            return Ok(Found::Header(token));
+        }
+    }
+    if !settings.from_cookies {
+        return Ok(Found::None);
+    }
+    let cookies = &settings.cookies;
+    let name = match wanted {
+        TokenType::Access => &cookies.access,
+        TokenType::Refresh => &cookies.refresh,
+    };
+    // An empty value counts as absent, as the library's `if not cookie` / `not csrf_token`.
+    let token = source::cookie(headers, name).filter(|t| !t.is_empty());
+    let csrf = headers
+        .get(&cookies.csrf_header)
+        .map(HeaderValue::as_bytes)
+        .filter(|v| !v.is_empty());
+    Ok(Found::Cookie {
+        token,
+        csrf,
+        csrf_method: cookies.csrf_methods.contains(method),
+    })
+}
+
+/// The denylist check; a token without `jti` cannot be checked, so with a denylist it is
+/// refused (fail closed) where the library's usual callback would crash.
+fn revoked(settings: &AuthSettings, claims: &Claims) -> Option<AuthError> {
+    let denylist = settings.denylist.as_ref()?;
+    match claims.get("jti") {
+        None => Some(AuthError::MissingClaim("jti")),
+        Some(Value::String(jti)) => denylist.contains(jti).then_some(AuthError::Revoked),
+        Some(other) => denylist.contains(&other.to_string()).then_some(AuthError::Revoked),
+    }
+}
+
+/// The route's freshness window: `auth_time` if present, else `iat`, no older than `max_age`
+/// plus leeway. Without a window, always true; without a usable time, false (fail closed).
+fn within(max_age: Option<Duration>, claims: &Claims, settings: &AuthSettings, now_ms: i64) -> bool {
+    let Some(max_age) = max_age else {
+        return true;
+    };
+    let Some(at) = claims.get("auth_time").or_else(|| claims.get("iat")) else {
+        return false;
+    };
+    let Ok(at) = jws::python_int(at) else {
+        return false;
+    };
+    let oldest = i128::from(now_ms) - max_age.as_millis() as i128 - i128::from(settings.decoder.leeway_ms);
+    at.saturating_mul(1000) >= oldest
+}
+
+/// The CSRF double-submit check, after everything else: the claim must exist and equal the
+/// header, compared in constant time.
+fn csrf_failure(sent: &[u8], claims: &Claims) -> Option<AuthError> {
+    match claims.get("csrf") {
+        None => Some(AuthError::MissingClaim("csrf")),
+        Some(Value::String(expected)) if constant_time_eq(sent, expected.as_bytes()) => None,
+        Some(_) => Some(AuthError::CsrfMismatch),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    // The length is not secret (the token carries it); the content is compared without an
+    // early exit.
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// freshgate's freshness rule: JSON `true`, or a number that is a "fresh until" epoch time not
 /// yet passed. The library's Python truthiness (`"false"` is fresh) is deliberately not copied.
 pub fn is_fresh(claims: &Claims, now_ms: i64) -> bool {
@@ -248,54 +473,6 @@ pub fn is_fresh(claims: &Claims, now_ms: i64) -> bool {
             .is_some_and(|until| until * 1000.0 >= now_ms as f64),
         _ => false,
     }
-}
-
-/// Reads the token from the first configured header, with the library's parsing rules:
-/// absent or empty means no token; otherwise `<type><whitespace><token>` with exactly two
-/// whitespace-separated parts (or exactly one part when no type is configured).
-fn header_token<'h>(
-    settings: &AuthSettings,
-    headers: &'h HeaderMap,
-) -> Result<Option<Cow<'h, [u8]>>, AuthError> {
-    let Some(value) = headers.get(&settings.header_name) else {
-        return Ok(None);
-    };
-    let value = value.as_bytes();
-    if value.is_empty() {
-        return Ok(None);
-    }
-    let bad = || AuthError::BadHeader(settings.bad_header_detail.clone());
-    let rest = match settings.header_type.as_bytes() {
-        [] => value,
-        kind => match value.strip_prefix(kind) {
-            Some(rest) if rest.first().is_some_and(|&b| is_py_space(b)) => rest,
-            _ => return Err(bad()),
-        },
-    };
-    let mut parts = rest.split(|&b| is_py_space(b)).filter(|p| !p.is_empty());
-    let (Some(token), None) = (parts.next(), parts.next()) else {
-        return Err(bad());
-    };
-    Ok(Some(latin1_to_utf8(token)))
-}
-
-/// Python's whitespace among the characters a latin-1 decoded header value can hold
-/// (`str.split()` and `re`'s `\s`).
-fn is_py_space(b: u8) -> bool {
-    matches!(
-        b,
-        b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ' | 0x85 | 0xa0
-    )
-}
-
-/// Starlette decodes header values as latin-1 and PyJWT encodes the token as UTF-8; doing the
-/// same keeps the signing input byte-identical for the (odd) token with non-ASCII bytes.
-fn latin1_to_utf8(bytes: &[u8]) -> Cow<'_, [u8]> {
-    if bytes.is_ascii() {
-        return Cow::Borrowed(bytes);
-    }
-    let text: String = bytes.iter().map(|&b| char::from(b)).collect();
-    Cow::Owned(text.into_bytes())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! and fix, and builds nothing partial: a config is whole or refused.
 
 mod error;
+mod jwt;
 mod raw;
 
 use std::fmt;
@@ -14,14 +15,12 @@ use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
 use http::{Method, Uri};
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use toml::Spanned;
 
 pub use error::{ConfigError, ConfigErrors, Source};
-use raw::{RawConfig, RawJwt, RawRoute};
+use raw::{RawConfig, RawRoute};
 
-use crate::auth::jws::{algorithm_from_name, VerifyKey};
-use crate::auth::{AuthSettings, Decoder};
+use crate::auth::AuthSettings;
 use crate::routes::{Matcher, Mode, Policy, Route, RouteError, RouteTable};
 
 /// The default `[server] listen`.
@@ -108,6 +107,25 @@ pub struct Snapshot {
     pub admin_listen: Option<SocketAddr>,
     /// `[log] subject`: whether access-log lines carry the token's subject.
     pub log_subject: bool,
+    /// `[forward]`: claims sent as headers, and whether the token is removed.
+    pub forward: ForwardSettings,
+}
+
+/// `[forward]`.
+#[derive(Debug, Clone, Default)]
+pub struct ForwardSettings {
+    pub claims: Vec<ClaimHeader>,
+    /// Remove the token (header and token cookies) before forwarding; routes may override.
+    pub strip_authorization: bool,
+}
+
+/// One `[forward] claims` entry: a header set from a (dotted) claim path.
+#[derive(Debug, Clone)]
+pub struct ClaimHeader {
+    pub header: http::HeaderName,
+    /// `<header>-Encoding`, sent as `percent` when the value had to be percent-encoded.
+    pub encoding_header: http::HeaderName,
+    pub path: Vec<String>,
 }
 
 /// Reads and validates a config file.
@@ -177,6 +195,7 @@ impl Validator<'_> {
             }
             None => None,
         };
+        let forward = self.forward(raw.forward);
         let (auth, secret) = jwt?;
         Some(Snapshot {
             listen: listen?,
@@ -187,6 +206,7 @@ impl Validator<'_> {
             secret,
             admin_listen,
             log_subject: raw.log.subject.unwrap_or(true),
+            forward: forward?,
         })
     }
 
@@ -356,210 +376,45 @@ impl Validator<'_> {
         upstreams
     }
 
-    fn jwt(&mut self, raw: Option<Spanned<RawJwt>>) -> Option<(AuthSettings, Option<Secret>)> {
-        let Some(raw) = raw else {
-            self.err(
-                0..0,
-                "jwt",
-                "the [jwt] table is missing",
-                "add [jwt] with secret, secret_env or secret_file",
-            );
-            return None;
-        };
-        let span = raw.span();
-        let raw = raw.into_inner();
-        let algorithms = self.algorithms(raw.algorithms.as_ref());
-        let secret = self.secret(&raw, span.clone());
-        let leeway = self.duration(raw.leeway.as_ref(), "jwt.leeway", Duration::ZERO);
-        let issuer = raw.issuer.map(Spanned::into_inner);
-        let audience = match raw.audience {
-            Some(a) if a.get_ref().is_empty() => {
-                self.err(
-                    a.span(),
-                    "jwt.audience",
-                    "the audience list is empty",
-                    "list at least one audience, or remove the key",
-                );
-                None
-            }
-            Some(a) => Some(
-                a.into_inner()
-                    .into_iter()
-                    .map(Spanned::into_inner)
-                    .collect(),
-            ),
-            None => None,
-        };
-        let header_type_span = raw.header_type.as_ref().map_or(span.clone(), Spanned::span);
-        let header_type = raw
-            .header_type
-            .map_or_else(|| "Bearer".to_string(), Spanned::into_inner);
-        if header_type.chars().any(char::is_whitespace) {
-            self.err(
-                header_type_span,
-                "jwt.header_type",
-                format!("{header_type:?} contains whitespace"),
-                "write a single word such as \"Bearer\", or \"\" for a bare token",
-            );
-        }
-        let header_name = raw
-            .header_name
-            .unwrap_or_else(|| Spanned::new(span.clone(), "Authorization".to_string()));
-        let (algorithms, secret) = (algorithms?, secret?);
-        let Ok(key) = DecodingKey::from_secret(secret.expose()) else {
-            self.err(
-                span,
-                "jwt",
-                "the HMAC secret cannot be used as a key",
-                "use a different secret",
-            );
-            return None;
-        };
-        let decoder = Decoder {
-            algorithms,
-            keys: vec![VerifyKey {
-                family: AlgorithmFamily::Hmac,
-                key,
-            }],
-            leeway_ms: i64::try_from(leeway.as_millis()).unwrap_or(i64::MAX),
-            issuer,
-            audience,
-        };
-        match AuthSettings::new(decoder, header_name.get_ref(), &header_type) {
-            Ok(settings) => Some((settings, Some(secret))),
-            Err(_) => {
-                self.err(
-                    header_name.span(),
-                    "jwt.header_name",
-                    format!("{:?} is not a valid header name", header_name.get_ref()),
-                    "write a header name such as \"Authorization\"",
-                );
-                None
-            }
-        }
-    }
-
-    fn algorithms(
-        &mut self,
-        raw: Option<&Spanned<Vec<Spanned<String>>>>,
-    ) -> Option<Vec<Algorithm>> {
-        let Some(raw) = raw else {
-            return Some(vec![Algorithm::HS256]);
-        };
-        if raw.get_ref().is_empty() {
-            self.err(
-                raw.span(),
-                "jwt.algorithms",
-                "the list is empty",
-                "list at least one algorithm, e.g. [\"HS256\"]",
-            );
-            return None;
-        }
-        let mut out = Vec::new();
+    fn forward(&mut self, raw: raw::RawForward) -> Option<ForwardSettings> {
+        let mut claims = Vec::new();
         let mut ok = true;
-        for name in raw.get_ref() {
-            match algorithm_from_name(name.get_ref()) {
-                Some(alg) if alg.family() == AlgorithmFamily::Hmac => out.push(alg),
-                Some(_) => {
-                    ok = false;
-                    self.err(
-                        name.span(),
-                        "jwt.algorithms",
-                        format!(
-                            "{:?} needs a public key, which this version cannot load",
-                            name.get_ref()
-                        ),
-                        "use HS256, HS384 or HS512 with secret, secret_env or secret_file",
-                    );
-                }
-                None => {
-                    ok = false;
-                    let why = match name.get_ref().eq_ignore_ascii_case("none") {
-                        true => "unsigned tokens (\"none\") are never accepted".to_string(),
-                        false => format!("{:?} is not a JWT algorithm", name.get_ref()),
-                    };
-                    self.err(
-                        name.span(),
-                        "jwt.algorithms",
-                        why,
-                        "use HS256, HS384 or HS512 (names are case-sensitive)",
-                    );
-                }
+        let reserved = ["x-auth-subject", "x-auth-subject-encoding", "x-auth-fresh", "x-auth-token-type"];
+        for (header, path) in raw.claims.map(Spanned::into_inner).unwrap_or_default() {
+            let key = format!("forward.claims.{:?}", header.get_ref());
+            let name = http::HeaderName::from_bytes(header.get_ref().as_bytes());
+            let encoding = http::HeaderName::from_bytes(format!("{}-Encoding", header.get_ref()).as_bytes());
+            let (Ok(name), Ok(encoding_header)) = (name, encoding) else {
+                ok = false;
+                self.err(header.span(), key, format!("{:?} is not a valid header name", header.get_ref()), "write a header name such as \"X-Auth-Roles\"");
+                continue;
+            };
+            if !name.as_str().starts_with(crate::headers::IDENTITY_PREFIX) {
+                ok = false;
+                self.err(header.span(), key, format!("{:?} is not under X-Auth-, so a client could send it too", header.get_ref()), format!("name it X-Auth-{}", header.get_ref().trim_start_matches("X-").trim_start_matches("x-")));
+                continue;
             }
+            if reserved.contains(&name.as_str()) {
+                ok = false;
+                self.err(header.span(), key, format!("{:?} is set by freshgate itself", header.get_ref()), "choose another X-Auth- name");
+                continue;
+            }
+            let segments: Vec<String> = path.get_ref().split('.').map(str::to_string).collect();
+            if segments.iter().any(String::is_empty) {
+                ok = false;
+                self.err(path.span(), key, format!("{:?} is not a claim path", path.get_ref()), "write a claim name, or a dotted path such as \"org.id\"");
+                continue;
+            }
+            claims.push(ClaimHeader {
+                header: name,
+                encoding_header,
+                path: segments,
+            });
         }
-        ok.then_some(out)
-    }
-
-    /// Exactly one of `secret`, `secret_env`, `secret_file`.
-    fn secret(&mut self, raw: &RawJwt, table: Range<usize>) -> Option<Secret> {
-        let sources: Vec<(&str, &Spanned<String>)> = [
-            ("secret", &raw.secret),
-            ("secret_env", &raw.secret_env),
-            ("secret_file", &raw.secret_file),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
-        .collect();
-        let fix = "set exactly one of secret, secret_env or secret_file in [jwt]";
-        let (key, value) = match sources.as_slice() {
-            [] => {
-                self.err(table, "jwt", "no HMAC secret is configured", fix);
-                return None;
-            }
-            [one] => *one,
-            [_, (second, v), ..] => {
-                self.err(
-                    v.span(),
-                    format!("jwt.{second}"),
-                    "several secret sources are configured",
-                    fix,
-                );
-                return None;
-            }
-        };
-        let bytes = match key {
-            "secret" => Ok(value.get_ref().clone().into_bytes()),
-            "secret_env" => std::env::var(value.get_ref())
-                .map(String::into_bytes)
-                .map_err(|_| {
-                    (
-                        format!(
-                            "the environment variable {:?} is not set or not UTF-8",
-                            value.get_ref()
-                        ),
-                        "export the variable before starting freshgate, or use secret_file",
-                    )
-                }),
-            _ => {
-                let path = self.resolve(value.get_ref());
-                std::fs::read(&path)
-                    .map(|mut b| {
-                        // A trailing line break is an artefact of editors and `echo`, not part of
-                        // the secret.
-                        while b.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
-                            b.pop();
-                        }
-                        b
-                    })
-                    .map_err(|e| (format!("cannot read {}: {e}", path.display()), "point secret_file at a readable file (relative paths are relative to the config file)"))
-            }
-        };
-        match bytes {
-            Ok(b) if b.is_empty() => {
-                self.err(
-                    value.span(),
-                    format!("jwt.{key}"),
-                    "the secret is empty",
-                    "use a long random secret, the same one the app signs with",
-                );
-                None
-            }
-            Ok(b) => Some(Secret(b)),
-            Err((message, fix)) => {
-                self.err(value.span(), format!("jwt.{key}"), message, fix);
-                None
-            }
-        }
+        ok.then_some(ForwardSettings {
+            claims,
+            strip_authorization: raw.strip_authorization.unwrap_or(false),
+        })
     }
 
     fn resolve(&self, path: &str) -> PathBuf {
@@ -687,6 +542,25 @@ impl Validator<'_> {
                 }
             },
         };
+        let max_age = match (&raw.max_age, &policy) {
+            (None, _) => Some(None),
+            (Some(age), Some(Policy::Fresh)) => match parse_duration(age.get_ref()) {
+                Ok(d) if !d.is_zero() => Some(Some(d)),
+                Ok(_) => {
+                    self.err(age.span(), key("max_age"), "max_age is zero, so no token would ever be fresh enough", "write a window such as \"5m\"");
+                    None
+                }
+                Err(message) => {
+                    self.err(age.span(), key("max_age"), message, "write a duration such as \"5m\"");
+                    None
+                }
+            },
+            (Some(age), Some(p)) => {
+                self.err(age.span(), key("max_age"), format!("max_age only applies to fresh routes, and this one is {p}"), "remove max_age, or set policy = \"fresh\"");
+                None
+            }
+            (Some(_), None) => None,
+        };
         let max_body_bytes = raw
             .max_body_bytes
             .as_ref()
@@ -722,8 +596,8 @@ impl Validator<'_> {
                 None
             }
         };
-        let (matcher, policy, methods, upstream, mode) =
-            (matcher?, policy?, methods?, upstream?, mode?);
+        let (matcher, policy, methods, upstream, mode, max_age) =
+            (matcher?, policy?, methods?, upstream?, mode?, max_age?);
         Some(Route {
             index,
             name: route_name(&matcher, &methods).into(),
@@ -733,6 +607,8 @@ impl Validator<'_> {
             upstream,
             max_body_bytes,
             mode,
+            max_age,
+            strip_authorization: raw.strip_authorization,
         })
     }
 

@@ -2,7 +2,9 @@
 //! a fixed `detail` in an exhaustive match, so a new variant cannot silently become a 500.
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_TYPE};
+use std::time::Duration;
+
+use http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
@@ -104,8 +106,22 @@ impl GatewayError {
         }
     }
 
-    pub fn into_response(self) -> Response<Body> {
-        json_response(self.status(), &self.detail())
+    /// The response: `{"detail": ...}`, plus the `WWW-Authenticate` challenge of a 401 (with
+    /// the route's freshness window, if any, for a step-up challenge).
+    pub fn into_response(self, max_age: Option<Duration>) -> Response<Body> {
+        let mut response = json_response(self.status(), &self.detail());
+        if let Some(challenge) = self.challenge(max_age) {
+            response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+
+    /// The `WWW-Authenticate` value of a 401, per RFC 6750 and RFC 9470.
+    pub fn challenge(&self, max_age: Option<Duration>) -> Option<HeaderValue> {
+        match self {
+            GatewayError::Auth(e) => e.challenge(max_age),
+            _ => None,
+        }
     }
 }
 

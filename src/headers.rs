@@ -3,10 +3,13 @@
 
 use std::net::IpAddr;
 
-use http::header::{CONNECTION, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::header::{CONNECTION, COOKIE, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::auth::Identity;
+use serde_json::Value;
+
+use crate::auth::{AuthSettings, Identity};
+use crate::config::ClaimHeader;
 
 pub const X_AUTH_SUBJECT: HeaderName = HeaderName::from_static("x-auth-subject");
 pub const X_AUTH_SUBJECT_ENCODING: HeaderName = HeaderName::from_static("x-auth-subject-encoding");
@@ -80,6 +83,68 @@ pub fn set_identity(headers: &mut HeaderMap, identity: &Identity) {
         X_AUTH_TOKEN_TYPE,
         HeaderValue::from_static(identity.token_type.as_str()),
     );
+}
+
+/// Sets the `[forward] claims` headers: dotted paths reach nested claims, arrays are sent
+/// comma-joined, objects as compact JSON, an absent or null claim sends no header. Values that
+/// cannot travel verbatim are percent-encoded as for the subject, flagged by
+/// `<header>-Encoding: percent`. Call after [`remove_identity`].
+pub fn set_claims(headers: &mut HeaderMap, identity: &Identity, claims: &[ClaimHeader]) {
+    for claim in claims {
+        let mut value = identity.claims.get(&claim.path[0]);
+        for segment in &claim.path[1..] {
+            value = value.and_then(|v| v.get(segment));
+        }
+        let text = match value {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            Some(other) => other.to_string(),
+        };
+        let (value, encoded) = subject_header_value(&text);
+        headers.insert(claim.header.clone(), value);
+        if encoded {
+            headers.insert(claim.encoding_header.clone(), HeaderValue::from_static("percent"));
+        }
+    }
+}
+
+/// Removes the token before forwarding (`strip_authorization`): the token header, and the
+/// token cookies from `Cookie` when cookies are a token location.
+pub fn strip_token(headers: &mut HeaderMap, auth: &AuthSettings) {
+    headers.remove(&auth.header_name);
+    if !auth.from_cookies {
+        return;
+    }
+    let names = [auth.cookies.access.as_bytes(), auth.cookies.refresh.as_bytes()];
+    let Some(cookie) = headers.get(COOKIE) else {
+        return;
+    };
+    let kept: Vec<&[u8]> = cookie
+        .as_bytes()
+        .split(|&b| b == b';')
+        .filter(|chunk| {
+            let name = chunk.split(|&b| b == b'=').next().unwrap_or_default();
+            !names.contains(&name.trim_ascii())
+        })
+        .map(<[u8]>::trim_ascii)
+        .filter(|chunk| !chunk.is_empty())
+        .collect();
+    match HeaderValue::from_bytes(&kept.join(&b"; "[..])) {
+        Ok(v) if !kept.is_empty() => {
+            headers.insert(COOKIE, v);
+        }
+        _ => {
+            headers.remove(COOKIE);
+        }
+    }
 }
 
 /// The subject travels verbatim when it is printable ASCII without leading or trailing spaces

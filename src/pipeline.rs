@@ -8,7 +8,7 @@ use http::header::{CONTENT_LENGTH, HOST};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, Method, Uri, Version};
 
-use crate::auth::{self, AuthError, Outcome};
+use crate::auth::{self, AuthError, Outcome, Rule};
 use crate::config::{ServerSettings, Snapshot};
 use crate::error::GatewayError;
 use crate::path;
@@ -55,7 +55,11 @@ pub fn evaluate<'a>(snapshot: &'a Snapshot, head: &RequestHead<'_>, now_ms: i64)
         return evaluation;
     };
     evaluation.route = Some(route);
-    let decision = auth::decide_reporting(&snapshot.auth, route.policy, head.headers, now_ms);
+    let rule = Rule {
+        policy: route.policy,
+        max_age: route.max_age,
+    };
+    let decision = auth::decide_reporting(&snapshot.auth, rule, head.method, head.headers, now_ms);
     evaluation.verdict = match (decision, route.mode) {
         (Ok(outcome), _) => Ok(outcome),
         (Err((error, _)), Mode::Enforce) => Err(GatewayError::Auth(error)),

@@ -78,6 +78,7 @@ impl Reloader {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
+            self.refresh_denylist();
             let Ok(now) = tokio::fs::read(&self.path).await else {
                 // Missing for a moment while a tool replaces it: check again next tick.
                 continue;
@@ -93,6 +94,20 @@ impl Reloader {
                 // Still changing: the next tick looks again.
                 _ => {}
             }
+        }
+    }
+
+    /// Re-reads the current snapshot's denylist file if it changed. An unreadable file keeps
+    /// the last list in force.
+    fn refresh_denylist(&self) {
+        let snapshot = self.gateway.snapshot();
+        let Some(denylist) = &snapshot.auth.denylist else {
+            return;
+        };
+        match denylist.refresh() {
+            Ok(Some(entries)) => tracing::info!(path = %denylist.path().display(), entries, "denylist reloaded"),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "denylist not re-read; the last list stays in force"),
         }
     }
 

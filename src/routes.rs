@@ -110,6 +110,10 @@ pub struct Route {
     /// Request body limit for this route (413 above it); `None` uses `[server] max_body_bytes`.
     pub max_body_bytes: Option<u64>,
     pub mode: Mode,
+    /// `fresh` routes: the user must have authenticated at most this long ago.
+    pub max_age: Option<std::time::Duration>,
+    /// Remove the token before forwarding; `None` follows `[forward] strip_authorization`.
+    pub strip_authorization: Option<bool>,
 }
 
 /// Why a route could not be added to the table.
@@ -390,6 +394,8 @@ mod tests {
             upstream: 0,
             max_body_bytes: None,
             mode: Mode::Enforce,
+            max_age: None,
+            strip_authorization: None,
         }
     }
 

@@ -252,7 +252,7 @@ fn the_secret_needs_exactly_one_readable_source() {
     );
     #[rustfmt::skip]
     let rows = vec![
-        bad("no secret source", edit(&[("secret = \"s3cret\"\n", "leeway = \"0s\"\n")]), "jwt", at("[jwt]"), "no HMAC secret is configured"),
+        bad("no secret source", edit(&[("secret = \"s3cret\"\n", "leeway = \"0s\"\n")]), "jwt", at("[jwt]"), "no key is configured"),
         bad("no [jwt] table at all", edit(&[("[jwt]\nsecret = \"s3cret\"\n", "")]), "jwt", at("[server]"), "the [jwt] table is missing"),
         bad("secret and secret_env", edit(&[("secret = \"s3cret\"\n", "secret = \"s3cret\"\nsecret_env = \"FRESHGATE_SECRET\"\n")]), "jwt.secret_env", at("\"FRESHGATE_SECRET\""), "several secret sources"),
         bad("secret and secret_file", edit(&[("secret = \"s3cret\"\n", "secret = \"s3cret\"\nsecret_file = \"jwt.key\"\n")]), "jwt.secret_file", at("\"jwt.key\""), "several secret sources"),
@@ -330,13 +330,13 @@ fn methods_must_be_uppercase_tokens_and_the_list_non_empty() {
 }
 
 #[test]
-fn algorithms_must_be_hmac_and_never_none() {
+fn algorithms_need_a_key_that_can_verify_them_and_never_none() {
     #[rustfmt::skip]
     let rows = vec![
         bad("alg none in algorithms", edit(&[("secret = \"s3cret\"\n", "secret = \"s3cret\"\nalgorithms = [\"HS256\", \"none\"]\n")]), "jwt.algorithms", at("\"none\""), "unsigned tokens (\"none\") are never accepted"),
         bad("alg NONE in algorithms", edit(&[("secret = \"s3cret\"\n", "secret = \"s3cret\"\nalgorithms = [\"NONE\"]\n")]), "jwt.algorithms", at("\"NONE\""), "never accepted"),
         bad("an unknown algorithm", edit(&[("secret = \"s3cret\"\n", "secret = \"s3cret\"\nalgorithms = [\"HS999\"]\n")]), "jwt.algorithms", at("\"HS999\""), "is not a JWT algorithm"),
-        bad("an asymmetric algorithm with only a secret", edit(&[("secret = \"s3cret\"\n", "secret = \"s3cret\"\nalgorithms = [\"RS256\"]\n")]), "jwt.algorithms", at("\"RS256\""), "needs a public key"),
+        bad("an asymmetric algorithm with only a secret", edit(&[("secret = \"s3cret\"\n", "secret = \"s3cret\"\nalgorithms = [\"RS256\"]\n")]), "jwt.algorithms", at("\"RS256\""), "no configured key can verify it"),
         bad("an empty algorithms list", edit(&[("secret = \"s3cret\"\n", "secret = \"s3cret\"\nalgorithms = []\n")]), "jwt.algorithms", at("[]"), "the list is empty"),
     ];
     assert_refused(rows);

@@ -6,13 +6,13 @@
 //! so the claim checks are ours.
 
 use std::borrow::Cow;
-use std::fmt;
 
 use jsonwebtoken::crypto::CryptoProvider;
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use super::b64::decode_segment;
+pub use super::keys::VerifyKey;
 
 /// The verified payload of a token.
 pub type Claims = Map<String, Value>;
@@ -29,6 +29,10 @@ pub enum DecodeError {
     AlgNotAllowed,
     /// The algorithm is accepted but no configured key may verify it.
     NoKeyForAlg,
+    /// The token names a `kid` that no key has.
+    UnknownKid,
+    /// The key the `kid` names cannot verify the token's `alg`.
+    KidAlgMismatch,
     SignatureFailed,
     InvalidPayloadString(String),
     IatNotInteger,
@@ -60,6 +64,8 @@ impl DecodeError {
             DecodeError::KidNotString => "Key ID header parameter must be a string",
             DecodeError::AlgNotAllowed => "The specified alg value is not allowed",
             DecodeError::NoKeyForAlg => "No key is configured for the token's alg",
+            DecodeError::UnknownKid => "No key matches the token's kid",
+            DecodeError::KidAlgMismatch => "The key named by the token's kid does not fit its alg",
             DecodeError::SignatureFailed => "Signature verification failed",
             DecodeError::InvalidPayloadString(why) => {
                 return Cow::Owned(format!("Invalid payload string: {why}"))
@@ -92,7 +98,10 @@ impl DecodeError {
             | DecodeError::InvalidCryptoPadding
             | DecodeError::KidNotString
             | DecodeError::InvalidPayloadString(_) => "malformed",
-            DecodeError::AlgNotAllowed | DecodeError::NoKeyForAlg => "algorithm",
+            DecodeError::AlgNotAllowed
+            | DecodeError::NoKeyForAlg
+            | DecodeError::UnknownKid
+            | DecodeError::KidAlgMismatch => "algorithm",
             DecodeError::SignatureFailed => "invalid_signature",
             DecodeError::IatNotInteger
             | DecodeError::NbfNotInteger
@@ -105,22 +114,6 @@ impl DecodeError {
             | DecodeError::InvalidAudience
             | DecodeError::InvalidAudienceFormat => "audience",
         }
-    }
-}
-
-/// A verification key, pinned to the algorithm family it may verify.
-pub struct VerifyKey {
-    pub family: AlgorithmFamily,
-    pub key: DecodingKey,
-}
-
-// Hand-written so key material never reaches a log line.
-impl fmt::Debug for VerifyKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VerifyKey")
-            .field("family", &self.family)
-            .field("key", &"<redacted>")
-            .finish()
     }
 }
 
@@ -211,9 +204,11 @@ impl Decoder {
         now_ms: i64,
     ) -> Result<Claims, DecodeError> {
         let parts = load(token)?;
-        if parts.header.get("kid").is_some_and(|kid| !kid.is_string()) {
-            return Err(DecodeError::KidNotString);
-        }
+        let kid = match parts.header.get("kid") {
+            None => None,
+            Some(Value::String(kid)) => Some(kid.as_str()),
+            Some(_) => return Err(DecodeError::KidNotString),
+        };
         let alg = parts
             .header
             .get("alg")
@@ -221,7 +216,7 @@ impl Decoder {
             .and_then(algorithm_from_name)
             .filter(|alg| self.algorithms.contains(alg))
             .ok_or(DecodeError::AlgNotAllowed)?;
-        self.verify_signature(alg, parts.signing_input, &parts.signature)?;
+        self.verify_signature(alg, kid, parts.signing_input, &parts.signature)?;
         let claims = match parse_json(&parts.payload).map_err(DecodeError::InvalidPayloadString)? {
             Value::Object(map) => map,
             _ => {
@@ -234,15 +229,30 @@ impl Decoder {
         Ok(claims)
     }
 
+    /// Verifies with the keys that may: those named by the token's `kid` when keys carry kids,
+    /// else every key pinned to the token's `alg`.
     fn verify_signature(
         &self,
         alg: Algorithm,
+        kid: Option<&str>,
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), DecodeError> {
         let provider = CryptoProvider::try_get_default().ok_or(DecodeError::NoKeyForAlg)?;
-        let family = alg.family();
-        let mut candidates = self.keys.iter().filter(|k| k.family == family).peekable();
+        let named: Vec<&VerifyKey> = match kid {
+            Some(kid) if self.keys.iter().any(|k| k.kid.is_some()) => {
+                let named: Vec<&VerifyKey> = self.keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).collect();
+                if named.is_empty() {
+                    return Err(DecodeError::UnknownKid);
+                }
+                if !named.iter().any(|k| k.algorithms.contains(&alg)) {
+                    return Err(DecodeError::KidAlgMismatch);
+                }
+                named
+            }
+            _ => self.keys.iter().collect(),
+        };
+        let mut candidates = named.into_iter().filter(|k| k.algorithms.contains(&alg)).peekable();
         if candidates.peek().is_none() {
             return Err(DecodeError::NoKeyForAlg);
         }

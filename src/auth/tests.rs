@@ -12,7 +12,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use http::HeaderValue;
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::json;
 
 use super::jws::VerifyKey;
@@ -36,10 +36,7 @@ const HS256_HEADER: &str = r#"{"typ":"JWT","alg":"HS256"}"#;
 fn decoder() -> Decoder {
     Decoder {
         algorithms: vec![Algorithm::HS256],
-        keys: vec![VerifyKey {
-            family: AlgorithmFamily::Hmac,
-            key: DecodingKey::from_secret(SECRET).expect("an HMAC secret is a valid key"),
-        }],
+        keys: vec![VerifyKey::hmac(SECRET).expect("an HMAC secret is a valid key")],
         leeway_ms: 0,
         issuer: None,
         audience: None,

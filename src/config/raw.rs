@@ -18,6 +18,8 @@ pub struct RawConfig {
     pub routes: Vec<Spanned<RawRoute>>,
     pub admin: Option<RawAdmin>,
     #[serde(default)]
+    pub forward: RawForward,
+    #[serde(default)]
     pub log: RawLog,
 }
 
@@ -62,6 +64,31 @@ pub struct RawJwt {
     pub audience: Option<Spanned<Vec<Spanned<String>>>>,
     pub header_name: Option<Spanned<String>>,
     pub header_type: Option<Spanned<String>>,
+    pub public_key_file: Option<Spanned<OneOrMany>>,
+    pub jwks_file: Option<Spanned<String>>,
+    pub token_location: Option<Spanned<Vec<Spanned<String>>>>,
+    pub access_cookie: Option<Spanned<String>>,
+    pub refresh_cookie: Option<Spanned<String>>,
+    pub csrf_protect: Option<bool>,
+    pub csrf_header: Option<Spanned<String>>,
+    pub csrf_methods: Option<Spanned<Vec<Spanned<String>>>>,
+    pub denylist_file: Option<Spanned<String>>,
+}
+
+/// A path, or a list of paths.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForward {
+    /// Header name -> dotted claim path.
+    pub claims: Option<Spanned<std::collections::BTreeMap<Spanned<String>, Spanned<String>>>>,
+    pub strip_authorization: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,4 +101,6 @@ pub struct RawRoute {
     pub upstream: Option<Spanned<String>>,
     pub max_body_bytes: Option<Spanned<i64>>,
     pub mode: Option<Spanned<String>>,
+    pub max_age: Option<Spanned<String>>,
+    pub strip_authorization: Option<bool>,
 }

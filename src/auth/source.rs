@@ -1,0 +1,134 @@
+//! Where the token comes from: the `Authorization` header (fastapi-jwt-auth's parsing rules)
+//! and the cookies (Starlette's cookie parsing).
+
+use std::borrow::Cow;
+
+use http::header::COOKIE;
+use http::{HeaderMap, HeaderName};
+
+/// Reads the token from the first `name` header: absent or empty means no token; otherwise
+/// `<kind><whitespace><token>` with exactly two whitespace-separated parts (or exactly one part
+/// when `kind` is empty). `Err(())` is the library's "Bad ... header" 422.
+pub fn header_token<'h>(headers: &'h HeaderMap, name: &HeaderName, kind: &str) -> Result<Option<Cow<'h, [u8]>>, ()> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    let value = value.as_bytes();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let rest = match kind.as_bytes() {
+        [] => value,
+        kind => match value.strip_prefix(kind) {
+            Some(rest) if rest.first().is_some_and(|&b| is_py_space(b)) => rest,
+            _ => return Err(()),
+        },
+    };
+    let mut parts = rest.split(|&b| is_py_space(b)).filter(|p| !p.is_empty());
+    let (Some(token), None) = (parts.next(), parts.next()) else {
+        return Err(());
+    };
+    Ok(Some(latin1_to_utf8(token)))
+}
+
+/// Python's whitespace among the characters a latin-1 decoded header value can hold
+/// (`str.split()` and `re`'s `\s`).
+pub fn is_py_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ' | 0x85 | 0xa0)
+}
+
+/// Starlette decodes header values as latin-1 and PyJWT encodes the token as UTF-8; doing the
+/// same keeps the signing input byte-identical for the (odd) token with non-ASCII bytes.
+pub fn latin1_to_utf8(bytes: &[u8]) -> Cow<'_, [u8]> {
+    if bytes.is_ascii() {
+        return Cow::Borrowed(bytes);
+    }
+    let text: String = bytes.iter().map(|&b| char::from(b)).collect();
+    Cow::Owned(text.into_bytes())
+}
+
+/// The value of cookie `name` in the first `Cookie` header, parsed as Starlette's
+/// `cookie_parser` does: split on `;`, split each chunk at the first `=`, trim both sides,
+/// unquote Python-style; when a name repeats, the last one wins.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, [u8]>> {
+    let header = headers.get(COOKIE)?.as_bytes();
+    let mut found = None;
+    for chunk in header.split(|&b| b == b';') {
+        let (key, value) = match chunk.iter().position(|&b| b == b'=') {
+            Some(i) => (&chunk[..i], &chunk[i + 1..]),
+            None => (&chunk[..0], chunk),
+        };
+        if trim(key) == name.as_bytes() {
+            found = Some(trim(value));
+        }
+    }
+    found.map(unquote)
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| !is_py_space(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|&b| !is_py_space(b)).map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// Python's `http.cookies._unquote`: a value in double quotes loses them, and `\"`, `\\` and
+/// `\ooo` octal escapes inside are decoded.
+fn unquote(value: &[u8]) -> Cow<'_, [u8]> {
+    let quoted = value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"';
+    if !quoted {
+        return latin1_to_utf8(value);
+    }
+    let inner = &value[1..value.len() - 1];
+    let mut out = Vec::with_capacity(inner.len());
+    let mut i = 0;
+    while i < inner.len() {
+        match inner[i] {
+            b'\\' if inner.len() >= i + 4 && inner[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) => {
+                let octal = inner[i + 1..i + 4].iter().fold(0u32, |n, b| n * 8 + u32::from(b - b'0'));
+                out.push((octal & 0xff) as u8);
+                i += 4;
+            }
+            b'\\' if i + 1 < inner.len() => {
+                out.push(inner[i + 1]);
+                i += 2;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(latin1_to_utf8(&out).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn cookies(value: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, HeaderValue::from_static(value));
+        h
+    }
+
+    #[test]
+    fn cookies_are_parsed_like_starlette() {
+        let cases: &[(&'static str, Option<&str>)] = &[
+            ("access_token_cookie=abc", Some("abc")),
+            ("a=1; access_token_cookie=abc; b=2", Some("abc")),
+            ("access_token_cookie = abc ;", Some("abc")),
+            ("access_token_cookie=one; access_token_cookie=two", Some("two")),
+            ("access_token_cookie=", Some("")),
+            ("access_token_cookie=\"a\\\"b\"", Some("a\"b")),
+            ("access_token_cookie=a=b", Some("a=b")),
+            ("other=1", None),
+            ("access_token_cookiex=1", None),
+        ];
+        for (header, want) in cases {
+            let headers = cookies(header);
+            let got = cookie(&headers, "access_token_cookie");
+            assert_eq!(got.as_deref(), want.map(str::as_bytes), "{header}");
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Validation of `[jwt]`: algorithms, keys (each pinned to the algorithms it may verify), token
+//! locations, cookies and CSRF, revocation.
+
+use std::ops::Range;
+
+use jsonwebtoken::{Algorithm, AlgorithmFamily};
+use toml::Spanned;
+
+use super::raw::{OneOrMany, RawJwt};
+use super::{Secret, Validator};
+use crate::auth::jws::algorithm_from_name;
+use crate::auth::keys::{parse_jwks, VerifyKey};
+use crate::auth::{AuthSettings, CookieSettings, Decoder, Denylist};
+
+impl Validator<'_> {
+    pub(super) fn jwt(&mut self, raw: Option<Spanned<RawJwt>>) -> Option<(AuthSettings, Option<Secret>)> {
+        let Some(raw) = raw else {
+            self.err(0..0, "jwt", "the [jwt] table is missing", "add [jwt] with a key: secret, secret_env, secret_file, public_key_file or jwks_file");
+            return None;
+        };
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let secret = self.secret(&raw);
+        let mut keys: Vec<VerifyKey> = Vec::new();
+        if let Some(Some(secret)) = &secret {
+            keys.extend(VerifyKey::hmac(secret.expose()));
+        }
+        let public_ok = self.public_keys(&raw, &mut keys);
+        let jwks_ok = self.jwks(&raw, &mut keys);
+        if keys.is_empty() && secret.is_some() && public_ok && jwks_ok {
+            self.err(span.clone(), "jwt", "no key is configured", "set one of secret, secret_env or secret_file (HMAC), public_key_file (PEM) or jwks_file (JWKS)");
+        }
+        let algorithms = self.algorithms(raw.algorithms.as_ref(), &keys, span.clone());
+        let locations = self.locations(raw.token_location.as_ref());
+        let cookies = self.cookies(&raw);
+        let leeway = self.duration(raw.leeway.as_ref(), "jwt.leeway", std::time::Duration::ZERO);
+        let audience = match raw.audience {
+            Some(a) if a.get_ref().is_empty() => {
+                self.err(a.span(), "jwt.audience", "the audience list is empty", "list at least one audience, or remove the key");
+                None
+            }
+            Some(a) => Some(a.into_inner().into_iter().map(Spanned::into_inner).collect()),
+            None => None,
+        };
+        let header_type_span = raw.header_type.as_ref().map_or(span.clone(), Spanned::span);
+        let header_type = raw.header_type.map_or_else(|| "Bearer".to_string(), Spanned::into_inner);
+        if header_type.chars().any(char::is_whitespace) {
+            self.err(header_type_span, "jwt.header_type", format!("{header_type:?} contains whitespace"), "write a single word such as \"Bearer\", or \"\" for a bare token");
+        }
+        let header_name = raw.header_name.unwrap_or_else(|| Spanned::new(span.clone(), "Authorization".to_string()));
+        let denylist = match &raw.denylist_file {
+            Some(path) => match Denylist::load(&self.resolve(path.get_ref())) {
+                Ok(list) => Some(Some(list)),
+                Err(message) => {
+                    self.err(path.span(), "jwt.denylist_file", message, "point denylist_file at a readable file with one jti per line (relative paths are relative to the config file)");
+                    None
+                }
+            },
+            None => Some(None),
+        };
+        let (secret, algorithms, (from_headers, from_cookies), cookies, denylist) = (secret?, algorithms?, locations?, cookies?, denylist?);
+        if !(public_ok && jwks_ok) {
+            return None;
+        }
+        let decoder = Decoder {
+            algorithms,
+            keys,
+            leeway_ms: i64::try_from(leeway.as_millis()).unwrap_or(i64::MAX),
+            issuer: raw.issuer.map(Spanned::into_inner),
+            audience,
+        };
+        let Ok(mut settings) = AuthSettings::new(decoder, header_name.get_ref(), &header_type) else {
+            self.err(header_name.span(), "jwt.header_name", format!("{:?} is not a valid header name", header_name.get_ref()), "write a header name such as \"Authorization\"");
+            return None;
+        };
+        settings.from_headers = from_headers;
+        settings.from_cookies = from_cookies;
+        settings.cookies = cookies;
+        settings.denylist = denylist;
+        Some((settings, secret))
+    }
+
+    /// At most one of `secret`, `secret_env`, `secret_file`. `Some(None)`: none configured.
+    fn secret(&mut self, raw: &RawJwt) -> Option<Option<Secret>> {
+        let sources: Vec<(&str, &Spanned<String>)> = [("secret", &raw.secret), ("secret_env", &raw.secret_env), ("secret_file", &raw.secret_file)]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+            .collect();
+        let (key, value) = match sources.as_slice() {
+            [] => return Some(None),
+            [one] => *one,
+            [_, (second, v), ..] => {
+                self.err(v.span(), format!("jwt.{second}"), "several secret sources are configured", "set exactly one of secret, secret_env or secret_file in [jwt]");
+                return None;
+            }
+        };
+        let bytes = match key {
+            "secret" => Ok(value.get_ref().clone().into_bytes()),
+            "secret_env" => std::env::var(value.get_ref()).map(String::into_bytes).map_err(|_| {
+                (
+                    format!("the environment variable {:?} is not set or not UTF-8", value.get_ref()),
+                    "export the variable before starting freshgate, or use secret_file",
+                )
+            }),
+            _ => {
+                let path = self.resolve(value.get_ref());
+                std::fs::read(&path)
+                    .map(|mut b| {
+                        // A trailing line break is an artefact of editors and `echo`, not part of
+                        // the secret.
+                        while b.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
+                            b.pop();
+                        }
+                        b
+                    })
+                    .map_err(|e| (format!("cannot read {}: {e}", path.display()), "point secret_file at a readable file (relative paths are relative to the config file)"))
+            }
+        };
+        match bytes {
+            Ok(b) if b.is_empty() => {
+                self.err(value.span(), format!("jwt.{key}"), "the secret is empty", "use a long random secret, the same one the app signs with");
+                None
+            }
+            Ok(b) => Some(Some(Secret(b))),
+            Err((message, fix)) => {
+                self.err(value.span(), format!("jwt.{key}"), message, fix);
+                None
+            }
+        }
+    }
+
+    /// `public_key_file`: one PEM file or a list. Returns false after reporting an error.
+    fn public_keys(&mut self, raw: &RawJwt, keys: &mut Vec<VerifyKey>) -> bool {
+        let Some(files) = &raw.public_key_file else {
+            return true;
+        };
+        let paths: Vec<&String> = match files.get_ref() {
+            OneOrMany::One(p) => vec![p],
+            OneOrMany::Many(ps) => ps.iter().collect(),
+        };
+        let mut ok = true;
+        for path in paths {
+            let resolved = self.resolve(path);
+            let result = std::fs::read(&resolved)
+                .map_err(|e| format!("cannot read {}: {e}", resolved.display()))
+                .and_then(|pem| VerifyKey::from_pem(&pem).map_err(|why| format!("{}: {why}", resolved.display())));
+            match result {
+                Ok(key) => keys.push(key),
+                Err(message) => {
+                    ok = false;
+                    self.err(files.span(), "jwt.public_key_file", message, "point public_key_file at the app's public key in PEM (-----BEGIN PUBLIC KEY-----); relative paths are relative to the config file");
+                }
+            }
+        }
+        ok
+    }
+
+    /// `jwks_file`: a JSON Web Key Set. Returns false after reporting an error.
+    fn jwks(&mut self, raw: &RawJwt, keys: &mut Vec<VerifyKey>) -> bool {
+        let Some(path) = &raw.jwks_file else {
+            return true;
+        };
+        let resolved = self.resolve(path.get_ref());
+        let fix = "point jwks_file at a JSON Web Key Set ({\"keys\": [...]}) with at least one RSA, EC (P-256/P-384), Ed25519 or oct signing key";
+        let parsed = std::fs::read_to_string(&resolved)
+            .map_err(|e| format!("cannot read {}: {e}", resolved.display()))
+            .and_then(|text| parse_jwks(&text).map_err(|why| format!("{}: {why}", resolved.display())));
+        match parsed {
+            Ok((found, _)) if !found.is_empty() => {
+                keys.extend(found);
+                true
+            }
+            Ok((_, skipped)) => {
+                let why = match skipped.is_empty() {
+                    true => "the set has no keys".to_string(),
+                    false => skipped.join("; "),
+                };
+                self.err(path.span(), "jwt.jwks_file", format!("{}: no usable key ({why})", resolved.display()), fix);
+                false
+            }
+            Err(message) => {
+                self.err(path.span(), "jwt.jwks_file", message, fix);
+                false
+            }
+        }
+    }
+
+    /// `algorithms` (default `["HS256"]`), each with at least one key pinned to it.
+    fn algorithms(&mut self, raw: Option<&Spanned<Vec<Spanned<String>>>>, keys: &[VerifyKey], table: Range<usize>) -> Option<Vec<Algorithm>> {
+        let default = [Spanned::new(table.clone(), "HS256".to_string())];
+        let (names, span): (&[Spanned<String>], Range<usize>) = match raw {
+            Some(raw) => (raw.get_ref(), raw.span()),
+            None => (&default, table),
+        };
+        if names.is_empty() {
+            self.err(span, "jwt.algorithms", "the list is empty", "list at least one algorithm, e.g. [\"HS256\"]");
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut ok = true;
+        for name in names {
+            let Some(alg) = algorithm_from_name(name.get_ref()) else {
+                ok = false;
+                let why = match name.get_ref().eq_ignore_ascii_case("none") {
+                    true => "unsigned tokens (\"none\") are never accepted".to_string(),
+                    false => format!("{:?} is not a JWT algorithm", name.get_ref()),
+                };
+                self.err(name.span(), "jwt.algorithms", why, "use HS256/384/512, RS256/384/512, PS256/384/512, ES256/384 or EdDSA (names are case-sensitive)");
+                continue;
+            };
+            if keys.is_empty() {
+                // Reported once, as "no key is configured".
+                continue;
+            }
+            if !keys.iter().any(|k| k.algorithms.contains(&alg)) {
+                ok = false;
+                let fix = match alg.family() {
+                    AlgorithmFamily::Hmac => "add secret, secret_env or secret_file, or remove the algorithm",
+                    _ => "add public_key_file or jwks_file with a key of this type, or remove the algorithm",
+                };
+                let implicit = if raw.is_none() { " (the default)" } else { "" };
+                self.err(name.span(), "jwt.algorithms", format!("{:?}{implicit} is accepted but no configured key can verify it", name.get_ref()), fix);
+                continue;
+            }
+            if !out.contains(&alg) {
+                out.push(alg);
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// `token_location`: `headers`, `cookies` or both. Returns (headers, cookies).
+    fn locations(&mut self, raw: Option<&Spanned<Vec<Spanned<String>>>>) -> Option<(bool, bool)> {
+        let Some(raw) = raw else {
+            return Some((true, false));
+        };
+        let fix = "write token_location = [\"headers\"], [\"cookies\"] or [\"headers\", \"cookies\"]";
+        let (mut headers, mut cookies) = (false, false);
+        for location in raw.get_ref() {
+            match location.get_ref().as_str() {
+                "headers" => headers = true,
+                "cookies" => cookies = true,
+                other => {
+                    self.err(location.span(), "jwt.token_location", format!("unknown location {other:?}"), fix);
+                    return None;
+                }
+            }
+        }
+        if !headers && !cookies {
+            self.err(raw.span(), "jwt.token_location", "the list is empty", fix);
+            return None;
+        }
+        Some((headers, cookies))
+    }
+
+    fn cookies(&mut self, raw: &RawJwt) -> Option<CookieSettings> {
+        let mut cookies = CookieSettings::default();
+        let mut ok = true;
+        for (key, value, target) in [("access_cookie", &raw.access_cookie, &mut cookies.access), ("refresh_cookie", &raw.refresh_cookie, &mut cookies.refresh)] {
+            let Some(value) = value else { continue };
+            let name = value.get_ref();
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b)) {
+                ok = false;
+                self.err(value.span(), format!("jwt.{key}"), format!("{name:?} is not a valid cookie name"), "use letters, digits and -_. only");
+                continue;
+            }
+            *target = name.clone();
+        }
+        if let Some(protect) = raw.csrf_protect {
+            cookies.csrf_protect = protect;
+        }
+        if let Some(header) = &raw.csrf_header {
+            match http::HeaderName::from_bytes(header.get_ref().as_bytes()) {
+                Ok(name) => cookies.csrf_header = name,
+                Err(_) => {
+                    ok = false;
+                    self.err(header.span(), "jwt.csrf_header", format!("{:?} is not a valid header name", header.get_ref()), "write a header name such as \"X-CSRF-Token\"");
+                }
+            }
+        }
+        if let Some(methods) = &raw.csrf_methods {
+            match self.methods(Some(methods), "jwt.csrf_methods") {
+                Some(list) => cookies.csrf_methods = list,
+                None => ok = false,
+            }
+        }
+        ok.then_some(cookies)
+    }
+}
