@@ -27,6 +27,7 @@
 //! Everything here is pure: no I/O, the clock is an argument.
 
 pub mod b64;
+pub mod cache;
 pub mod denylist;
 pub mod jws;
 pub mod keys;
@@ -77,6 +78,8 @@ pub struct AuthSettings {
     pub cookies: CookieSettings,
     /// `denylist_file`: revoked `jti`s.
     pub denylist: Option<Arc<Denylist>>,
+    /// Verified tokens of this snapshot.
+    pub cache: cache::TokenCache,
     bad_header_detail: Arc<str>,
     missing_header_detail: Arc<str>,
 }
@@ -121,6 +124,17 @@ impl From<Policy> for Rule {
 }
 
 impl AuthSettings {
+    /// The token's verified claims, from the cache or by verifying it (and caching success).
+    fn verified(&self, token: &[u8]) -> Result<Arc<Claims>, DecodeError> {
+        if let Some(claims) = self.cache.get(token) {
+            return Ok(claims);
+        }
+        let claims = Arc::new(self.decoder.verify(token)?);
+        // The token's length bounds the payload's.
+        self.cache.insert(token, claims.clone(), token.len());
+        Ok(claims)
+    }
+
     /// `header_name` is used as written in messages (`Authorization`), and case-insensitively
     /// for lookup.
     pub fn new(
@@ -141,6 +155,7 @@ impl AuthSettings {
             from_cookies: false,
             cookies: CookieSettings::default(),
             denylist: None,
+            cache: cache::TokenCache::default(),
             bad_header_detail: bad_header_detail.into(),
             missing_header_detail: format!("Missing {header_name} Header").into(),
         })
@@ -150,7 +165,7 @@ impl AuthSettings {
 /// A verified token's identity, as forwarded upstream.
 #[derive(Clone, PartialEq)]
 pub struct Identity {
-    pub claims: Claims,
+    pub claims: Arc<Claims>,
     pub token_type: TokenType,
     pub fresh: bool,
 }
@@ -273,7 +288,10 @@ impl AuthError {
                 v
             }
             AuthError::MissingCsrf | AuthError::CsrfMismatch | AuthError::Revoked => {
-                format!(r#"Bearer error="invalid_token", error_description="{}""#, self.detail())
+                format!(
+                    r#"Bearer error="invalid_token", error_description="{}""#,
+                    self.detail()
+                )
             }
             AuthError::BadHeader(_)
             | AuthError::Decode(_)
@@ -293,7 +311,8 @@ pub fn decide(
     headers: &HeaderMap,
     now_ms: i64,
 ) -> Result<Outcome, AuthError> {
-    decide_reporting(settings, policy.into(), &Method::GET, headers, now_ms).map_err(|(error, _)| error)
+    decide_reporting(settings, policy.into(), &Method::GET, headers, now_ms)
+        .map_err(|(error, _)| error)
 }
 
 /// The token a request carries, and where it was found.
@@ -330,9 +349,15 @@ pub fn decide_reporting(
     // What CSRF to check after the token is verified: (header value, whether it is checked).
     let (token, csrf) = match found {
         Found::None if policy == Policy::Optional => return Ok(Outcome::Anonymous),
-        Found::None => return reject(AuthError::MissingToken(settings.missing_header_detail.clone())),
+        Found::None => {
+            return reject(AuthError::MissingToken(
+                settings.missing_header_detail.clone(),
+            ))
+        }
         Found::Header(token) => (token, None),
-        Found::Cookie { token: None, .. } if policy == Policy::Optional => return Ok(Outcome::Anonymous),
+        Found::Cookie { token: None, .. } if policy == Policy::Optional => {
+            return Ok(Outcome::Anonymous)
+        }
         Found::Cookie { token: None, .. } => {
             let name = match wanted {
                 TokenType::Access => &settings.cookies.access,
@@ -340,7 +365,11 @@ pub fn decide_reporting(
             };
             return reject(AuthError::MissingCookie(name.clone()));
         }
-        Found::Cookie { token: Some(token), csrf, csrf_method } => {
+        Found::Cookie {
+            token: Some(token),
+            csrf,
+            csrf_method,
+        } => {
             let protect = settings.cookies.csrf_protect && csrf_method;
             // The library asks for the CSRF header before decoding, except on `optional`
             // routes, where a missing header skips the CSRF check altogether.
@@ -353,10 +382,16 @@ pub fn decide_reporting(
     if token.len() > settings.max_token_bytes {
         return reject(AuthError::TokenTooLarge);
     }
-    let claims = match settings.decoder.decode(&token, check_issuer, now_ms) {
+    let claims = match settings.verified(&token) {
         Ok(claims) => claims,
         Err(e) => return reject(AuthError::Decode(e)),
     };
+    if let Err(e) = settings
+        .decoder
+        .validate_claims(&claims, check_issuer, now_ms)
+    {
+        return reject(AuthError::Decode(e));
+    }
     let fresh = is_fresh(&claims, now_ms);
     let token_type = match claims.get("type").and_then(Value::as_str) {
         Some("access") => Some(TokenType::Access),
@@ -366,7 +401,10 @@ pub fn decide_reporting(
     let failure = revoked(settings, &claims).or_else(|| match claims.get("type") {
         None => Some(AuthError::MissingClaim("type")),
         Some(_) if token_type != Some(wanted) => Some(AuthError::WrongType(wanted)),
-        Some(_) if policy == Policy::Fresh && !(fresh && within(rule.max_age, &claims, settings, now_ms)) => {
+        Some(_)
+            if policy == Policy::Fresh
+                && !(fresh && within(rule.max_age, &claims, settings, now_ms)) =>
+        {
             Some(AuthError::NotFresh)
         }
         Some(_) => csrf.and_then(|sent| csrf_failure(sent, &claims)),
@@ -394,7 +432,7 @@ fn find_token<'h>(
 ) -> Result<Found<'h>, AuthError> {
     if settings.from_headers {
         let token = source::header_token(headers, &settings.header_name, &settings.header_type)
-            .map_err(|()| AuthError::BadHeader(settings.bad_header_detail.clone()))?;
+            .map_err(|_| AuthError::BadHeader(settings.bad_header_detail.clone()))?;
         if let Some(token) = token {
             return Ok(Found::Header(token));
         }
@@ -427,13 +465,20 @@ fn revoked(settings: &AuthSettings, claims: &Claims) -> Option<AuthError> {
     match claims.get("jti") {
         None => Some(AuthError::MissingClaim("jti")),
         Some(Value::String(jti)) => denylist.contains(jti).then_some(AuthError::Revoked),
-        Some(other) => denylist.contains(&other.to_string()).then_some(AuthError::Revoked),
+        Some(other) => denylist
+            .contains(&other.to_string())
+            .then_some(AuthError::Revoked),
     }
 }
 
 /// The route's freshness window: `auth_time` if present, else `iat`, no older than `max_age`
 /// plus leeway. Without a window, always true; without a usable time, false (fail closed).
-fn within(max_age: Option<Duration>, claims: &Claims, settings: &AuthSettings, now_ms: i64) -> bool {
+fn within(
+    max_age: Option<Duration>,
+    claims: &Claims,
+    settings: &AuthSettings,
+    now_ms: i64,
+) -> bool {
     let Some(max_age) = max_age else {
         return true;
     };
@@ -443,7 +488,8 @@ fn within(max_age: Option<Duration>, claims: &Claims, settings: &AuthSettings, n
     let Ok(at) = jws::python_int(at) else {
         return false;
     };
-    let oldest = i128::from(now_ms) - max_age.as_millis() as i128 - i128::from(settings.decoder.leeway_ms);
+    let oldest =
+        i128::from(now_ms) - max_age.as_millis() as i128 - i128::from(settings.decoder.leeway_ms);
     at.saturating_mul(1000) >= oldest
 }
 

@@ -379,30 +379,65 @@ impl Validator<'_> {
     fn forward(&mut self, raw: raw::RawForward) -> Option<ForwardSettings> {
         let mut claims = Vec::new();
         let mut ok = true;
-        let reserved = ["x-auth-subject", "x-auth-subject-encoding", "x-auth-fresh", "x-auth-token-type"];
+        let reserved = [
+            "x-auth-subject",
+            "x-auth-subject-encoding",
+            "x-auth-fresh",
+            "x-auth-token-type",
+        ];
         for (header, path) in raw.claims.map(Spanned::into_inner).unwrap_or_default() {
             let key = format!("forward.claims.{:?}", header.get_ref());
             let name = http::HeaderName::from_bytes(header.get_ref().as_bytes());
-            let encoding = http::HeaderName::from_bytes(format!("{}-Encoding", header.get_ref()).as_bytes());
+            let encoding =
+                http::HeaderName::from_bytes(format!("{}-Encoding", header.get_ref()).as_bytes());
             let (Ok(name), Ok(encoding_header)) = (name, encoding) else {
                 ok = false;
-                self.err(header.span(), key, format!("{:?} is not a valid header name", header.get_ref()), "write a header name such as \"X-Auth-Roles\"");
+                self.err(
+                    header.span(),
+                    key,
+                    format!("{:?} is not a valid header name", header.get_ref()),
+                    "write a header name such as \"X-Auth-Roles\"",
+                );
                 continue;
             };
             if !name.as_str().starts_with(crate::headers::IDENTITY_PREFIX) {
                 ok = false;
-                self.err(header.span(), key, format!("{:?} is not under X-Auth-, so a client could send it too", header.get_ref()), format!("name it X-Auth-{}", header.get_ref().trim_start_matches("X-").trim_start_matches("x-")));
+                self.err(
+                    header.span(),
+                    key,
+                    format!(
+                        "{:?} is not under X-Auth-, so a client could send it too",
+                        header.get_ref()
+                    ),
+                    format!(
+                        "name it X-Auth-{}",
+                        header
+                            .get_ref()
+                            .trim_start_matches("X-")
+                            .trim_start_matches("x-")
+                    ),
+                );
                 continue;
             }
             if reserved.contains(&name.as_str()) {
                 ok = false;
-                self.err(header.span(), key, format!("{:?} is set by freshgate itself", header.get_ref()), "choose another X-Auth- name");
+                self.err(
+                    header.span(),
+                    key,
+                    format!("{:?} is set by freshgate itself", header.get_ref()),
+                    "choose another X-Auth- name",
+                );
                 continue;
             }
             let segments: Vec<String> = path.get_ref().split('.').map(str::to_string).collect();
             if segments.iter().any(String::is_empty) {
                 ok = false;
-                self.err(path.span(), key, format!("{:?} is not a claim path", path.get_ref()), "write a claim name, or a dotted path such as \"org.id\"");
+                self.err(
+                    path.span(),
+                    key,
+                    format!("{:?} is not a claim path", path.get_ref()),
+                    "write a claim name, or a dotted path such as \"org.id\"",
+                );
                 continue;
             }
             claims.push(ClaimHeader {
@@ -547,16 +582,31 @@ impl Validator<'_> {
             (Some(age), Some(Policy::Fresh)) => match parse_duration(age.get_ref()) {
                 Ok(d) if !d.is_zero() => Some(Some(d)),
                 Ok(_) => {
-                    self.err(age.span(), key("max_age"), "max_age is zero, so no token would ever be fresh enough", "write a window such as \"5m\"");
+                    self.err(
+                        age.span(),
+                        key("max_age"),
+                        "max_age is zero, so no token would ever be fresh enough",
+                        "write a window such as \"5m\"",
+                    );
                     None
                 }
                 Err(message) => {
-                    self.err(age.span(), key("max_age"), message, "write a duration such as \"5m\"");
+                    self.err(
+                        age.span(),
+                        key("max_age"),
+                        message,
+                        "write a duration such as \"5m\"",
+                    );
                     None
                 }
             },
             (Some(age), Some(p)) => {
-                self.err(age.span(), key("max_age"), format!("max_age only applies to fresh routes, and this one is {p}"), "remove max_age, or set policy = \"fresh\"");
+                self.err(
+                    age.span(),
+                    key("max_age"),
+                    format!("max_age only applies to fresh routes, and this one is {p}"),
+                    "remove max_age, or set policy = \"fresh\"",
+                );
                 None
             }
             (Some(_), None) => None,

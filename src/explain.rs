@@ -149,7 +149,11 @@ pub fn explain(
             );
             let _ = writeln!(text, "  content-type: application/json");
             if let Some(challenge) = error.challenge(evaluation.route.and_then(|r| r.max_age)) {
-                let _ = writeln!(text, "  www-authenticate: {}", String::from_utf8_lossy(challenge.as_bytes()));
+                let _ = writeln!(
+                    text,
+                    "  www-authenticate: {}",
+                    String::from_utf8_lossy(challenge.as_bytes())
+                );
             }
             let _ = writeln!(text);
             let _ = writeln!(text, "  {}", json_body(&error.detail()));

@@ -111,7 +111,10 @@ pub fn set_claims(headers: &mut HeaderMap, identity: &Identity, claims: &[ClaimH
         let (value, encoded) = subject_header_value(&text);
         headers.insert(claim.header.clone(), value);
         if encoded {
-            headers.insert(claim.encoding_header.clone(), HeaderValue::from_static("percent"));
+            headers.insert(
+                claim.encoding_header.clone(),
+                HeaderValue::from_static("percent"),
+            );
         }
     }
 }
@@ -123,7 +126,10 @@ pub fn strip_token(headers: &mut HeaderMap, auth: &AuthSettings) {
     if !auth.from_cookies {
         return;
     }
-    let names = [auth.cookies.access.as_bytes(), auth.cookies.refresh.as_bytes()];
+    let names = [
+        auth.cookies.access.as_bytes(),
+        auth.cookies.refresh.as_bytes(),
+    ];
     let Some(cookie) = headers.get(COOKIE) else {
         return;
     };

@@ -105,9 +105,13 @@ impl Reloader {
             return;
         };
         match denylist.refresh() {
-            Ok(Some(entries)) => tracing::info!(path = %denylist.path().display(), entries, "denylist reloaded"),
+            Ok(Some(entries)) => {
+                tracing::info!(path = %denylist.path().display(), entries, "denylist reloaded")
+            }
             Ok(None) => {}
-            Err(error) => tracing::warn!(%error, "denylist not re-read; the last list stays in force"),
+            Err(error) => {
+                tracing::warn!(%error, "denylist not re-read; the last list stays in force")
+            }
         }
     }
 

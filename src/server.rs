@@ -149,7 +149,11 @@ impl Gateway {
                 if !error.is_client_error() {
                     tracing::warn!(request.id = ?request_id, http.path = path, %error, "upstream exchange failed");
                 }
-                (error.into_response(route.and_then(|r| r.max_age)), decision, reason)
+                (
+                    error.into_response(route.and_then(|r| r.max_age)),
+                    decision,
+                    reason,
+                )
             }
         };
         response
@@ -267,7 +271,10 @@ impl Gateway {
             headers::set_identity(headers, identity);
             headers::set_claims(headers, identity, &snapshot.forward.claims);
         }
-        if route.strip_authorization.unwrap_or(snapshot.forward.strip_authorization) {
+        if route
+            .strip_authorization
+            .unwrap_or(snapshot.forward.strip_authorization)
+        {
             headers::strip_token(headers, &snapshot.auth);
         }
         let limit = route.max_body_bytes.or(snapshot.server.max_body_bytes);

@@ -30,7 +30,8 @@ fn parse(bytes: &[u8]) -> HashSet<String> {
 impl Denylist {
     /// Reads the file; `Err` names the problem for the config error.
     pub fn load(path: &Path) -> Result<Arc<Denylist>, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Ok(Arc::new(Denylist {
             path: path.to_path_buf(),
             jtis: ArcSwap::from_pointee(parse(&bytes)),
@@ -57,8 +58,12 @@ impl Denylist {
     /// Re-reads the file if its content changed. Returns the new number of entries when the
     /// list was replaced.
     pub fn refresh(&self) -> Result<Option<usize>, String> {
-        let bytes = std::fs::read(&self.path).map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
-        let mut read = self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let bytes = std::fs::read(&self.path)
+            .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
+        let mut read = self
+            .read
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if *read == bytes {
             return Ok(None);
         }

@@ -203,6 +203,15 @@ impl Decoder {
         check_issuer: bool,
         now_ms: i64,
     ) -> Result<Claims, DecodeError> {
+        let claims = self.verify(token)?;
+        self.validate_claims(&claims, check_issuer, now_ms)?;
+        Ok(claims)
+    }
+
+    /// The time-independent part of decoding: segments, header, `alg`, signature and payload.
+    /// Its result depends only on the token bytes and the keys, so it may be cached; the claim
+    /// checks ([`Decoder::validate_claims`]) must run on every use.
+    pub fn verify(&self, token: &[u8]) -> Result<Claims, DecodeError> {
         let parts = load(token)?;
         let kid = match parts.header.get("kid") {
             None => None,
@@ -225,7 +234,6 @@ impl Decoder {
                 ))
             }
         };
-        self.validate_claims(&claims, check_issuer, now_ms)?;
         Ok(claims)
     }
 
@@ -241,7 +249,11 @@ impl Decoder {
         let provider = CryptoProvider::try_get_default().ok_or(DecodeError::NoKeyForAlg)?;
         let named: Vec<&VerifyKey> = match kid {
             Some(kid) if self.keys.iter().any(|k| k.kid.is_some()) => {
-                let named: Vec<&VerifyKey> = self.keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).collect();
+                let named: Vec<&VerifyKey> = self
+                    .keys
+                    .iter()
+                    .filter(|k| k.kid.as_deref() == Some(kid))
+                    .collect();
                 if named.is_empty() {
                     return Err(DecodeError::UnknownKid);
                 }
@@ -252,7 +264,10 @@ impl Decoder {
             }
             _ => self.keys.iter().collect(),
         };
-        let mut candidates = named.into_iter().filter(|k| k.algorithms.contains(&alg)).peekable();
+        let mut candidates = named
+            .into_iter()
+            .filter(|k| k.algorithms.contains(&alg))
+            .peekable();
         if candidates.peek().is_none() {
             return Err(DecodeError::NoKeyForAlg);
         }
@@ -270,7 +285,7 @@ impl Decoder {
     }
 
     /// PyJWT `_validate_claims` with its default options.
-    fn validate_claims(
+    pub fn validate_claims(
         &self,
         claims: &Claims,
         check_issuer: bool,

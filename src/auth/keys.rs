@@ -5,7 +5,9 @@
 
 use std::fmt;
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
+};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 
 /// A verification key with the algorithms it may verify.
@@ -97,7 +99,8 @@ impl VerifyKey {
             }
             algorithms = vec![named];
         }
-        let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("its parameters are invalid ({e})"))?;
+        let key =
+            DecodingKey::from_jwk(jwk).map_err(|e| format!("its parameters are invalid ({e})"))?;
         Ok(VerifyKey {
             kid,
             algorithms,
@@ -127,13 +130,17 @@ fn key_algorithm(alg: KeyAlgorithm) -> Option<Algorithm> {
 /// Parses a JWKS document into its usable keys; keys that cannot be used are reported by
 /// position so the config error can name them.
 pub fn parse_jwks(text: &str) -> Result<(Vec<VerifyKey>, Vec<String>), String> {
-    let set: JwkSet = serde_json::from_str(text).map_err(|e| format!("not a JSON Web Key Set: {e}"))?;
+    let set: JwkSet =
+        serde_json::from_str(text).map_err(|e| format!("not a JSON Web Key Set: {e}"))?;
     let mut keys = Vec::new();
     let mut skipped = Vec::new();
     for (i, jwk) in set.keys.iter().enumerate() {
         match VerifyKey::from_jwk(jwk) {
             Ok(key) => keys.push(key),
-            Err(why) => skipped.push(format!("keys[{i}] (kid {:?}): {why}", jwk.common.key_id.as_deref().unwrap_or("-"))),
+            Err(why) => skipped.push(format!(
+                "keys[{i}] (kid {:?}): {why}",
+                jwk.common.key_id.as_deref().unwrap_or("-")
+            )),
         }
     }
     Ok((keys, skipped))

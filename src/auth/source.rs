@@ -6,10 +6,18 @@ use std::borrow::Cow;
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderName};
 
+/// The header is present but not `<type> <token>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadHeader;
+
 /// Reads the token from the first `name` header: absent or empty means no token; otherwise
 /// `<kind><whitespace><token>` with exactly two whitespace-separated parts (or exactly one part
-/// when `kind` is empty). `Err(())` is the library's "Bad ... header" 422.
-pub fn header_token<'h>(headers: &'h HeaderMap, name: &HeaderName, kind: &str) -> Result<Option<Cow<'h, [u8]>>, ()> {
+/// when `kind` is empty). `Err(BadHeader)` is the library's "Bad ... header" 422.
+pub fn header_token<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+    kind: &str,
+) -> Result<Option<Cow<'h, [u8]>>, BadHeader> {
     let Some(value) = headers.get(name) else {
         return Ok(None);
     };
@@ -21,12 +29,12 @@ pub fn header_token<'h>(headers: &'h HeaderMap, name: &HeaderName, kind: &str) -
         [] => value,
         kind => match value.strip_prefix(kind) {
             Some(rest) if rest.first().is_some_and(|&b| is_py_space(b)) => rest,
-            _ => return Err(()),
+            _ => return Err(BadHeader),
         },
     };
     let mut parts = rest.split(|&b| is_py_space(b)).filter(|p| !p.is_empty());
     let (Some(token), None) = (parts.next(), parts.next()) else {
-        return Err(());
+        return Err(BadHeader);
     };
     Ok(Some(latin1_to_utf8(token)))
 }
@@ -34,7 +42,10 @@ pub fn header_token<'h>(headers: &'h HeaderMap, name: &HeaderName, kind: &str) -
 /// Python's whitespace among the characters a latin-1 decoded header value can hold
 /// (`str.split()` and `re`'s `\s`).
 pub fn is_py_space(b: u8) -> bool {
-    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ' | 0x85 | 0xa0)
+    matches!(
+        b,
+        b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ' | 0x85 | 0xa0
+    )
 }
 
 /// Starlette decodes header values as latin-1 and PyJWT encodes the token as UTF-8; doing the
@@ -66,8 +77,14 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, [u8]>> {
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|&b| !is_py_space(b)).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|&b| !is_py_space(b)).map_or(start, |i| i + 1);
+    let start = bytes
+        .iter()
+        .position(|&b| !is_py_space(b))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| !is_py_space(b))
+        .map_or(start, |i| i + 1);
     &bytes[start..end]
 }
 
@@ -83,8 +100,15 @@ fn unquote(value: &[u8]) -> Cow<'_, [u8]> {
     let mut i = 0;
     while i < inner.len() {
         match inner[i] {
-            b'\\' if inner.len() >= i + 4 && inner[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) => {
-                let octal = inner[i + 1..i + 4].iter().fold(0u32, |n, b| n * 8 + u32::from(b - b'0'));
+            b'\\'
+                if inner.len() >= i + 4
+                    && inner[i + 1..i + 4]
+                        .iter()
+                        .all(|b| (b'0'..=b'7').contains(b)) =>
+            {
+                let octal = inner[i + 1..i + 4]
+                    .iter()
+                    .fold(0u32, |n, b| n * 8 + u32::from(b - b'0'));
                 out.push((octal & 0xff) as u8);
                 i += 4;
             }
@@ -118,7 +142,10 @@ mod tests {
             ("access_token_cookie=abc", Some("abc")),
             ("a=1; access_token_cookie=abc; b=2", Some("abc")),
             ("access_token_cookie = abc ;", Some("abc")),
-            ("access_token_cookie=one; access_token_cookie=two", Some("two")),
+            (
+                "access_token_cookie=one; access_token_cookie=two",
+                Some("two"),
+            ),
             ("access_token_cookie=", Some("")),
             ("access_token_cookie=\"a\\\"b\"", Some("a\"b")),
             ("access_token_cookie=a=b", Some("a=b")),

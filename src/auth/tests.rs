@@ -741,7 +741,7 @@ fn the_subject_is_text_for_strings_and_integers_and_none_when_absent() {
         };
         assert_eq!(identity.subject().as_deref(), want, "{name}");
         assert_eq!(
-            Value::Object(identity.claims.clone()),
+            Value::Object((*identity.claims).clone()),
             claims,
             "{name}: the identity carries the verified claims unchanged"
         );

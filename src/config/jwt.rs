@@ -13,7 +13,10 @@ use crate::auth::keys::{parse_jwks, VerifyKey};
 use crate::auth::{AuthSettings, CookieSettings, Decoder, Denylist};
 
 impl Validator<'_> {
-    pub(super) fn jwt(&mut self, raw: Option<Spanned<RawJwt>>) -> Option<(AuthSettings, Option<Secret>)> {
+    pub(super) fn jwt(
+        &mut self,
+        raw: Option<Spanned<RawJwt>>,
+    ) -> Option<(AuthSettings, Option<Secret>)> {
         let Some(raw) = raw else {
             self.err(0..0, "jwt", "the [jwt] table is missing", "add [jwt] with a key: secret, secret_env, secret_file, public_key_file or jwks_file");
             return None;
@@ -36,18 +39,37 @@ impl Validator<'_> {
         let leeway = self.duration(raw.leeway.as_ref(), "jwt.leeway", std::time::Duration::ZERO);
         let audience = match raw.audience {
             Some(a) if a.get_ref().is_empty() => {
-                self.err(a.span(), "jwt.audience", "the audience list is empty", "list at least one audience, or remove the key");
+                self.err(
+                    a.span(),
+                    "jwt.audience",
+                    "the audience list is empty",
+                    "list at least one audience, or remove the key",
+                );
                 None
             }
-            Some(a) => Some(a.into_inner().into_iter().map(Spanned::into_inner).collect()),
+            Some(a) => Some(
+                a.into_inner()
+                    .into_iter()
+                    .map(Spanned::into_inner)
+                    .collect(),
+            ),
             None => None,
         };
         let header_type_span = raw.header_type.as_ref().map_or(span.clone(), Spanned::span);
-        let header_type = raw.header_type.map_or_else(|| "Bearer".to_string(), Spanned::into_inner);
+        let header_type = raw
+            .header_type
+            .map_or_else(|| "Bearer".to_string(), Spanned::into_inner);
         if header_type.chars().any(char::is_whitespace) {
-            self.err(header_type_span, "jwt.header_type", format!("{header_type:?} contains whitespace"), "write a single word such as \"Bearer\", or \"\" for a bare token");
+            self.err(
+                header_type_span,
+                "jwt.header_type",
+                format!("{header_type:?} contains whitespace"),
+                "write a single word such as \"Bearer\", or \"\" for a bare token",
+            );
         }
-        let header_name = raw.header_name.unwrap_or_else(|| Spanned::new(span.clone(), "Authorization".to_string()));
+        let header_name = raw
+            .header_name
+            .unwrap_or_else(|| Spanned::new(span.clone(), "Authorization".to_string()));
         let denylist = match &raw.denylist_file {
             Some(path) => match Denylist::load(&self.resolve(path.get_ref())) {
                 Ok(list) => Some(Some(list)),
@@ -58,7 +80,8 @@ impl Validator<'_> {
             },
             None => Some(None),
         };
-        let (secret, algorithms, (from_headers, from_cookies), cookies, denylist) = (secret?, algorithms?, locations?, cookies?, denylist?);
+        let (secret, algorithms, (from_headers, from_cookies), cookies, denylist) =
+            (secret?, algorithms?, locations?, cookies?, denylist?);
         if !(public_ok && jwks_ok) {
             return None;
         }
@@ -69,8 +92,14 @@ impl Validator<'_> {
             issuer: raw.issuer.map(Spanned::into_inner),
             audience,
         };
-        let Ok(mut settings) = AuthSettings::new(decoder, header_name.get_ref(), &header_type) else {
-            self.err(header_name.span(), "jwt.header_name", format!("{:?} is not a valid header name", header_name.get_ref()), "write a header name such as \"Authorization\"");
+        let Ok(mut settings) = AuthSettings::new(decoder, header_name.get_ref(), &header_type)
+        else {
+            self.err(
+                header_name.span(),
+                "jwt.header_name",
+                format!("{:?} is not a valid header name", header_name.get_ref()),
+                "write a header name such as \"Authorization\"",
+            );
             return None;
         };
         settings.from_headers = from_headers;
@@ -82,26 +111,40 @@ impl Validator<'_> {
 
     /// At most one of `secret`, `secret_env`, `secret_file`. `Some(None)`: none configured.
     fn secret(&mut self, raw: &RawJwt) -> Option<Option<Secret>> {
-        let sources: Vec<(&str, &Spanned<String>)> = [("secret", &raw.secret), ("secret_env", &raw.secret_env), ("secret_file", &raw.secret_file)]
-            .into_iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
-            .collect();
+        let sources: Vec<(&str, &Spanned<String>)> = [
+            ("secret", &raw.secret),
+            ("secret_env", &raw.secret_env),
+            ("secret_file", &raw.secret_file),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+        .collect();
         let (key, value) = match sources.as_slice() {
             [] => return Some(None),
             [one] => *one,
             [_, (second, v), ..] => {
-                self.err(v.span(), format!("jwt.{second}"), "several secret sources are configured", "set exactly one of secret, secret_env or secret_file in [jwt]");
+                self.err(
+                    v.span(),
+                    format!("jwt.{second}"),
+                    "several secret sources are configured",
+                    "set exactly one of secret, secret_env or secret_file in [jwt]",
+                );
                 return None;
             }
         };
         let bytes = match key {
             "secret" => Ok(value.get_ref().clone().into_bytes()),
-            "secret_env" => std::env::var(value.get_ref()).map(String::into_bytes).map_err(|_| {
-                (
-                    format!("the environment variable {:?} is not set or not UTF-8", value.get_ref()),
-                    "export the variable before starting freshgate, or use secret_file",
-                )
-            }),
+            "secret_env" => std::env::var(value.get_ref())
+                .map(String::into_bytes)
+                .map_err(|_| {
+                    (
+                        format!(
+                            "the environment variable {:?} is not set or not UTF-8",
+                            value.get_ref()
+                        ),
+                        "export the variable before starting freshgate, or use secret_file",
+                    )
+                }),
             _ => {
                 let path = self.resolve(value.get_ref());
                 std::fs::read(&path)
@@ -118,7 +161,12 @@ impl Validator<'_> {
         };
         match bytes {
             Ok(b) if b.is_empty() => {
-                self.err(value.span(), format!("jwt.{key}"), "the secret is empty", "use a long random secret, the same one the app signs with");
+                self.err(
+                    value.span(),
+                    format!("jwt.{key}"),
+                    "the secret is empty",
+                    "use a long random secret, the same one the app signs with",
+                );
                 None
             }
             Ok(b) => Some(Some(Secret(b))),
@@ -143,7 +191,10 @@ impl Validator<'_> {
             let resolved = self.resolve(path);
             let result = std::fs::read(&resolved)
                 .map_err(|e| format!("cannot read {}: {e}", resolved.display()))
-                .and_then(|pem| VerifyKey::from_pem(&pem).map_err(|why| format!("{}: {why}", resolved.display())));
+                .and_then(|pem| {
+                    VerifyKey::from_pem(&pem)
+                        .map_err(|why| format!("{}: {why}", resolved.display()))
+                });
             match result {
                 Ok(key) => keys.push(key),
                 Err(message) => {
@@ -164,7 +215,9 @@ impl Validator<'_> {
         let fix = "point jwks_file at a JSON Web Key Set ({\"keys\": [...]}) with at least one RSA, EC (P-256/P-384), Ed25519 or oct signing key";
         let parsed = std::fs::read_to_string(&resolved)
             .map_err(|e| format!("cannot read {}: {e}", resolved.display()))
-            .and_then(|text| parse_jwks(&text).map_err(|why| format!("{}: {why}", resolved.display())));
+            .and_then(|text| {
+                parse_jwks(&text).map_err(|why| format!("{}: {why}", resolved.display()))
+            });
         match parsed {
             Ok((found, _)) if !found.is_empty() => {
                 keys.extend(found);
@@ -175,7 +228,12 @@ impl Validator<'_> {
                     true => "the set has no keys".to_string(),
                     false => skipped.join("; "),
                 };
-                self.err(path.span(), "jwt.jwks_file", format!("{}: no usable key ({why})", resolved.display()), fix);
+                self.err(
+                    path.span(),
+                    "jwt.jwks_file",
+                    format!("{}: no usable key ({why})", resolved.display()),
+                    fix,
+                );
                 false
             }
             Err(message) => {
@@ -186,14 +244,24 @@ impl Validator<'_> {
     }
 
     /// `algorithms` (default `["HS256"]`), each with at least one key pinned to it.
-    fn algorithms(&mut self, raw: Option<&Spanned<Vec<Spanned<String>>>>, keys: &[VerifyKey], table: Range<usize>) -> Option<Vec<Algorithm>> {
+    fn algorithms(
+        &mut self,
+        raw: Option<&Spanned<Vec<Spanned<String>>>>,
+        keys: &[VerifyKey],
+        table: Range<usize>,
+    ) -> Option<Vec<Algorithm>> {
         let default = [Spanned::new(table.clone(), "HS256".to_string())];
         let (names, span): (&[Spanned<String>], Range<usize>) = match raw {
             Some(raw) => (raw.get_ref(), raw.span()),
             None => (&default, table),
         };
         if names.is_empty() {
-            self.err(span, "jwt.algorithms", "the list is empty", "list at least one algorithm, e.g. [\"HS256\"]");
+            self.err(
+                span,
+                "jwt.algorithms",
+                "the list is empty",
+                "list at least one algorithm, e.g. [\"HS256\"]",
+            );
             return None;
         }
         let mut out = Vec::new();
@@ -219,7 +287,15 @@ impl Validator<'_> {
                     _ => "add public_key_file or jwks_file with a key of this type, or remove the algorithm",
                 };
                 let implicit = if raw.is_none() { " (the default)" } else { "" };
-                self.err(name.span(), "jwt.algorithms", format!("{:?}{implicit} is accepted but no configured key can verify it", name.get_ref()), fix);
+                self.err(
+                    name.span(),
+                    "jwt.algorithms",
+                    format!(
+                        "{:?}{implicit} is accepted but no configured key can verify it",
+                        name.get_ref()
+                    ),
+                    fix,
+                );
                 continue;
             }
             if !out.contains(&alg) {
@@ -234,14 +310,20 @@ impl Validator<'_> {
         let Some(raw) = raw else {
             return Some((true, false));
         };
-        let fix = "write token_location = [\"headers\"], [\"cookies\"] or [\"headers\", \"cookies\"]";
+        let fix =
+            "write token_location = [\"headers\"], [\"cookies\"] or [\"headers\", \"cookies\"]";
         let (mut headers, mut cookies) = (false, false);
         for location in raw.get_ref() {
             match location.get_ref().as_str() {
                 "headers" => headers = true,
                 "cookies" => cookies = true,
                 other => {
-                    self.err(location.span(), "jwt.token_location", format!("unknown location {other:?}"), fix);
+                    self.err(
+                        location.span(),
+                        "jwt.token_location",
+                        format!("unknown location {other:?}"),
+                        fix,
+                    );
                     return None;
                 }
             }
@@ -256,12 +338,24 @@ impl Validator<'_> {
     fn cookies(&mut self, raw: &RawJwt) -> Option<CookieSettings> {
         let mut cookies = CookieSettings::default();
         let mut ok = true;
-        for (key, value, target) in [("access_cookie", &raw.access_cookie, &mut cookies.access), ("refresh_cookie", &raw.refresh_cookie, &mut cookies.refresh)] {
+        for (key, value, target) in [
+            ("access_cookie", &raw.access_cookie, &mut cookies.access),
+            ("refresh_cookie", &raw.refresh_cookie, &mut cookies.refresh),
+        ] {
             let Some(value) = value else { continue };
             let name = value.get_ref();
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b)) {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+            {
                 ok = false;
-                self.err(value.span(), format!("jwt.{key}"), format!("{name:?} is not a valid cookie name"), "use letters, digits and -_. only");
+                self.err(
+                    value.span(),
+                    format!("jwt.{key}"),
+                    format!("{name:?} is not a valid cookie name"),
+                    "use letters, digits and -_. only",
+                );
                 continue;
             }
             *target = name.clone();
@@ -274,7 +368,12 @@ impl Validator<'_> {
                 Ok(name) => cookies.csrf_header = name,
                 Err(_) => {
                     ok = false;
-                    self.err(header.span(), "jwt.csrf_header", format!("{:?} is not a valid header name", header.get_ref()), "write a header name such as \"X-CSRF-Token\"");
+                    self.err(
+                        header.span(),
+                        "jwt.csrf_header",
+                        format!("{:?} is not a valid header name", header.get_ref()),
+                        "write a header name such as \"X-CSRF-Token\"",
+                    );
                 }
             }
         }
