@@ -147,7 +147,7 @@ impl Gateway {
                 };
                 let reason = error.reason();
                 if !error.is_client_error() {
-                    tracing::warn!(request.id = ?request_id, http.path = path, %error, "upstream exchange failed");
+                    tracing::warn!(request.id = request_id.to_str().unwrap_or("-"), http.path = path, %error, "upstream exchange failed");
                 }
                 (
                     error.into_response(route.and_then(|r| r.max_age)),
