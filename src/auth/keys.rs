@@ -41,6 +41,25 @@ impl VerifyKey {
 
     /// A PEM public key: RSA (SPKI or PKCS#1), EC P-256/P-384, or Ed25519.
     pub fn from_pem(pem: &[u8]) -> Result<VerifyKey, String> {
+        // jsonwebtoken would take an RSA *private* key here too; a gateway must never hold
+        // one, and a key pair mix-up should fail at load, not as "Signature verification
+        // failed" on every request.
+        let text = String::from_utf8_lossy(pem);
+        let label = text.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("-----BEGIN ")
+                .and_then(|l| l.strip_suffix("-----"))
+        });
+        match label {
+            Some("PUBLIC KEY" | "RSA PUBLIC KEY") => {}
+            Some(other) if other.contains("PRIVATE") => {
+                return Err(format!(
+                    "this is a private key ({other}); give the public key (openssl pkey -pubout)"
+                ))
+            }
+            Some(other) => return Err(format!("a PEM {other:?} block is not a public key")),
+            None => return Err("not a PEM file".into()),
+        }
         if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
             return Ok(VerifyKey {
                 kid: None,
