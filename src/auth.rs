@@ -371,9 +371,9 @@ pub fn decide_reporting(
             csrf_method,
         } => {
             let protect = settings.cookies.csrf_protect && csrf_method;
-            // The library asks for the CSRF header before decoding, except on `optional`
-            // routes, where a missing header skips the CSRF check altogether.
-            if protect && csrf.is_none() && policy != Policy::Optional {
+            // The library asks for the CSRF header before decoding, on `optional` routes too
+            // once a cookie was sent.
+            if protect && csrf.is_none() {
                 return reject(AuthError::MissingCsrf);
             }
             (token, csrf.filter(|_| protect))

@@ -6,6 +6,10 @@
 //! Where the library crashes with 500, and for the documented freshness differences, the
 //! expected answer of each side is asserted instead, with the reason next to the case.
 //!
+//! Cookie tokens: the app runs with `AUTHJWT_TOKEN_LOCATION` (and its own `/login` cookies are
+//! used), the gateway with the same `token_location`. Every rejection must also carry freshgate's
+//! documented `WWW-Authenticate` challenge, which the library never sends; the body stays equal.
+//!
 //! Setup: `python3 -m venv target/compat-venv` + `pip install -r tests/compat/requirements.txt`,
 //! done once per process (and skipped when the venv's marker file matches the requirements).
 //! A setup failure fails every test here with the reason: this suite never skips itself.
@@ -13,7 +17,7 @@
 
 mod support;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,6 +31,7 @@ use base64::Engine;
 use bytes::Bytes;
 use freshgate::auth::TokenType;
 use freshgate::token::TokenSpec;
+use http::header::{SET_COOKIE, WWW_AUTHENTICATE};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use jsonwebtoken::{Algorithm, EncodingKey};
@@ -293,6 +298,114 @@ impl App {
     }
 }
 
+/// The cookies `/login` sets in cookie mode, as a browser would keep them.
+struct Jar {
+    access: String,
+    csrf_access: String,
+    refresh: String,
+    csrf_refresh: String,
+}
+
+impl Jar {
+    /// The `Cookie` header a browser sends back to `/`.
+    fn all(&self) -> String {
+        format!(
+            "access_token_cookie={}; csrf_access_token={}; refresh_token_cookie={}; csrf_refresh_token={}",
+            self.access, self.csrf_access, self.refresh, self.csrf_refresh
+        )
+    }
+}
+
+impl App {
+    /// `/login` in cookie mode with CSRF protection: the four cookies the library sets, checked
+    /// against the contract's shape (token cookies `HttpOnly; Path=/`, CSRF cookies readable,
+    /// `Path=/`, holding the token's `csrf` claim).
+    async fn login_cookies(&self) -> Jar {
+        let set = self.post_for_cookies("/login", &[]).await;
+        let cookie = |name: &str, attributes: &str| -> String {
+            let (value, got) = set
+                .get(name)
+                .unwrap_or_else(|| panic!("/login set no {name}: {set:?}"));
+            assert_eq!(got, attributes, "the attributes of {name} from /login");
+            value.clone()
+        };
+        let jar = Jar {
+            access: cookie("access_token_cookie", "HttpOnly; Path=/"),
+            csrf_access: cookie("csrf_access_token", "Path=/"),
+            refresh: cookie("refresh_token_cookie", "HttpOnly; Path=/"),
+            csrf_refresh: cookie("csrf_refresh_token", "Path=/"),
+        };
+        for (token, csrf) in [
+            (&jar.access, &jar.csrf_access),
+            (&jar.refresh, &jar.csrf_refresh),
+        ] {
+            let claims = payload_of(token).expect("a JWT in the token cookie");
+            assert_eq!(
+                claims.get("csrf"),
+                Some(&json!(csrf)),
+                "the CSRF cookie holds the token's csrf claim"
+            );
+        }
+        jar
+    }
+
+    /// `/refresh` in cookie mode, as a browser does it (the refresh cookie and its CSRF value):
+    /// the new non-fresh access cookie and its CSRF cookie.
+    async fn refresh_cookies(&self, jar: &Jar) -> (String, String) {
+        let cookie = format!("refresh_token_cookie={}", jar.refresh);
+        let set = self
+            .post_for_cookies(
+                "/refresh",
+                &[
+                    ("cookie", cookie.as_bytes()),
+                    ("x-csrf-token", jar.csrf_refresh.as_bytes()),
+                ],
+            )
+            .await;
+        let value = |name: &str| {
+            set.get(name)
+                .unwrap_or_else(|| panic!("/refresh set no {name}: {set:?}"))
+                .0
+                .clone()
+        };
+        (value("access_token_cookie"), value("csrf_access_token"))
+    }
+
+    /// `POST path` with the docs' credentials and these headers; the cookies the answer sets,
+    /// by name: (value, attributes as written).
+    async fn post_for_cookies(
+        &self,
+        path: &str,
+        headers: &[(&str, &[u8])],
+    ) -> HashMap<String, (String, String)> {
+        let mut headers = headers.to_vec();
+        headers.push(("content-type", b"application/json"));
+        let reply = send_body(
+            self.addr,
+            "POST",
+            path,
+            &headers,
+            Bytes::from_static(br#"{"username":"test","password":"test"}"#),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "POST {path}: {}", show(&reply.body));
+        reply
+            .headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|value| {
+                let text = value.to_str().expect("an ASCII Set-Cookie");
+                let (pair, attributes) = text.split_once("; ").unwrap_or((text, ""));
+                let (name, value) = pair.split_once('=').expect("name=value");
+                (
+                    name.to_string(),
+                    (value.to_string(), attributes.to_string()),
+                )
+            })
+            .collect()
+    }
+}
+
 impl Drop for App {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -338,7 +451,8 @@ async fn probe(addr: SocketAddr) -> Result<u16, String> {
 // The gateway in front of the echo upstream
 // ---------------------------------------------------------------------------------------------
 
-/// The app's routes, with the app's secret, in front of `{upstream}` (the echo upstream).
+/// The app's routes, with the app's secret, in front of `{upstream}` (the echo upstream). The
+/// protected routes take the library's CSRF methods as well as GET, as the app's do.
 fn gateway_config(jwt_extra: &str) -> String {
     format!(
         r#"
@@ -366,17 +480,17 @@ policy = "refresh"
 
 [[route]]
 path = "/protected"
-methods = ["GET"]
+methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 policy = "access"
 
 [[route]]
 path = "/protected-fresh"
-methods = ["GET"]
+methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 policy = "fresh"
 
 [[route]]
 path = "/partially-protected"
-methods = ["GET"]
+methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 policy = "optional"
 "#
     )
@@ -516,6 +630,19 @@ struct Case {
     path: &'static str,
     headers: Vec<(&'static str, Vec<u8>)>,
     expect: Expect,
+    /// The token whose identity the upstream must see when the request is accepted.
+    reads: Reads,
+}
+
+/// Which token the library reads, for the identity check of an accepted request.
+#[derive(Debug, Clone)]
+enum Reads {
+    /// The Authorization header's token, as the library splits it (none without the header).
+    AuthorizationHeader,
+    /// This token (from a cookie).
+    Token(String),
+    /// No token: an anonymous request.
+    Nothing,
 }
 
 /// The method the app serves `path` with.
@@ -534,6 +661,16 @@ fn request(name: impl Into<String>, path: &'static str, headers: &[(&'static str
         path,
         headers: headers.iter().map(|(n, v)| (*n, v.to_vec())).collect(),
         expect: Expect::Same,
+        reads: Reads::AuthorizationHeader,
+    }
+}
+
+/// A `method` request to `path` without headers, expected to decide the same; headers are
+/// added with [`Case::with`], [`Case::cookie`] and [`Case::csrf`].
+fn call(name: impl Into<String>, method: &'static str, path: &'static str) -> Case {
+    Case {
+        method,
+        ..request(name, path, &[])
     }
 }
 
@@ -544,6 +681,33 @@ fn bearer(name: impl Into<String>, path: &'static str, token: &str) -> Case {
 }
 
 impl Case {
+    fn with(mut self, name: &'static str, value: impl AsRef<[u8]>) -> Case {
+        self.headers.push((name, value.as_ref().to_vec()));
+        self
+    }
+
+    /// A `Cookie` header with exactly this text.
+    fn cookie(self, text: impl AsRef<str>) -> Case {
+        self.with("cookie", text.as_ref())
+    }
+
+    /// An `X-CSRF-Token` header, the library's default CSRF header.
+    fn csrf(self, value: impl AsRef<[u8]>) -> Case {
+        self.with("x-csrf-token", value)
+    }
+
+    /// When accepted, the upstream must see this token's identity.
+    fn reading(mut self, token: &str) -> Case {
+        self.reads = Reads::Token(token.to_string());
+        self
+    }
+
+    /// When accepted, the request is anonymous.
+    fn reading_nothing(mut self) -> Case {
+        self.reads = Reads::Nothing;
+        self
+    }
+
     fn library_crashes(mut self, status: u16, detail: Option<&'static str>) -> Case {
         self.expect = Expect::LibraryCrashes { status, detail };
         self
@@ -649,6 +813,12 @@ fn judge(
                     proxied.headers.get("content-type")
                 ));
             }
+            if let Some(challenge) = direct.headers.get(WWW_AUTHENTICATE) {
+                return Err(format!(
+                    "the app itself sent WWW-Authenticate {challenge:?}: only freshgate adds one"
+                ));
+            }
+            check_challenge(proxied)?;
             not_forwarded(forwarded).map(|()| None)
         }
         Expect::LibraryCrashes { status, detail } => {
@@ -682,11 +852,46 @@ fn freshgate_rejects(proxied: &Reply, status: u16, detail: Option<&str>) -> Resu
             Err(format!("freshgate's detail should be {want:?}"))
         }
         _ => match proxied.headers.get("content-type") {
-            Some(v) if v == "application/json" => Ok(()),
+            Some(v) if v == "application/json" => check_challenge(proxied),
             other => Err(format!(
                 "freshgate's content-type is {other:?}, not application/json"
             )),
         },
+    }
+}
+
+/// freshgate's rejection carries the documented `WWW-Authenticate` challenge
+/// (`AuthError::challenge`), which the library does not send; the body stays the library's. A
+/// 401 without a token gets `Bearer`; a non-fresh token the RFC 9470 step-up challenge (no
+/// `max_age` here: the compat routes set none); any other 401 `error="invalid_token"` with the
+/// detail; other statuses none.
+fn check_challenge(proxied: &Reply) -> Result<(), String> {
+    let detail = detail_of(proxied).unwrap_or_default();
+    let want = match proxied.status.as_u16() {
+        401 if detail.starts_with("Missing cookie ") || detail.ends_with(" Header") => {
+            Some("Bearer".to_string())
+        }
+        401 if detail == "Fresh token required" => Some(
+            r#"Bearer error="insufficient_user_authentication", error_description="Fresh token required""#
+                .to_string(),
+        ),
+        401 => Some(format!(
+            r#"Bearer error="invalid_token", error_description="{detail}""#
+        )),
+        _ => None,
+    };
+    let got: Vec<_> = proxied
+        .headers
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    match (want, got.as_slice()) {
+        (None, []) => Ok(()),
+        (Some(want), [got]) if *got == want => Ok(()),
+        (want, _) => Err(format!(
+            "freshgate's WWW-Authenticate is {got:?}, the documented challenge is {want:?}"
+        )),
     }
 }
 
@@ -717,8 +922,9 @@ fn detail_of(reply: &Reply) -> Option<String> {
     body.get("detail")?.as_str().map(str::to_string)
 }
 
-/// The upstream saw the identity of the token the library read (the first Authorization
-/// header, split on whitespace), or no identity at all when no token was sent.
+/// The upstream saw the identity of the token the library read (by default the first
+/// Authorization header, split on whitespace; for cookies the case names it), or no identity at
+/// all when no token was read.
 fn check_identity(case: &Case, proxied: &Reply) -> Result<(), String> {
     let echo: Value = serde_json::from_slice(&proxied.body)
         .map_err(|_| "the forwarded answer is not the echo upstream's".to_string())?;
@@ -739,7 +945,12 @@ fn check_identity(case: &Case, proxied: &Reply) -> Result<(), String> {
         saw("x-auth-fresh"),
         saw("x-auth-token-type"),
     );
-    let want = match library_token(&case.headers) {
+    let token = match &case.reads {
+        Reads::AuthorizationHeader => library_token(&case.headers),
+        Reads::Token(token) => Some(token.clone()),
+        Reads::Nothing => None,
+    };
+    let want = match token {
         None => (vec![], vec![], vec![]),
         Some(token) => {
             let claims = payload_of(&token).ok_or("cannot read the token's payload")?;
@@ -1882,6 +2093,815 @@ async fn freshgate_differs_from_fastapi_jwt_auth_on_freshness_only_where_documen
     let count = cases.len();
     assert_no_mismatches(
         "freshness values",
+        count,
+        run_cases(&app, &stack, cases).await,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cookies and CSRF (the contract's "Cookies and CSRF")
+// ---------------------------------------------------------------------------------------------
+
+/// The `csrf` claim of the cookie tokens made here.
+const CSRF: &str = "0b6c1d3e-compat-csrf";
+
+/// An access token made here as the library writes it in cookie mode (with a `csrf` claim).
+fn cookie_access(fresh: bool) -> Map<String, Value> {
+    access(fresh).set("csrf", json!(CSRF))
+}
+
+/// A token made here whose text contains a digit 4-7 followed by two octal digits, and a quoted
+/// cookie value for it with a backslash before that digit. Python's `http.cookies._unquote`
+/// reads `\ooo` as an octal escape only for `[0-3][0-7][0-7]`, so it reads `\4`.. as a plain
+/// escaped `4` and gets the token back.
+fn octal_lookalike() -> (String, String) {
+    (0..10_000)
+        .find_map(|n| {
+            let token = cookie_access(true).set("n", json!(n)).token();
+            let bytes = token.as_bytes();
+            let at = (0..bytes.len().saturating_sub(2)).find(|&i| {
+                (b'4'..=b'7').contains(&bytes[i])
+                    && (b'0'..=b'7').contains(&bytes[i + 1])
+                    && (b'0'..=b'7').contains(&bytes[i + 2])
+            })?;
+            let quoted = format!("\"{}\\{}\"", &token[..at], &token[at..]);
+            Some((token, quoted))
+        })
+        .expect("some token contains a digit 4-7 followed by two octal digits")
+}
+
+/// Cookie cases that decide the same with `token_location` `cookies` and `headers, cookies`
+/// (no Authorization header is sent). `jar` holds the app's own `/login` cookies; `stale` is a
+/// non-fresh access cookie and its CSRF value from the app's own `/refresh`.
+fn cookie_cases(jar: &Jar, stale: &(String, String)) -> Vec<Case> {
+    let access_cookie = format!("access_token_cookie={}", jar.access);
+    let refresh_cookie = format!("refresh_token_cookie={}", jar.refresh);
+    let stale_cookie = format!("access_token_cookie={}", stale.0);
+    let made = cookie_access(true).token();
+    let made_cookie = format!("access_token_cookie={made}");
+    let without_csrf = access(true).token();
+    let no_csrf_claim = format!("access_token_cookie={without_csrf}");
+    let expired = format!(
+        "access_token_cookie={}",
+        cookie_access(true).set("exp", json!(now() - 60)).token()
+    );
+    let (lookalike, lookalike_quoted) = octal_lookalike();
+    // The JWT header segment always starts with `eyJ`; `J` is octal 112.
+    let octal_j = format!("\"ey\\112{}\"", &jar.access[3..]);
+    let escaped = format!("\"\\e\\y{}\"", &jar.access[2..]);
+
+    vec![
+        // Reading the access cookie, and CSRF by method.
+        call("GET with the access cookie needs no CSRF header", "GET", "/protected")
+            .cookie(&access_cookie)
+            .reading(&jar.access),
+        call("GET with all of /login's cookies is accepted", "GET", "/protected")
+            .cookie(jar.all())
+            .reading(&jar.access),
+        call(
+            "GET with a wrong CSRF header is accepted: GET is not a CSRF method",
+            "GET",
+            "/protected",
+        )
+        .cookie(&access_cookie)
+        .csrf("wrong")
+        .reading(&jar.access),
+        call("POST without X-CSRF-Token is 401 Missing CSRF Token", "POST", "/protected")
+            .cookie(&access_cookie),
+        call("PUT without X-CSRF-Token is 401 Missing CSRF Token", "PUT", "/protected")
+            .cookie(&access_cookie),
+        call("PATCH without X-CSRF-Token is 401 Missing CSRF Token", "PATCH", "/protected")
+            .cookie(&access_cookie),
+        call("DELETE without X-CSRF-Token is 401 Missing CSRF Token", "DELETE", "/protected")
+            .cookie(&access_cookie),
+        call("POST with the right CSRF header is accepted", "POST", "/protected")
+            .cookie(jar.all())
+            .csrf(&jar.csrf_access)
+            .reading(&jar.access),
+        call("PUT with the right CSRF header is accepted", "PUT", "/protected")
+            .cookie(&access_cookie)
+            .csrf(&jar.csrf_access)
+            .reading(&jar.access),
+        call("POST with a wrong CSRF header is 401 do not match", "POST", "/protected")
+            .cookie(&access_cookie)
+            .csrf("wrong"),
+        call("DELETE with a wrong CSRF header is 401 do not match", "DELETE", "/protected")
+            .cookie(&access_cookie)
+            .csrf("wrong"),
+        call(
+            "POST with the refresh token's CSRF value on an access route is 401 do not match",
+            "POST",
+            "/protected",
+        )
+        .cookie(jar.all())
+        .csrf(&jar.csrf_refresh),
+        call(
+            "POST with the CSRF value in another case is 401 do not match",
+            "POST",
+            "/protected",
+        )
+        .cookie(&access_cookie)
+        .csrf(jar.csrf_access.to_uppercase()),
+        call(
+            "POST with a CSRF header that only starts with the value is 401 do not match",
+            "POST",
+            "/protected",
+        )
+        .cookie(&access_cookie)
+        .csrf(&jar.csrf_access[..8]),
+        call("POST with an empty CSRF header is 401 Missing CSRF Token", "POST", "/protected")
+            .cookie(&access_cookie)
+            .csrf(""),
+        call(
+            "of two CSRF headers the first counts: a wrong one first is 401 do not match",
+            "POST",
+            "/protected",
+        )
+        .cookie(&access_cookie)
+        .csrf("wrong")
+        .csrf(&jar.csrf_access),
+        call(
+            "of two CSRF headers the first counts: the right one first is accepted",
+            "POST",
+            "/protected",
+        )
+        .cookie(&access_cookie)
+        .csrf(&jar.csrf_access)
+        .csrf("wrong")
+        .reading(&jar.access),
+        call(
+            "the CSRF header name is case-insensitive",
+            "POST",
+            "/protected",
+        )
+        .cookie(&access_cookie)
+        .with("X-CSRF-TOKEN", &jar.csrf_access)
+        .reading(&jar.access),
+        call(
+            "a CSRF value sent in a cookie instead of the header is 401 Missing CSRF Token",
+            "POST",
+            "/protected",
+        )
+        .cookie(format!("{access_cookie}; x-csrf-token={}", jar.csrf_access)),
+        // Tokens made here with the app's secret.
+        call("a cookie token made here with its csrf value is accepted on POST", "POST", "/protected")
+            .cookie(&made_cookie)
+            .csrf(CSRF)
+            .reading(&made),
+        call(
+            "a cookie token without a csrf claim on POST with a CSRF header is 422 Missing claim: csrf",
+            "POST",
+            "/protected",
+        )
+        .cookie(&no_csrf_claim)
+        .csrf(CSRF),
+        call(
+            "a cookie token without a csrf claim on POST without a CSRF header is 401 Missing CSRF Token",
+            "POST",
+            "/protected",
+        )
+        .cookie(&no_csrf_claim),
+        call(
+            "a cookie token without a csrf claim on GET is accepted",
+            "GET",
+            "/protected",
+        )
+        .cookie(&no_csrf_claim)
+        .reading(&without_csrf),
+        // Not in the contract's list of crashes: `hmac.compare_digest(str, int)` raises
+        // TypeError.
+        call(
+            "a numeric csrf claim on POST is 500 in the library, 401 do not match in freshgate",
+            "POST",
+            "/protected",
+        )
+        .cookie(format!(
+            "access_token_cookie={}",
+            access(true).set("csrf", json!(5)).token()
+        ))
+        .csrf("5")
+        .library_crashes(401, Some("CSRF double submit tokens do not match")),
+        // Not in the contract's list of crashes: `hmac.compare_digest` refuses non-ASCII str
+        // (the header is decoded as latin-1): TypeError.
+        call(
+            "a non-ASCII CSRF header is 500 in the library, 401 do not match in freshgate",
+            "POST",
+            "/protected",
+        )
+        .cookie(&access_cookie)
+        .csrf(b"caf\xe9")
+        .library_crashes(401, Some("CSRF double submit tokens do not match")),
+        // Missing and empty cookies.
+        call("no cookie is 401 Missing cookie access_token_cookie", "GET", "/protected"),
+        call("no cookie on the fresh route is 401 Missing cookie", "GET", "/protected-fresh"),
+        call(
+            "no cookie on POST without a CSRF header is 401 Missing cookie (checked first)",
+            "POST",
+            "/protected",
+        ),
+        call(
+            "no cookie on POST with a CSRF header is 401 Missing cookie",
+            "POST",
+            "/protected",
+        )
+        .csrf(&jar.csrf_access),
+        call("an empty access cookie is 401 Missing cookie", "GET", "/protected")
+            .cookie("access_token_cookie="),
+        call(
+            "an empty access cookie on POST without a CSRF header is 401 Missing cookie",
+            "POST",
+            "/protected",
+        )
+        .cookie("access_token_cookie="),
+        call("an access cookie of quotes only is 401 Missing cookie", "GET", "/protected")
+            .cookie("access_token_cookie=\"\""),
+        call("only the CSRF cookies are 401 Missing cookie", "GET", "/protected").cookie(
+            format!(
+                "csrf_access_token={}; csrf_refresh_token={}",
+                jar.csrf_access, jar.csrf_refresh
+            ),
+        ),
+        call(
+            "the cookie name is case-sensitive: Access_Token_Cookie is 401 Missing cookie",
+            "GET",
+            "/protected",
+        )
+        .cookie(format!("Access_Token_Cookie={}", jar.access)),
+        call(
+            "a cookie name with a suffix is 401 Missing cookie",
+            "GET",
+            "/protected",
+        )
+        .cookie(format!("access_token_cookiex={}", jar.access)),
+        call(
+            "a bare token in the Cookie header (no name) is 401 Missing cookie",
+            "GET",
+            "/protected",
+        )
+        .cookie(&jar.access),
+        // The order of checks.
+        call(
+            "POST with a garbage cookie and no CSRF header is 401 Missing CSRF Token (before decode)",
+            "POST",
+            "/protected",
+        )
+        .cookie("access_token_cookie=garbage"),
+        call(
+            "POST with a garbage cookie and a CSRF header fails to decode",
+            "POST",
+            "/protected",
+        )
+        .cookie("access_token_cookie=garbage")
+        .csrf(&jar.csrf_access),
+        call("a garbage cookie on GET fails to decode", "GET", "/protected")
+            .cookie("access_token_cookie=a.b.c"),
+        call("an expired cookie token is 422 Signature has expired", "GET", "/protected")
+            .cookie(&expired),
+        call(
+            "an expired cookie token on POST with its CSRF value is 422 Signature has expired",
+            "POST",
+            "/protected",
+        )
+        .cookie(&expired)
+        .csrf(CSRF),
+        call(
+            "an expired cookie token on POST with a wrong CSRF value is 422 (decode before CSRF)",
+            "POST",
+            "/protected",
+        )
+        .cookie(&expired)
+        .csrf("wrong"),
+        call(
+            "a cookie signed with another secret is 422",
+            "GET",
+            "/protected",
+        )
+        .cookie(format!(
+            "access_token_cookie={}",
+            raw_token(
+                HS256_HEADER,
+                &cookie_access(true).text(),
+                Algorithm::HS256,
+                OTHER_SECRET
+            )
+        )),
+        // Refresh tokens.
+        call(
+            "only the refresh cookie on an access route is 401 Missing cookie access_token_cookie",
+            "GET",
+            "/protected",
+        )
+        .cookie(&refresh_cookie),
+        call(
+            "a refresh token in the access cookie is 422 Only access tokens",
+            "GET",
+            "/protected",
+        )
+        .cookie(format!("access_token_cookie={}", jar.refresh)),
+        call(
+            "a refresh token in the access cookie on POST with a wrong CSRF value is 422 (type before CSRF)",
+            "POST",
+            "/protected",
+        )
+        .cookie(format!("access_token_cookie={}", jar.refresh))
+        .csrf("wrong"),
+        call(
+            "the refresh route reads refresh_token_cookie with its CSRF value",
+            "POST",
+            "/refresh",
+        )
+        .cookie(jar.all())
+        .csrf(&jar.csrf_refresh)
+        .reading(&jar.refresh),
+        call(
+            "the refresh route without a CSRF header is 401 Missing CSRF Token",
+            "POST",
+            "/refresh",
+        )
+        .cookie(&refresh_cookie),
+        call(
+            "the refresh route with the access token's CSRF value is 401 do not match",
+            "POST",
+            "/refresh",
+        )
+        .cookie(jar.all())
+        .csrf(&jar.csrf_access),
+        call(
+            "the refresh route with only the access cookie is 401 Missing cookie refresh_token_cookie",
+            "POST",
+            "/refresh",
+        )
+        .cookie(&access_cookie)
+        .csrf(&jar.csrf_access),
+        call(
+            "an access token in the refresh cookie is 422 Only refresh tokens",
+            "POST",
+            "/refresh",
+        )
+        .cookie(format!("refresh_token_cookie={}", jar.access))
+        .csrf(&jar.csrf_access),
+        // Freshness.
+        call("a fresh cookie is accepted on the fresh route", "GET", "/protected-fresh")
+            .cookie(&access_cookie)
+            .reading(&jar.access),
+        call(
+            "a non-fresh cookie from /refresh is 401 Fresh token required",
+            "GET",
+            "/protected-fresh",
+        )
+        .cookie(&stale_cookie),
+        call(
+            "a non-fresh cookie from /refresh is accepted on the access route with its CSRF value",
+            "POST",
+            "/protected",
+        )
+        .cookie(&stale_cookie)
+        .csrf(&stale.1)
+        .reading(&stale.0),
+        call(
+            "DELETE on the fresh route with a fresh cookie and its CSRF value is accepted",
+            "DELETE",
+            "/protected-fresh",
+        )
+        .cookie(&access_cookie)
+        .csrf(&jar.csrf_access)
+        .reading(&jar.access),
+        call(
+            "DELETE on the fresh route with a non-fresh cookie and a wrong CSRF value is 401 Fresh token required (fresh before CSRF)",
+            "DELETE",
+            "/protected-fresh",
+        )
+        .cookie(&stale_cookie)
+        .csrf("wrong"),
+        call(
+            "DELETE on the fresh route with a non-fresh cookie and no CSRF header is 401 Missing CSRF Token",
+            "DELETE",
+            "/protected-fresh",
+        )
+        .cookie(&stale_cookie),
+        // The optional route.
+        call("the optional route with no cookie is anonymous", "GET", "/partially-protected")
+            .reading_nothing(),
+        call("the optional route with a good cookie is accepted", "GET", "/partially-protected")
+            .cookie(&access_cookie)
+            .reading(&jar.access),
+        call("the optional route with a garbage cookie is 422", "GET", "/partially-protected")
+            .cookie("access_token_cookie=garbage"),
+        call(
+            "the optional route with an expired cookie is 422",
+            "GET",
+            "/partially-protected",
+        )
+        .cookie(&expired),
+        call(
+            "the optional route with a refresh token in the access cookie is 422",
+            "GET",
+            "/partially-protected",
+        )
+        .cookie(format!("access_token_cookie={}", jar.refresh)),
+        call(
+            "the optional route with an empty cookie is anonymous",
+            "GET",
+            "/partially-protected",
+        )
+        .cookie("access_token_cookie=")
+        .reading_nothing(),
+        call(
+            "POST on the optional route with no cookie is anonymous",
+            "POST",
+            "/partially-protected",
+        )
+        .reading_nothing(),
+        call(
+            "POST on the optional route with an empty cookie and no CSRF header is anonymous",
+            "POST",
+            "/partially-protected",
+        )
+        .cookie("access_token_cookie=")
+        .reading_nothing(),
+        // The library's `_verify_and_get_jwt_optional_in_cookies` raises Missing CSRF Token
+        // for a cookie without the header on a CSRF method, before decoding.
+        call(
+            "POST on the optional route with a good cookie and no CSRF header is 401 Missing CSRF Token",
+            "POST",
+            "/partially-protected",
+        )
+        .cookie(&access_cookie),
+        call(
+            "POST on the optional route with a garbage cookie and no CSRF header is 401 Missing CSRF Token",
+            "POST",
+            "/partially-protected",
+        )
+        .cookie("access_token_cookie=garbage"),
+        call(
+            "POST on the optional route with the right CSRF header is accepted",
+            "POST",
+            "/partially-protected",
+        )
+        .cookie(&access_cookie)
+        .csrf(&jar.csrf_access)
+        .reading(&jar.access),
+        call(
+            "POST on the optional route with a wrong CSRF header is 401 do not match",
+            "POST",
+            "/partially-protected",
+        )
+        .cookie(&access_cookie)
+        .csrf("wrong"),
+        call(
+            "POST on the optional route with a token without a csrf claim is 422 Missing claim: csrf",
+            "POST",
+            "/partially-protected",
+        )
+        .cookie(&no_csrf_claim)
+        .csrf(CSRF),
+        // How the Cookie header is parsed (Starlette's cookie_parser, Python's _unquote).
+        call(
+            "of two cookies with the same name the last wins: a good one last is accepted",
+            "GET",
+            "/protected",
+        )
+        .cookie(format!("access_token_cookie=garbage; {access_cookie}"))
+        .reading(&jar.access),
+        call(
+            "of two cookies with the same name the last wins: a garbage one last is 422",
+            "GET",
+            "/protected",
+        )
+        .cookie(format!("{access_cookie}; access_token_cookie=garbage")),
+        call(
+            "of two cookies with the same name the last wins: an empty one last is 401 Missing cookie",
+            "GET",
+            "/protected",
+        )
+        .cookie(format!("{access_cookie}; access_token_cookie=")),
+        call(
+            "of two Cookie headers the first counts: without the access cookie is 401 Missing cookie",
+            "GET",
+            "/protected",
+        )
+        .cookie("other=1")
+        .cookie(&access_cookie),
+        call(
+            "of two Cookie headers the first counts: with the access cookie is accepted",
+            "GET",
+            "/protected",
+        )
+        .cookie(&access_cookie)
+        .cookie("access_token_cookie=garbage")
+        .reading(&jar.access),
+        call(
+            "spaces around = and ; are trimmed",
+            "GET",
+            "/protected",
+        )
+        .cookie(format!("other=1 ;  access_token_cookie  =  {}  ; x=y", jar.access))
+        .reading(&jar.access),
+        call(
+            "empty chunks between semicolons are skipped",
+            "GET",
+            "/protected",
+        )
+        .cookie(format!(";; {access_cookie};;"))
+        .reading(&jar.access),
+        call(
+            "a no-break space (0xA0, latin-1) around the name is Python whitespace",
+            "GET",
+            "/protected",
+        )
+        .with(
+            "cookie",
+            [b"\xa0access_token_cookie\xa0=".as_slice(), jar.access.as_bytes()].concat(),
+        )
+        .reading(&jar.access),
+        call("a quoted value is unquoted", "GET", "/protected")
+            .cookie(format!("access_token_cookie=\"{}\"", jar.access))
+            .reading(&jar.access),
+        call(
+            "backslash escapes in a quoted value are decoded",
+            "GET",
+            "/protected",
+        )
+        .cookie(format!("access_token_cookie={escaped}"))
+        .reading(&jar.access),
+        call(
+            "an octal escape in a quoted value is decoded",
+            "GET",
+            "/protected",
+        )
+        .cookie(format!("access_token_cookie={octal_j}"))
+        .reading(&jar.access),
+        call(
+            "a backslash before a digit 4-7 and two octal digits is a plain escape, not octal",
+            "GET",
+            "/protected",
+        )
+        .cookie(format!("access_token_cookie={lookalike_quoted}"))
+        .reading(&lookalike),
+        call(
+            "a value with only an opening quote is not unquoted",
+            "GET",
+            "/protected",
+        )
+        .cookie(format!("access_token_cookie=\"{}", jar.access)),
+        call(
+            "a value with a trailing =x is the whole value after the first =",
+            "GET",
+            "/protected",
+        )
+        .cookie(format!("access_token_cookie={}=x", jar.access))
+        // PyJWT 1.7.1 decodes base64 leniently: after the `=` padding the rest is ignored.
+        .reading(&jar.access),
+    ]
+}
+
+#[tokio::test]
+async fn freshgate_decides_like_fastapi_jwt_auth_for_cookie_tokens_and_csrf() {
+    let app = App::start(&[("AUTHJWT_TOKEN_LOCATION", "cookies")]).await;
+    let stack = Stack::start(r#"token_location = ["cookies"]"#).await;
+    let jar = app.login_cookies().await;
+    let stale = app.refresh_cookies(&jar).await;
+    let (header_token, _) = app.login().await;
+    let access_cookie = format!("access_token_cookie={}", jar.access);
+
+    let mut cases = cookie_cases(&jar, &stale);
+    cases.extend([
+        bearer(
+            "cookies only: a good Authorization header without a cookie is 401 Missing cookie",
+            "/protected",
+            &header_token,
+        ),
+        bearer(
+            "cookies only: a good Authorization header on the optional route is anonymous",
+            "/partially-protected",
+            &header_token,
+        )
+        .reading_nothing(),
+        call(
+            "cookies only: a malformed Authorization header is ignored and the cookie is read",
+            "GET",
+            "/protected",
+        )
+        .with("authorization", "Token nonsense")
+        .cookie(&access_cookie)
+        .reading(&jar.access),
+        call(
+            "cookies only: an Authorization header does not exempt POST from CSRF",
+            "POST",
+            "/protected",
+        )
+        .with("authorization", format!("Bearer {}", jar.access))
+        .cookie(&access_cookie),
+    ]);
+    let count = cases.len();
+    assert_no_mismatches(
+        "cookie tokens and CSRF",
+        count,
+        run_cases(&app, &stack, cases).await,
+    );
+}
+
+#[tokio::test]
+async fn freshgate_reads_a_header_token_before_the_cookie_like_fastapi_jwt_auth() {
+    let app = App::start(&[("AUTHJWT_TOKEN_LOCATION", "headers,cookies")]).await;
+    let stack = Stack::start(r#"token_location = ["headers", "cookies"]"#).await;
+    let jar = app.login_cookies().await;
+    let stale = app.refresh_cookies(&jar).await;
+    let access_cookie = format!("access_token_cookie={}", jar.access);
+    let good = format!("Bearer {}", jar.access);
+    let expired = format!(
+        "Bearer {}",
+        cookie_access(true).set("exp", json!(now() - 60)).token()
+    );
+
+    let mut cases = cookie_cases(&jar, &stale);
+    cases.extend([
+        call(
+            "both: a good header token with a garbage cookie is accepted (the header is final)",
+            "GET",
+            "/protected",
+        )
+        .with("authorization", &good)
+        .cookie("access_token_cookie=garbage"),
+        call(
+            "both: a malformed header with a good cookie is 422 Bad Authorization header",
+            "GET",
+            "/protected",
+        )
+        .with("authorization", "Token nonsense")
+        .cookie(&access_cookie),
+        call(
+            "both: a malformed header with a good cookie is 422 on the optional route too",
+            "GET",
+            "/partially-protected",
+        )
+        .with("authorization", "Bearer")
+        .cookie(&access_cookie),
+        call(
+            "both: an expired header token with a good cookie is 422 (no fallback)",
+            "GET",
+            "/protected",
+        )
+        .with("authorization", &expired)
+        .cookie(&access_cookie),
+        call(
+            "both: a header token with a good cookie on the optional route is 422 when expired",
+            "GET",
+            "/partially-protected",
+        )
+        .with("authorization", &expired)
+        .cookie(&access_cookie),
+        call(
+            "both: a header token on POST needs no CSRF header",
+            "POST",
+            "/protected",
+        )
+        .with("authorization", &good),
+        call(
+            "both: a header token on POST with a wrong CSRF header is accepted",
+            "POST",
+            "/protected",
+        )
+        .with("authorization", &good)
+        .cookie(&access_cookie)
+        .csrf("wrong"),
+        call(
+            "both: a header token on DELETE on the fresh route needs no CSRF header",
+            "DELETE",
+            "/protected-fresh",
+        )
+        .with("authorization", &good),
+        call(
+            "both: a non-fresh header token with a fresh cookie is 401 Fresh token required",
+            "GET",
+            "/protected-fresh",
+        )
+        .with("authorization", format!("Bearer {}", stale.0))
+        .cookie(&access_cookie),
+        call(
+            "both: a header token on POST on the optional route needs no CSRF header",
+            "POST",
+            "/partially-protected",
+        )
+        .with("authorization", &good)
+        .cookie(&access_cookie),
+        call(
+            "both: a refresh header token on the refresh route needs no CSRF header",
+            "POST",
+            "/refresh",
+        )
+        .with("authorization", format!("Bearer {}", jar.refresh)),
+        call(
+            "both: an access header token with a good refresh cookie is 422 on the refresh route",
+            "POST",
+            "/refresh",
+        )
+        .with("authorization", &good)
+        .cookie(jar.all())
+        .csrf(&jar.csrf_refresh),
+        call(
+            "both: an empty Authorization header falls back to the cookie",
+            "GET",
+            "/protected",
+        )
+        .with("authorization", "")
+        .cookie(&access_cookie)
+        .reading(&jar.access),
+        call(
+            "both: an empty Authorization header falls back to the cookie, which needs CSRF on POST",
+            "POST",
+            "/protected",
+        )
+        .with("authorization", "")
+        .cookie(&access_cookie),
+    ]);
+    let count = cases.len();
+    assert_no_mismatches(
+        "header and cookie tokens",
+        count,
+        run_cases(&app, &stack, cases).await,
+    );
+}
+
+#[tokio::test]
+async fn freshgate_skips_csrf_like_fastapi_jwt_auth_when_csrf_protection_is_off() {
+    let app = App::start(&[
+        ("AUTHJWT_TOKEN_LOCATION", "cookies"),
+        ("AUTHJWT_COOKIE_CSRF_PROTECT", "false"),
+    ])
+    .await;
+    let stack = Stack::start("token_location = [\"cookies\"]\ncsrf_protect = false").await;
+    let set = app.post_for_cookies("/login", &[]).await;
+    let mut names: Vec<&str> = set.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["access_token_cookie", "refresh_token_cookie"],
+        "without CSRF protection /login sets no CSRF cookies"
+    );
+    let access_token = set["access_token_cookie"].0.clone();
+    let refresh_token = set["refresh_token_cookie"].0.clone();
+    assert_eq!(
+        payload_of(&access_token).and_then(|claims| claims.get("csrf").cloned()),
+        None,
+        "without CSRF protection the library writes no csrf claim"
+    );
+    let access_cookie = format!("access_token_cookie={access_token}");
+    let made = cookie_access(true).token();
+
+    let cases = vec![
+        call(
+            "no CSRF: POST without a CSRF header is accepted",
+            "POST",
+            "/protected",
+        )
+        .cookie(&access_cookie)
+        .reading(&access_token),
+        call(
+            "no CSRF: DELETE with any CSRF header is accepted",
+            "DELETE",
+            "/protected-fresh",
+        )
+        .cookie(&access_cookie)
+        .csrf("anything")
+        .reading(&access_token),
+        call(
+            "no CSRF: a token with a csrf claim and a wrong CSRF header is accepted",
+            "POST",
+            "/protected",
+        )
+        .cookie(format!("access_token_cookie={made}"))
+        .csrf("wrong")
+        .reading(&made),
+        call(
+            "no CSRF: the refresh route reads the refresh cookie",
+            "POST",
+            "/refresh",
+        )
+        .cookie(format!("refresh_token_cookie={refresh_token}"))
+        .reading(&refresh_token),
+        call(
+            "no CSRF: POST on the optional route with a cookie is accepted",
+            "POST",
+            "/partially-protected",
+        )
+        .cookie(&access_cookie)
+        .reading(&access_token),
+        call(
+            "no CSRF: POST with a garbage cookie fails to decode",
+            "POST",
+            "/protected",
+        )
+        .cookie("access_token_cookie=garbage"),
+        call(
+            "no CSRF: no cookie is still 401 Missing cookie",
+            "POST",
+            "/protected",
+        ),
+    ];
+    let count = cases.len();
+    assert_no_mismatches(
+        "cookies without CSRF protection",
         count,
         run_cases(&app, &stack, cases).await,
     );

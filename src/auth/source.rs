@@ -89,7 +89,7 @@ fn trim(bytes: &[u8]) -> &[u8] {
 }
 
 /// Python's `http.cookies._unquote`: a value in double quotes loses them, and `\"`, `\\` and
-/// `\ooo` octal escapes inside are decoded.
+/// `\ooo` octal escapes (first digit 0 to 3) inside are decoded.
 fn unquote(value: &[u8]) -> Cow<'_, [u8]> {
     let quoted = value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"';
     if !quoted {
@@ -100,16 +100,18 @@ fn unquote(value: &[u8]) -> Cow<'_, [u8]> {
     let mut i = 0;
     while i < inner.len() {
         match inner[i] {
+            // Python reads `\[0-3][0-7][0-7]` as an octal byte, and nothing else.
             b'\\'
                 if inner.len() >= i + 4
-                    && inner[i + 1..i + 4]
+                    && (b'0'..=b'3').contains(&inner[i + 1])
+                    && inner[i + 2..i + 4]
                         .iter()
                         .all(|b| (b'0'..=b'7').contains(b)) =>
             {
                 let octal = inner[i + 1..i + 4]
                     .iter()
-                    .fold(0u32, |n, b| n * 8 + u32::from(b - b'0'));
-                out.push((octal & 0xff) as u8);
+                    .fold(0u8, |n, b| n * 8 + (b - b'0'));
+                out.push(octal);
                 i += 4;
             }
             b'\\' if i + 1 < inner.len() => {

@@ -7,6 +7,12 @@ Routes (as in the library's documentation, plus the "partially protecting" examp
   GET  /protected             jwt_required()
   GET  /protected-fresh       fresh_jwt_required()
   GET  /partially-protected   jwt_optional()
+The three protected routes also answer POST, PUT, PATCH and DELETE (the library's CSRF methods)
+with the same check, so that the CSRF double submit can be exercised.
+
+With cookies among the token locations, /login, /fresh-login and /refresh also set the tokens as
+cookies themselves (`set_access_cookies` / `set_refresh_cookies`, as the library's docs do), still
+returning them in the body as well.
 
 Settings come from the environment:
   AUTHJWT_SECRET_KEY        (required) the HMAC secret
@@ -15,6 +21,10 @@ Settings come from the environment:
   AUTHJWT_ENCODE_ISSUER     (optional) `iss` written into access tokens
   COMPAT_TOKEN_AUDIENCE     (optional) `aud` this app writes into the tokens it issues, so that its
                             own tokens pass its decode audience (passed as `audience=`; comma = list)
+  AUTHJWT_TOKEN_LOCATION    (optional) comma-separated token locations: "headers" (the library's
+                            default when unset), "cookies", or "headers,cookies"
+  AUTHJWT_COOKIE_CSRF_PROTECT (optional) "true" (the default) or "false": CSRF double submit for
+                            cookie tokens
   COMPAT_EXIT_ON_STDIN_EOF  (optional) "1": exit when stdin closes, so the app never outlives the
                             test process that started it, even when that one is killed
 
@@ -47,7 +57,27 @@ def _audience(value: Optional[str]) -> Optional[Union[str, List[str]]]:
     return parts[0] if len(parts) == 1 else parts
 
 
+def _list(value: Optional[str]) -> Optional[List[str]]:
+    if not value:
+        return None
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    if value.lower() in ("1", "true", "yes"):
+        return True
+    if value.lower() in ("0", "false", "no"):
+        return False
+    raise SystemExit(f"{name} must be true or false, not {value!r}")
+
+
 TOKEN_AUDIENCE = _audience(_env("COMPAT_TOKEN_AUDIENCE"))
+TOKEN_LOCATION = _list(_env("AUTHJWT_TOKEN_LOCATION"))
+IN_COOKIES = TOKEN_LOCATION is not None and "cookies" in TOKEN_LOCATION
+CSRF_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
 
 app = FastAPI()
 
@@ -66,9 +96,15 @@ class Settings(BaseModel):
     authjwt_encode_issuer: Optional[str] = _env("AUTHJWT_ENCODE_ISSUER")
 
 
+class CookieSettings(Settings):
+    # Only set when AUTHJWT_TOKEN_LOCATION is: without it the library's defaults stay untouched.
+    authjwt_token_location: List[str] = TOKEN_LOCATION or ["headers"]
+    authjwt_cookie_csrf_protect: bool = _bool("AUTHJWT_COOKIE_CSRF_PROTECT", True)
+
+
 @AuthJWT.load_config
 def get_config():
-    return Settings()
+    return CookieSettings() if TOKEN_LOCATION is not None else Settings()
 
 
 # The documented handler: every library exception becomes {"detail": message} with its status.
@@ -92,6 +128,9 @@ def login(user: User, Authorize: AuthJWT = Depends()):
     refresh_token = Authorize.create_refresh_token(
         subject=user.username, audience=TOKEN_AUDIENCE
     )
+    if IN_COOKIES:
+        Authorize.set_access_cookies(access_token)
+        Authorize.set_refresh_cookies(refresh_token)
     return {"access_token": access_token, "refresh_token": refresh_token}
 
 
@@ -103,6 +142,8 @@ def refresh(Authorize: AuthJWT = Depends()):
     new_access_token = Authorize.create_access_token(
         subject=current_user, fresh=False, audience=TOKEN_AUDIENCE
     )
+    if IN_COOKIES:
+        Authorize.set_access_cookies(new_access_token)
     return {"access_token": new_access_token}
 
 
@@ -113,11 +154,13 @@ def fresh_login(user: User, Authorize: AuthJWT = Depends()):
     new_access_token = Authorize.create_access_token(
         subject=user.username, fresh=True, audience=TOKEN_AUDIENCE
     )
+    if IN_COOKIES:
+        Authorize.set_access_cookies(new_access_token)
     return {"access_token": new_access_token}
 
 
 # Any valid access token, fresh or not.
-@app.get("/protected")
+@app.api_route("/protected", methods=["GET", *CSRF_METHODS])
 def protected(Authorize: AuthJWT = Depends()):
     Authorize.jwt_required()
     current_user = Authorize.get_jwt_subject()
@@ -125,7 +168,7 @@ def protected(Authorize: AuthJWT = Depends()):
 
 
 # Only fresh access tokens.
-@app.get("/protected-fresh")
+@app.api_route("/protected-fresh", methods=["GET", *CSRF_METHODS])
 def protected_fresh(Authorize: AuthJWT = Depends()):
     Authorize.fresh_jwt_required()
     current_user = Authorize.get_jwt_subject()
@@ -133,7 +176,7 @@ def protected_fresh(Authorize: AuthJWT = Depends()):
 
 
 # No token is fine; a token that is sent must be a valid access token.
-@app.get("/partially-protected")
+@app.api_route("/partially-protected", methods=["GET", *CSRF_METHODS])
 def partially_protected(Authorize: AuthJWT = Depends()):
     Authorize.jwt_optional()
     current_user = Authorize.get_jwt_subject() or "anonymous"
