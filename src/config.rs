@@ -131,16 +131,21 @@ pub struct ClaimHeader {
 /// Reads and validates a config file.
 pub fn load(path: &Path) -> Result<Snapshot, ConfigErrors> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            file: name.clone(),
-            line: 0,
-            column: 0,
-            key: "(file)".into(),
-            message: format!("cannot read the config file: {e}"),
-            fix: "pass an existing, readable file with --config".into(),
-        }])
-    })?;
+    let text = read_file(path, 4 << 20)
+        .and_then(|b| {
+            String::from_utf8(b)
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
+        })
+        .map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: name.clone(),
+                line: 0,
+                column: 0,
+                key: "(file)".into(),
+                message: format!("cannot read the config file: {e}"),
+                fix: "pass an existing, readable file with --config".into(),
+            }])
+        })?;
     let base = path.parent().unwrap_or(Path::new("."));
     parse(&text, &name, base)
 }
@@ -723,6 +728,23 @@ fn route_name(matcher: &Matcher, methods: &[Method]) -> String {
         Matcher::Prefix(p) if p == "/" => format!("{methods} /**"),
         Matcher::Prefix(p) => format!("{methods} {p}/**"),
     }
+}
+
+/// Reads a regular file of at most `max` bytes: a FIFO, a device or a huge file named by
+/// mistake must fail at load, not hang it or exhaust memory.
+pub(crate) fn read_file(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind};
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("larger than {max} bytes"),
+        ));
+    }
+    std::fs::read(path)
 }
 
 /// Parses durations such as `0s`, `500ms`, `30s`, `15m`, `1h`.

@@ -7,6 +7,7 @@
 //! |----------------------------------------------------|------------------------------------------|
 //! | `%XX` of an unreserved character (`A-Za-z0-9-._~`) | decoded: `/%61dmin` is `/admin`          |
 //! | any other `%XX`                                    | kept, hex in upper case: `%c3%a9` is `%C3%A9` |
+//! | raw bytes outside RFC 3986 path characters (UTF-8, `"`, `{`, `|`, ...) | percent-encoded: `/café` is `/caf%C3%A9` |
 //! | `%2F`, `%5C` (encoded `/` or `\`)                  | 400, never forwarded                     |
 //! | raw `\`                                            | 400                                      |
 //! | control characters, raw or `%00`-`%1F`, `%7F`      | 400                                      |
@@ -68,6 +69,7 @@ fn is_canonical(bytes: &[u8]) -> Result<bool, PathError> {
             b'\\' => return Err(PathError::Backslash),
             0x00..=0x1f | 0x7f => return Err(PathError::ControlCharacter),
             b'%' => canonical = false,
+            b if !is_path_char(b) => canonical = false,
             b'/' => {
                 let next = bytes.get(i + 1).copied();
                 let after = bytes.get(i + 2).copied();
@@ -94,6 +96,18 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
+fn push_encoded(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(char::from(HEX[usize::from(b >> 4)]));
+    out.push(char::from(HEX[usize::from(b & 0x0f)]));
+}
+
+/// RFC 3986 `pchar` without `%` (handled on its own), plus `/`.
+fn is_path_char(b: u8) -> bool {
+    is_unreserved(b) || b"!$&'()*+,;=:@/".contains(&b)
+}
+
 fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
@@ -106,8 +120,12 @@ fn decode_unreserved(bytes: &[u8]) -> Result<String, PathError> {
     while i < bytes.len() {
         let b = bytes[i];
         if b != b'%' {
-            // Only ASCII reaches here: hyper's URI parser rejects other bytes in the path.
-            out.push(char::from(b));
+            // Raw bytes outside RFC 3986's path characters (non-ASCII UTF-8, `"`, `{`, ...) are
+            // percent-encoded, so `/café` and `/caf%C3%A9` are one path.
+            match is_path_char(b) {
+                true => out.push(char::from(b)),
+                false => push_encoded(&mut out, b),
+            }
             i += 1;
             continue;
         }
@@ -122,7 +140,7 @@ fn decode_unreserved(bytes: &[u8]) -> Result<String, PathError> {
             b'/' | b'\\' => return Err(PathError::EncodedSlash),
             0x00..=0x1f | 0x7f => return Err(PathError::ControlCharacter),
             d if is_unreserved(d) => out.push(char::from(d)),
-            d => out.push_str(&format!("%{d:02X}")),
+            d => push_encoded(&mut out, d),
         }
         i += 3;
     }
@@ -184,6 +202,9 @@ mod tests {
             ("/..a/b.", "/..a/b."),
             ("/a/...", "/a/..."),
             ("/protected-fresh/../protected-fresh", "/protected-fresh"),
+            ("/café", "/caf%C3%A9"),
+            ("/é%20", "/%C3%A9%20"),
+            ("/a{b}|c", "/a%7Bb%7D%7Cc"),
         ];
         for (input, want) in ok {
             assert_eq!(canonicalize(input).as_deref(), Ok(*want), "{input}");

@@ -9,6 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
+/// The largest denylist file read (about a million ids).
+const MAX_BYTES: u64 = 64 << 20;
+
 /// The revoked token ids.
 #[derive(Debug)]
 pub struct Denylist {
@@ -30,8 +33,8 @@ fn parse(bytes: &[u8]) -> HashSet<String> {
 impl Denylist {
     /// Reads the file; `Err` names the problem for the config error.
     pub fn load(path: &Path) -> Result<Arc<Denylist>, String> {
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes = crate::config::read_file(path, MAX_BYTES)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Ok(Arc::new(Denylist {
             path: path.to_path_buf(),
             jtis: ArcSwap::from_pointee(parse(&bytes)),
@@ -58,7 +61,7 @@ impl Denylist {
     /// Re-reads the file if its content changed. Returns the new number of entries when the
     /// list was replaced.
     pub fn refresh(&self) -> Result<Option<usize>, String> {
-        let bytes = std::fs::read(&self.path)
+        let bytes = crate::config::read_file(&self.path, MAX_BYTES)
             .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
         let mut read = self
             .read

@@ -100,6 +100,7 @@ impl Source<'_> {
         let line = self.text[line_start..line_end].trim();
         let key = match line.split_once('=') {
             Some((key, _)) => key.trim(),
+            None if line.is_empty() => "(document)",
             None => return line.to_string(),
         };
         let mut table = String::new();

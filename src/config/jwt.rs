@@ -147,7 +147,7 @@ impl Validator<'_> {
                 }),
             _ => {
                 let path = self.resolve(value.get_ref());
-                std::fs::read(&path)
+                super::read_file(&path, 64 << 10)
                     .map(|mut b| {
                         // A trailing line break is an artefact of editors and `echo`, not part of
                         // the secret.
@@ -189,7 +189,7 @@ impl Validator<'_> {
         let mut ok = true;
         for path in paths {
             let resolved = self.resolve(path);
-            let result = std::fs::read(&resolved)
+            let result = super::read_file(&resolved, 64 << 10)
                 .map_err(|e| format!("cannot read {}: {e}", resolved.display()))
                 .and_then(|pem| {
                     VerifyKey::from_pem(&pem)
@@ -213,7 +213,8 @@ impl Validator<'_> {
         };
         let resolved = self.resolve(path.get_ref());
         let fix = "point jwks_file at a JSON Web Key Set ({\"keys\": [...]}) with at least one RSA, EC (P-256/P-384), Ed25519 or oct signing key";
-        let parsed = std::fs::read_to_string(&resolved)
+        let parsed = super::read_file(&resolved, 1 << 20)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
             .map_err(|e| format!("cannot read {}: {e}", resolved.display()))
             .and_then(|text| {
                 parse_jwks(&text).map_err(|why| format!("{}: {why}", resolved.display()))
