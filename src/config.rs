@@ -40,6 +40,9 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     /// Client connections served at once; more wait in the listen backlog (`max_connections`).
     pub max_connections: usize,
+    /// Accept loops, one per thread, each with its own upstream pool (`workers`; default: the
+    /// number of CPUs).
+    pub workers: usize,
     /// Request line plus headers, in bytes (`max_header_bytes`): 431 above it.
     pub max_header_bytes: usize,
     /// Number of request headers (`max_headers`): 431 above it.
@@ -60,6 +63,7 @@ impl Default for ServerSettings {
             request_head_timeout: Duration::from_secs(20),
             shutdown_timeout: Duration::from_secs(30),
             max_connections: 10_000,
+            workers: std::thread::available_parallelism().map_or(1, usize::from),
             max_header_bytes: 32 * 1024,
             max_headers: 100,
             max_uri_bytes: 8 * 1024,
@@ -244,6 +248,7 @@ impl Validator<'_> {
                 d.max_connections,
                 1,
             ),
+            workers: self.count(raw.workers.as_ref(), "server.workers", d.workers, 1),
             max_header_bytes: self.count(
                 raw.max_header_bytes.as_ref(),
                 "server.max_header_bytes",

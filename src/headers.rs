@@ -1,8 +1,6 @@
 //! Header rewriting between client and upstream: hop-by-hop removal, identity headers set from
 //! verified claims (and client-sent ones always removed), and the `X-Forwarded-*` family.
 
-use std::net::IpAddr;
-
 use http::header::{CONNECTION, COOKIE, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -180,21 +178,24 @@ pub fn subject_header_value(subject: &str) -> (HeaderValue, bool) {
 
 /// Adds the client to `X-Forwarded-For` (appending to a chain the client sent, as nginx's
 /// `$proxy_add_x_forwarded_for` does) and sets `X-Forwarded-Proto` and `X-Forwarded-Host`.
-pub fn set_forwarded(headers: &mut HeaderMap, client: IpAddr) {
-    let client = client.to_string();
-    let chain: Vec<&str> = headers
-        .get_all(&X_FORWARDED_FOR)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let xff = match chain.is_empty() {
-        true => client,
-        false => format!("{}, {client}", chain.join(", ")),
-    };
-    match HeaderValue::from_str(&xff) {
-        Ok(v) => headers.insert(X_FORWARDED_FOR, v),
-        Err(_) => headers.remove(X_FORWARDED_FOR),
-    };
+/// `client` is the client's address as header text, formatted once per connection.
+pub fn set_forwarded(headers: &mut HeaderMap, client: &HeaderValue) {
+    if !headers.contains_key(&X_FORWARDED_FOR) {
+        headers.insert(X_FORWARDED_FOR, client.clone());
+    } else {
+        let mut xff = headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(", ");
+        xff.push_str(", ");
+        xff.push_str(client.to_str().unwrap_or_default());
+        match HeaderValue::from_str(&xff) {
+            Ok(v) => headers.insert(X_FORWARDED_FOR, v),
+            Err(_) => headers.remove(X_FORWARDED_FOR),
+        };
+    }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     match headers.get(HOST).cloned() {
         Some(host) => headers.insert(X_FORWARDED_HOST, host),

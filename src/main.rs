@@ -192,8 +192,13 @@ fn token(
     }
 }
 
+/// Runs the gateway: this thread runs signals, reloads and the admin listener; `workers`
+/// threads each run one accept loop on their own single-threaded runtime, with their own
+/// listening socket (`SO_REUSEPORT`, so the kernel spreads connections) and their own upstream
+/// pool. A request then never changes thread, which measured faster than one work-stealing
+/// runtime shared by everything (see the README's performance notes).
 fn serve(path: &Path) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -211,7 +216,7 @@ fn serve(path: &Path) -> ExitCode {
         let Some(snapshot) = load(path) else {
             return ExitCode::FAILURE;
         };
-        let listener = match tokio::net::TcpListener::bind(snapshot.listen).await {
+        let listeners = match bind_workers(snapshot.listen, snapshot.server.workers) {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("cannot listen on {}: {e}", snapshot.listen);
@@ -228,8 +233,9 @@ fn serve(path: &Path) -> ExitCode {
             },
             None => None,
         };
-        let addr = listener.local_addr().map_or(snapshot.listen, |a| a);
+        let addr = listeners[0].local_addr().map_or(snapshot.listen, |a| a);
         let routes = snapshot.routes.routes().len();
+        let workers = listeners.len();
         let gateway = Gateway::new(snapshot);
         let reloader = Reloader::new(path.to_path_buf(), gateway.clone());
         tokio::spawn(reloader.clone().watch_file(Duration::from_secs(1)));
@@ -257,19 +263,80 @@ fn serve(path: &Path) -> ExitCode {
                 shutdown,
             ));
         }
-        tracing::info!(listen = %addr, routes, "freshgate listening");
-        let shutdown = {
-            let draining = draining.clone();
-            async move {
-                shutdown_signal().await;
-                draining.start();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let permits = Arc::new(tokio::sync::Semaphore::new(
+            gateway.snapshot().server.max_connections,
+        ));
+        let mut threads = Vec::new();
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let (gateway, permits, mut stopped) =
+                (gateway.clone(), permits.clone(), stopped.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("freshgate-worker-{i}"))
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    runtime.block_on(async move {
+                        let listener = tokio::net::TcpListener::from_std(listener)?;
+                        let shutdown = async move {
+                            let _ = stopped.wait_for(|stop| *stop).await;
+                        };
+                        freshgate::server::serve_with(listener, gateway, shutdown, permits).await;
+                        Ok::<_, std::io::Error>(())
+                    })
+                });
+            match thread {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    eprintln!("cannot start worker thread {i}: {e}");
+                    return ExitCode::FAILURE;
+                }
             }
-        };
-        freshgate::serve(listener, gateway, shutdown).await;
+        }
+        tracing::info!(listen = %addr, routes, workers, "freshgate listening");
+        shutdown_signal().await;
+        draining.start();
+        let _ = stop.send(true);
+        let joined = tokio::task::spawn_blocking(move || {
+            threads.into_iter().map(|t| t.join()).collect::<Vec<_>>()
+        })
+        .await;
+        for result in joined.into_iter().flatten() {
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "a worker failed"),
+                Err(_) => tracing::error!("a worker thread panicked"),
+            }
+        }
         let _ = stop_admin.send(());
         tracing::info!("freshgate stopped");
         ExitCode::SUCCESS
     })
+}
+
+/// Binds `workers` listening sockets on `addr` with `SO_REUSEPORT` (the first one picks the
+/// port when `addr` has port 0), returned as std listeners for the worker runtimes to adopt.
+fn bind_workers(
+    addr: std::net::SocketAddr,
+    workers: usize,
+) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let mut bound = addr;
+    let mut listeners = Vec::with_capacity(workers);
+    for _ in 0..workers.max(1) {
+        let socket = match bound {
+            std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.set_reuseaddr(true)?;
+        #[cfg(unix)]
+        socket.set_reuseport(true)?;
+        socket.bind(bound)?;
+        let listener = socket.listen(1024)?;
+        bound = listener.local_addr()?;
+        listeners.push(listener.into_std()?);
+    }
+    Ok(listeners)
 }
 
 fn explain(

@@ -23,7 +23,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower_http::request_id::{MakeRequestId, MakeRequestUuid};
+use tower_http::request_id::{MakeRequestId, RequestId};
 
 use crate::auth::{Identity, Outcome};
 use crate::config::Snapshot;
@@ -36,13 +36,28 @@ use crate::pipeline::{self, declared_length, RequestHead};
 use crate::proxy::{UpstreamBody, UpstreamClient};
 use crate::routes::{Mode, Policy, Route};
 
-/// The running gateway: the current config snapshot, the shared upstream client and the
-/// metrics.
+/// The running gateway: the current config snapshot and the metrics, shared by every accept
+/// loop.
 #[derive(Debug)]
 pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
-    client: UpstreamClient,
     metrics: Metrics,
+}
+
+/// One accept loop's view: the gateway, plus this loop's own pool of upstream connections, so
+/// that with one loop per thread a request and its upstream connection stay on one thread.
+#[derive(Debug)]
+struct Worker {
+    gateway: Arc<Gateway>,
+    client: UpstreamClient,
+    ids: RequestIds,
+}
+
+/// The client side of a connection, formatted once.
+struct Peer {
+    addr: SocketAddr,
+    /// The client's IP as header text, for `X-Forwarded-For`.
+    ip: HeaderValue,
 }
 
 /// What a forwarded request reports back for the access log.
@@ -53,10 +68,8 @@ struct Forwarded {
 
 impl Gateway {
     pub fn new(snapshot: Snapshot) -> Arc<Self> {
-        let client = UpstreamClient::new(snapshot.server.upstream_connect_timeout);
         Arc::new(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
-            client,
             metrics: Metrics::default(),
         })
     }
@@ -74,13 +87,15 @@ impl Gateway {
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
+}
 
+impl Worker {
     /// Answers one request. Never fails: errors become their JSON response here, and this is
     /// the one place that counts the request and writes the access log.
-    pub async fn handle(&self, mut request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    async fn handle(&self, mut request: Request<Incoming>, peer: &Peer) -> Response<Body> {
         let started = Instant::now();
-        let snapshot = self.snapshot.load_full();
-        let request_id = request_id(&request);
+        let snapshot = self.gateway.snapshot.load_full();
+        let request_id = self.ids.for_request(&request);
         let now = now_ms();
         let head = RequestHead {
             method: request.method(),
@@ -188,7 +203,7 @@ impl Gateway {
         status: u16,
         latency: Duration,
     ) {
-        let m = &self.metrics;
+        let m = &self.gateway.metrics;
         m.request_duration.observe(latency.as_secs_f64());
         m.requests
             .get_or_create(&RequestLabels {
@@ -218,7 +233,8 @@ impl Gateway {
             .and_then(Value::as_f64);
         if let Some(at) = authenticated {
             let age = (now_ms as f64 / 1000.0 - at).max(0.0);
-            self.metrics
+            self.gateway
+                .metrics
                 .fresh_token_age
                 .get_or_create(&RouteLabels {
                     route: route.name.clone(),
@@ -229,18 +245,14 @@ impl Gateway {
 
     /// [`Gateway::handle`], with a panic (a bug, never a client's doing) contained to its
     /// request: it is logged and answered 500, and the process and other connections go on.
-    async fn handle_contained(
-        &self,
-        request: Request<Incoming>,
-        peer: SocketAddr,
-    ) -> Response<Body> {
+    async fn handle_contained(&self, request: Request<Incoming>, peer: &Peer) -> Response<Body> {
         match AssertUnwindSafe(self.handle(request, peer))
             .catch_unwind()
             .await
         {
             Ok(response) => response,
             Err(_) => {
-                tracing::error!(%peer, "request handler panicked; answered 500");
+                tracing::error!(peer = %peer.addr, "request handler panicked; answered 500");
                 json_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
             }
         }
@@ -254,7 +266,7 @@ impl Gateway {
         mut request: Request<Incoming>,
         target: &PathAndQuery,
         outcome: Outcome,
-        peer: SocketAddr,
+        peer: &Peer,
         forwarded: &mut Forwarded,
     ) -> Result<Response<Body>, GatewayError> {
         if let Some(authority) = request.uri().authority() {
@@ -266,7 +278,7 @@ impl Gateway {
         let headers = request.headers_mut();
         headers::remove_hop_by_hop(headers);
         headers::remove_identity(headers);
-        headers::set_forwarded(headers, peer.ip());
+        headers::set_forwarded(headers, &peer.ip);
         if let Outcome::Authenticated(identity) = &outcome {
             headers::set_identity(headers, identity);
             headers::set_claims(headers, identity, &snapshot.forward.claims);
@@ -291,7 +303,8 @@ impl Gateway {
         let labels = UpstreamLabels {
             upstream: upstream.name.clone(),
         };
-        self.metrics
+        let metrics = &self.gateway.metrics;
+        metrics
             .upstream_duration
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
@@ -302,7 +315,7 @@ impl Gateway {
                 _ => None,
             };
             if let Some(kind) = kind {
-                self.metrics
+                metrics
                     .upstream_errors
                     .get_or_create(&UpstreamErrorLabels {
                         upstream: upstream.name.clone(),
@@ -315,19 +328,48 @@ impl Gateway {
     }
 }
 
-/// The client's `X-Request-Id` when it is a sane token (1 to 128 visible ASCII characters),
-/// otherwise a new UUID.
-fn request_id(request: &Request<Incoming>) -> HeaderValue {
-    if let Some(id) = request.headers().get(X_REQUEST_ID) {
-        let bytes = id.as_bytes();
-        if (1..=128).contains(&bytes.len()) && bytes.iter().all(|b| (0x21..0x7f).contains(b)) {
-            return id.clone();
+/// Request ids: the client's `X-Request-Id` when it is a sane token (1 to 128 visible ASCII
+/// characters), otherwise `<random per process>-<counter>`: unique across replicas and
+/// restarts without a `getrandom` system call per request (a UUID v4 each time cost 2% of CPU).
+#[derive(Debug)]
+struct RequestIds {
+    prefix: String,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        RequestIds {
+            prefix: random[..12].to_string(),
+            next: std::sync::atomic::AtomicU64::new(1),
         }
     }
-    MakeRequestUuid
-        .make_request_id(request)
-        .map(|id| id.into_header_value())
-        .unwrap_or_else(|| HeaderValue::from_static("-"))
+}
+
+impl RequestIds {
+    fn for_request<B>(&self, request: &Request<B>) -> HeaderValue {
+        if let Some(id) = request.headers().get(X_REQUEST_ID) {
+            let bytes = id.as_bytes();
+            if (1..=128).contains(&bytes.len()) && bytes.iter().all(|b| (0x21..0x7f).contains(b)) {
+                return id.clone();
+            }
+        }
+        let mut ids = self;
+        ids.make_request_id(request)
+            .map_or(HeaderValue::from_static("-"), RequestId::into_header_value)
+    }
+}
+
+/// tower-http's request-id interface, so the generator can also serve a tower stack.
+impl MakeRequestId for &RequestIds {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Only hex digits and '-': always a valid header value.
+        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 /// Applies the route's body limit to a body of unknown length: it is cut off at the limit
@@ -360,8 +402,23 @@ pub async fn serve(
     gateway: Arc<Gateway>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(gateway.snapshot().server.max_connections));
+    serve_with(listener, gateway, shutdown, permits).await
+}
+
+/// [`serve`] with a connection cap shared with other accept loops.
+pub async fn serve_with(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl Future<Output = ()>,
+    permits: Arc<Semaphore>,
+) {
+    let graceful = GracefulShutdown::new();
+    let worker = Arc::new(Worker {
+        client: UpstreamClient::new(gateway.snapshot().server.upstream_connect_timeout),
+        gateway,
+        ids: RequestIds::default(),
+    });
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -371,7 +428,7 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let (stream, peer) = tokio::select! {
+        let (stream, addr) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(error) => {
@@ -385,7 +442,7 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let limits = &gateway.snapshot().server;
+        let limits = &worker.gateway.snapshot().server;
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(limits.request_head_timeout)
@@ -393,24 +450,31 @@ pub async fn serve(
             // Heads up to the limit reach the handler, which answers a JSON 431; hyper itself
             // cuts off anything far beyond it (a bare 431 and a closed connection).
             .max_buf_size((limits.max_header_bytes * 2).max(16 * 1024) + limits.max_uri_bytes);
-        let service_gateway = gateway.clone();
+        let peer = Arc::new(Peer {
+            addr,
+            // An IP address is always a valid header value.
+            ip: HeaderValue::from_str(&addr.ip().to_string())
+                .unwrap_or(HeaderValue::from_static("unknown")),
+        });
+        let service_worker = worker.clone();
         let service = service_fn(move |request| {
-            let gateway = service_gateway.clone();
-            async move { Ok::<_, Infallible>(gateway.handle_contained(request, peer).await) }
+            let worker = service_worker.clone();
+            let peer = peer.clone();
+            async move { Ok::<_, Infallible>(worker.handle_contained(request, &peer).await) }
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        let gauge = gateway.metrics.open_connections.clone();
+        let gauge = worker.gateway.metrics.open_connections.clone();
         gauge.inc();
         tokio::spawn(async move {
             if let Err(error) = connection.await {
-                tracing::debug!(%error, %peer, "connection ended with an error");
+                tracing::debug!(%error, peer = %addr, "connection ended with an error");
             }
             gauge.dec();
             drop(permit);
         });
     }
     drop(listener);
-    let drain = gateway.snapshot().server.shutdown_timeout;
+    let drain = worker.gateway.snapshot().server.shutdown_timeout;
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(drain) => tracing::warn!(?drain, "shutdown timeout reached; closing remaining connections"),

@@ -45,6 +45,7 @@ pub struct RawServer {
     pub request_head_timeout: Option<Spanned<String>>,
     pub shutdown_timeout: Option<Spanned<String>>,
     pub max_connections: Option<Spanned<i64>>,
+    pub workers: Option<Spanned<i64>>,
     pub max_header_bytes: Option<Spanned<i64>>,
     pub max_headers: Option<Spanned<i64>>,
     pub max_uri_bytes: Option<Spanned<i64>>,
