@@ -1,0 +1,84 @@
+//! Validation of `[forward]`: claims sent upstream as headers.
+
+use toml::Spanned;
+
+use super::raw::RawForward;
+use super::{ClaimHeader, ForwardSettings, Validator};
+
+impl Validator<'_> {
+    pub(super) fn forward(&mut self, raw: RawForward) -> Option<ForwardSettings> {
+        let mut claims = Vec::new();
+        let mut ok = true;
+        let reserved = [
+            "x-auth-subject",
+            "x-auth-subject-encoding",
+            "x-auth-fresh",
+            "x-auth-token-type",
+        ];
+        for (header, path) in raw.claims.map(Spanned::into_inner).unwrap_or_default() {
+            let key = format!("forward.claims.{:?}", header.get_ref());
+            let name = http::HeaderName::from_bytes(header.get_ref().as_bytes());
+            let encoding =
+                http::HeaderName::from_bytes(format!("{}-Encoding", header.get_ref()).as_bytes());
+            let (Ok(name), Ok(encoding_header)) = (name, encoding) else {
+                ok = false;
+                self.err(
+                    header.span(),
+                    key,
+                    format!("{:?} is not a valid header name", header.get_ref()),
+                    "write a header name such as \"X-Auth-Roles\"",
+                );
+                continue;
+            };
+            if !name.as_str().starts_with(crate::headers::IDENTITY_PREFIX) {
+                ok = false;
+                self.err(
+                    header.span(),
+                    key,
+                    format!(
+                        "{:?} is not under X-Auth-, so a client could send it too",
+                        header.get_ref()
+                    ),
+                    format!(
+                        "name it X-Auth-{}",
+                        header
+                            .get_ref()
+                            .trim_start_matches("X-")
+                            .trim_start_matches("x-")
+                    ),
+                );
+                continue;
+            }
+            if reserved.contains(&name.as_str()) {
+                ok = false;
+                self.err(
+                    header.span(),
+                    key,
+                    format!("{:?} is set by freshgate itself", header.get_ref()),
+                    "choose another X-Auth- name",
+                );
+                continue;
+            }
+            let segments: Vec<String> = path.get_ref().split('.').map(str::to_string).collect();
+            if segments.iter().any(String::is_empty) {
+                ok = false;
+                self.err(
+                    path.span(),
+                    key,
+                    format!("{:?} is not a claim path", path.get_ref()),
+                    "write a claim name, or a dotted path such as \"org.id\"",
+                );
+                continue;
+            }
+            claims.push(ClaimHeader {
+                header: name,
+                encoding_header,
+                path: segments,
+            });
+        }
+        ok.then_some(ForwardSettings {
+            claims,
+            strip_authorization: raw.strip_authorization.unwrap_or(false),
+        })
+    }
+}
