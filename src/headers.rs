@@ -36,7 +36,10 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
         .collect();
     for name in named {
-        headers.remove(name);
+        // `Connection: Host` must not take away the request's authority.
+        if name != HOST {
+            headers.remove(name);
+        }
     }
     for name in [
         CONNECTION,
@@ -51,9 +54,17 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Removes every client-sent `X-Auth-*` header, whatever the route.
+/// Removes every client-sent `X-Auth-*` header, whatever the route, including spellings with
+/// `_` (`X_Auth_Subject`), which WSGI, CGI and Rack servers merge with the `-` spelling.
 pub fn remove_identity(headers: &mut HeaderMap) {
-    let is_identity = |name: &HeaderName| name.as_str().starts_with(IDENTITY_PREFIX);
+    let is_identity = |name: &HeaderName| {
+        let name = name.as_str().as_bytes();
+        name.len() >= IDENTITY_PREFIX.len()
+            && name[..IDENTITY_PREFIX.len()]
+                .iter()
+                .zip(IDENTITY_PREFIX.as_bytes())
+                .all(|(&got, &want)| got == want || (got == b'_' && want == b'-'))
+    };
     if !headers.keys().any(is_identity) {
         return;
     }

@@ -5,8 +5,8 @@
 //!
 //! | input                                              | result                                   |
 //! |----------------------------------------------------|------------------------------------------|
-//! | `%XX` of an unreserved character (`A-Za-z0-9-._~`) | decoded: `/%61dmin` is `/admin`          |
-//! | any other `%XX`                                    | kept, hex in upper case: `%c3%a9` is `%C3%A9` |
+//! | `%XX` of a path character (`A-Za-z0-9-._~!$&'()*+,;=:@`) | decoded: `/%61dmin` is `/admin`, `/%40me` is `/@me` |
+//! | any other `%XX` (`%25`, `%20`, `%3F`, non-ASCII, ...) | kept, hex in upper case: `%c3%a9` is `%C3%A9` |
 //! | raw bytes outside RFC 3986 path characters (UTF-8, `"`, `{`, `|`, ...) | percent-encoded: `/café` is `/caf%C3%A9` |
 //! | `%2F`, `%5C` (encoded `/` or `\`)                  | 400, never forwarded                     |
 //! | raw `\`                                            | 400                                      |
@@ -139,7 +139,10 @@ fn decode_unreserved(bytes: &[u8]) -> Result<String, PathError> {
         match decoded {
             b'/' | b'\\' => return Err(PathError::EncodedSlash),
             0x00..=0x1f | 0x7f => return Err(PathError::ControlCharacter),
-            d if is_unreserved(d) => out.push(char::from(d)),
+            // Every path character (`/` excepted, refused above) is decoded, not only the
+            // unreserved ones: apps decode the whole path before routing, so `/users/%40me`
+            // must be decided as `/users/@me`, which a route may name literally.
+            d if is_path_char(d) => out.push(char::from(d)),
             d => push_encoded(&mut out, d),
         }
         i += 3;
@@ -188,7 +191,11 @@ mod tests {
             ("/a/%7Euser", "/a/~user"),
             ("/a%2d%2E%5f", "/a-._"),
             ("/caf%c3%a9", "/caf%C3%A9"),
-            ("/a%3ab", "/a%3Ab"),
+            ("/a%3ab", "/a:b"),
+            ("/users/%40me", "/users/@me"),
+            ("/items%3AbatchDelete", "/items:batchDelete"),
+            ("/a%2541", "/a%2541"),
+            ("/a%3f", "/a%3F"),
             ("//a///b", "/a/b"),
             ("/a/b/", "/a/b/"),
             ("/a/./b", "/a/b"),

@@ -44,6 +44,22 @@ async fn every_spelling_of_a_fresh_route_demands_a_fresh_token() {
 }
 
 #[tokio::test]
+async fn an_encoded_path_character_is_decided_like_the_character_itself() {
+    let upstream = Upstream::start().await;
+    let config = format!(
+        "{EXAMPLE_ROUTES}\n[[route]]\npath = \"/users/@me\"\npolicy = \"fresh\"\n\n[[route]]\npath = \"/users/{{id}}\"\npolicy = \"public\"\n"
+    );
+    let gw = TestGateway::start(&config, upstream.addr).await;
+    for spelling in ["/users/@me", "/users/%40me", "/users/%40%6De"] {
+        let reply = send(gw.addr, "DELETE", spelling, &[]).await;
+        assert_eq!(reply.status, 401, "{spelling} is /users/@me, a fresh route");
+    }
+    assert_eq!(upstream.hits(), 0);
+    let reply = send(gw.addr, "GET", "/users/42", &[]).await;
+    assert_eq!(reply.status, 200, "the template still serves other users");
+}
+
+#[tokio::test]
 async fn the_upstream_receives_the_canonical_path_and_the_query_untouched() {
     let (_upstream, gw) = setup().await;
     let reply = send(gw.addr, "GET", "/public//a/./b/../%63?q=%2F..%2f&x=//", &[]).await;
