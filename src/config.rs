@@ -283,6 +283,8 @@ impl Validator<'_> {
     }
 
     /// A positive size or count, at least `min`.
+    /// A size or count between `min` and the key's upper bound (see [`max_for`]): limits that
+    /// large are mistakes, and bounding them keeps the arithmetic on them safe.
     fn count(
         &mut self,
         value: Option<&Spanned<i64>>,
@@ -291,14 +293,15 @@ impl Validator<'_> {
         min: usize,
     ) -> usize {
         let Some(value) = value else { return default };
+        let max = max_for(key);
         match usize::try_from(*value.get_ref()) {
-            Ok(n) if n >= min => n,
+            Ok(n) if (min..=max).contains(&n) => n,
             _ => {
                 self.err(
                     value.span(),
                     key,
                     format!("{} is out of range", value.get_ref()),
-                    format!("write a whole number of at least {min}"),
+                    format!("write a whole number from {min} to {max}"),
                 );
                 default
             }
@@ -394,6 +397,18 @@ impl Validator<'_> {
             true => p.to_path_buf(),
             false => self.base_dir.join(p),
         }
+    }
+}
+
+/// The largest value each size or count key accepts.
+fn max_for(key: &str) -> usize {
+    match key.rsplit('.').next().unwrap_or(key) {
+        "max_connections" => 1_000_000,
+        "workers" => 1024,
+        "max_headers" => 10_000,
+        "max_header_bytes" | "max_uri_bytes" | "max_token_bytes" => 1 << 20,
+        // Request bodies: 1 TiB.
+        _ => 1 << 40,
     }
 }
 

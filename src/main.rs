@@ -193,10 +193,10 @@ fn token(
 }
 
 /// Runs the gateway: this thread runs signals, reloads and the admin listener; `workers`
-/// threads each run one accept loop on their own single-threaded runtime, with their own
-/// listening socket (`SO_REUSEPORT`, so the kernel spreads connections) and their own upstream
-/// pool. A request then never changes thread, which measured faster than one work-stealing
-/// runtime shared by everything (see the README's performance notes).
+/// threads each run one accept loop on their own single-threaded runtime, on a shared
+/// listening socket, with their own upstream pool, so a request never changes thread (see the
+/// README's performance notes). A worker that stops on its own is fatal: the process drains
+/// the others and exits 1 rather than serving on with less capacity unnoticed.
 fn serve(path: &Path) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -264,6 +264,7 @@ fn serve(path: &Path) -> ExitCode {
             ));
         }
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (worker_down, mut down) = tokio::sync::mpsc::unbounded_channel::<usize>();
         let permits = Arc::new(tokio::sync::Semaphore::new(
             gateway.snapshot().server.max_connections,
         ));
@@ -294,10 +295,24 @@ fn serve(path: &Path) -> ExitCode {
                 }
             }
         }
+        drop(worker_down);
         tracing::info!(listen = %addr, routes, workers, "freshgate listening");
-        shutdown_signal().await;
+        let mut code = ExitCode::SUCCESS;
+        tokio::select! {
+            () = shutdown_signal() => {}
+            Some(i) = down.recv() => {
+                tracing::error!(worker = i, "a worker stopped unexpectedly; draining the others and exiting");
+                code = ExitCode::FAILURE;
+            }
+        }
         draining.start();
         let _ = stop.send(true);
+        // A second SIGINT/SIGTERM during the drain means "now".
+        tokio::spawn(async {
+            shutdown_signal().await;
+            tracing::warn!("second shutdown signal; exiting without waiting for the drain");
+            std::process::exit(1);
+        });
         let joined = tokio::task::spawn_blocking(move || {
             threads.into_iter().map(|t| t.join()).collect::<Vec<_>>()
         })
@@ -311,31 +326,24 @@ fn serve(path: &Path) -> ExitCode {
         }
         let _ = stop_admin.send(());
         tracing::info!("freshgate stopped");
-        ExitCode::SUCCESS
+        code
     })
 }
 
-/// Binds `workers` listening sockets on `addr` with `SO_REUSEPORT` (the first one picks the
-/// port when `addr` has port 0), returned as std listeners for the worker runtimes to adopt.
+/// Binds the listening socket once and hands each worker a clone of it: the workers share
+/// one accept queue. (Not `SO_REUSEPORT`: that would let a second instance bind the same port
+/// without an error and silently take half the connections.)
 fn bind_workers(
     addr: std::net::SocketAddr,
     workers: usize,
 ) -> std::io::Result<Vec<std::net::TcpListener>> {
-    let mut bound = addr;
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
     let mut listeners = Vec::with_capacity(workers);
-    for _ in 0..workers.max(1) {
-        let socket = match bound {
-            std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-            std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-        };
-        socket.set_reuseaddr(true)?;
-        #[cfg(unix)]
-        socket.set_reuseport(true)?;
-        socket.bind(bound)?;
-        let listener = socket.listen(1024)?;
-        bound = listener.local_addr()?;
-        listeners.push(listener.into_std()?);
+    for _ in 1..workers.max(1) {
+        listeners.push(listener.try_clone()?);
     }
+    listeners.push(listener);
     Ok(listeners)
 }
 

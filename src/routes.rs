@@ -192,6 +192,9 @@ pub struct RouteTable {
     routes: Vec<Route>,
     paths: Node,
     prefixes: HashMap<Box<str>, MethodTable>,
+    /// The lengths of the configured prefixes, longest first: lookup probes only these, so
+    /// its cost does not grow with the request path's length.
+    prefix_lengths: Vec<usize>,
 }
 
 /// One segment of a `path` pattern.
@@ -308,6 +311,10 @@ impl RouteTable {
             }
             Matcher::Prefix(prefix) => {
                 check_prefix(prefix)?;
+                if !self.prefix_lengths.contains(&prefix.len()) {
+                    self.prefix_lengths.push(prefix.len());
+                    self.prefix_lengths.sort_unstable_by(|a, b| b.cmp(a));
+                }
                 self.prefixes.entry(prefix.as_str().into()).or_default()
             }
         };
@@ -328,19 +335,18 @@ impl RouteTable {
         if let Some(found) = self.paths.find(Some(rest), method) {
             return Some(found);
         }
-        // Walk the candidate prefixes from the whole path up to the root, longest first.
-        let mut end = path.len();
-        loop {
-            let candidate = &path[..end];
+        // Probe the configured prefix lengths, longest first; a prefix covers itself and what
+        // lies below its next '/', and "/" covers everything.
+        for &len in &self.prefix_lengths {
+            let covered = len == 1 || path.len() == len || path.as_bytes().get(len) == Some(&b'/');
+            let Some(candidate) = path.get(..len).filter(|_| covered) else {
+                continue;
+            };
             if let Some(found) = self.prefixes.get(candidate).and_then(|t| t.get(method)) {
                 return Some(found);
             }
-            match candidate.rfind('/') {
-                Some(0) | None => break,
-                Some(i) => end = i,
-            }
         }
-        self.prefixes.get("/").and_then(|t| t.get(method))
+        None
     }
 
     /// Every route, in the order it was configured.

@@ -449,7 +449,13 @@ pub async fn serve_with(
             .max_headers(limits.max_headers)
             // Heads up to the limit reach the handler, which answers a JSON 431; hyper itself
             // cuts off anything far beyond it (a bare 431 and a closed connection).
-            .max_buf_size((limits.max_header_bytes * 2).max(16 * 1024) + limits.max_uri_bytes);
+            .max_buf_size(
+                limits
+                    .max_header_bytes
+                    .saturating_mul(2)
+                    .max(16 * 1024)
+                    .saturating_add(limits.max_uri_bytes),
+            );
         let peer = Arc::new(Peer {
             addr,
             // An IP address is always a valid header value.
