@@ -30,6 +30,9 @@ pub enum GatewayError {
     /// `max_token_bytes` (client side).
     #[error("request header fields too large")]
     HeadersTooLarge,
+    /// The client's request body stalled for longer than `request_head_timeout` (client side).
+    #[error("request body stalled")]
+    RequestTimeout,
     /// The request body is larger than the route's `max_body_bytes` (client side).
     #[error("payload too large")]
     PayloadTooLarge,
@@ -56,6 +59,7 @@ impl GatewayError {
             GatewayError::UriTooLong => StatusCode::URI_TOO_LONG,
             GatewayError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             GatewayError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             GatewayError::Auth(e) => e.status(),
             GatewayError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             GatewayError::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -71,6 +75,7 @@ impl GatewayError {
             GatewayError::UriTooLong => "URI Too Long".into(),
             GatewayError::HeadersTooLarge => "Request Header Fields Too Large".into(),
             GatewayError::PayloadTooLarge => "Request Entity Too Large".into(),
+            GatewayError::RequestTimeout => "Request Timeout".into(),
             GatewayError::Auth(e) => e.detail(),
             GatewayError::BadGateway(_) => "Bad Gateway".into(),
             GatewayError::GatewayTimeout => "Gateway Timeout".into(),
@@ -86,6 +91,7 @@ impl GatewayError {
             GatewayError::UriTooLong => "uri_too_long",
             GatewayError::HeadersTooLarge => "headers_too_large",
             GatewayError::PayloadTooLarge => "payload_too_large",
+            GatewayError::RequestTimeout => "body_timeout",
             GatewayError::Auth(e) => e.reason(),
             GatewayError::BadGateway(_) => "upstream_unavailable",
             GatewayError::GatewayTimeout => "upstream_timeout",
@@ -101,6 +107,7 @@ impl GatewayError {
             | GatewayError::UriTooLong
             | GatewayError::HeadersTooLarge
             | GatewayError::PayloadTooLarge
+            | GatewayError::RequestTimeout
             | GatewayError::Auth(_) => true,
             GatewayError::BadGateway(_) | GatewayError::GatewayTimeout => false,
         }

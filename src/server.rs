@@ -296,7 +296,13 @@ impl Worker {
         let started = Instant::now();
         let result = self
             .client
-            .forward(upstream, target.clone(), request, timeout)
+            .forward(
+                upstream,
+                target.clone(),
+                request,
+                timeout,
+                snapshot.server.request_head_timeout,
+            )
             .await;
         let elapsed = started.elapsed();
         forwarded.upstream_latency = Some(elapsed);

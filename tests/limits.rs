@@ -218,3 +218,61 @@ async fn non_utf8_header_values_are_forwarded_as_bytes() {
         "one byte reached the echo, shown lossily"
     );
 }
+
+/// Sends a POST whose body arrives one byte every `gap`, then reads the answer.
+fn trickle(addr: std::net::SocketAddr, path: &str, bytes: usize, gap: Duration) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {bytes}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    for _ in 0..bytes {
+        std::thread::sleep(gap);
+        if stream.write_all(b"x").is_err() {
+            break;
+        }
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_upload_does_not_count_against_upstream_timeout() {
+    let upstream = Upstream::start().await;
+    let config = LIMITS.replace(
+        "request_head_timeout = \"300ms\"",
+        "request_head_timeout = \"2s\"\nupstream_timeout = \"500ms\"",
+    );
+    let gw = TestGateway::start(&config, upstream.addr).await;
+    let addr = gw.addr;
+    // Six bytes over about 1.2 s: longer than upstream_timeout, each gap shorter than the
+    // body-idle limit.
+    let answer = tokio::task::spawn_blocking(move || {
+        trickle(addr, "/public/upload", 6, Duration::from_millis(200))
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""body_len":6"#), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_request_body_is_408_not_an_upstream_error() {
+    let (_upstream, gw) = setup().await;
+    let addr = gw.addr;
+    // request_head_timeout is 300 ms in LIMITS; the body stalls for 1 s between bytes.
+    let answer = tokio::task::spawn_blocking(move || {
+        trickle(addr, "/public/upload", 3, Duration::from_millis(1000))
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains(r#"{"detail":"Request Timeout"}"#),
+        "{answer}"
+    );
+}
