@@ -119,6 +119,13 @@ pub fn explain(
             let mut upstream_headers = HeaderMap::new();
             if let Outcome::Authenticated(identity) = outcome {
                 headers::set_identity(&mut upstream_headers, identity);
+                headers::set_claims(&mut upstream_headers, identity, &snapshot.forward.claims);
+            }
+            if let Some(reported) = &evaluation.reported {
+                upstream_headers.insert(
+                    headers::X_AUTH_REPORTED,
+                    HeaderValue::from_static(reported.reason()),
+                );
             }
             match upstream_headers.is_empty() {
                 true => {

@@ -17,6 +17,8 @@ pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for
 pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Report-mode routes: the reason enforcement would have rejected the request.
+pub const X_AUTH_REPORTED: HeaderName = HeaderName::from_static("x-auth-reported");
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
@@ -139,25 +141,22 @@ pub fn strip_token(headers: &mut HeaderMap, auth: &AuthSettings) {
         auth.cookies.access.as_bytes(),
         auth.cookies.refresh.as_bytes(),
     ];
-    let Some(cookie) = headers.get(COOKIE) else {
-        return;
-    };
-    let kept: Vec<&[u8]> = cookie
-        .as_bytes()
-        .split(|&b| b == b';')
+    // Every Cookie line, not only the first: none may carry the token on.
+    let kept: Vec<Vec<u8>> = headers
+        .get_all(COOKIE)
+        .iter()
+        .flat_map(|line| line.as_bytes().split(|&b| b == b';'))
+        .map(<[u8]>::trim_ascii)
         .filter(|chunk| {
             let name = chunk.split(|&b| b == b'=').next().unwrap_or_default();
-            !names.contains(&name.trim_ascii())
+            !chunk.is_empty() && !names.contains(&name.trim_ascii())
         })
-        .map(<[u8]>::trim_ascii)
-        .filter(|chunk| !chunk.is_empty())
+        .map(<[u8]>::to_vec)
         .collect();
-    match HeaderValue::from_bytes(&kept.join(&b"; "[..])) {
-        Ok(v) if !kept.is_empty() => {
-            headers.insert(COOKIE, v);
-        }
-        _ => {
-            headers.remove(COOKIE);
+    headers.remove(COOKIE);
+    if let Ok(value) = HeaderValue::from_bytes(&kept.join(&b"; "[..])) {
+        if !kept.is_empty() {
+            headers.insert(COOKIE, value);
         }
     }
 }

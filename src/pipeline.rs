@@ -4,9 +4,9 @@
 
 use std::borrow::Cow;
 
-use http::header::{CONTENT_LENGTH, HOST};
+use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::uri::PathAndQuery;
-use http::{HeaderMap, Method, Uri, Version};
+use http::{HeaderMap, HeaderValue, Method, Uri, Version};
 
 use crate::auth::{self, AuthError, Outcome, Rule};
 use crate::config::{ServerSettings, Snapshot};
@@ -107,6 +107,21 @@ fn check_request(
         && !head.headers.contains_key(HOST)
     {
         return Err(GatewayError::BadRequest("Missing Host header"));
+    }
+    // RFC 9112 section 3.2: several Host lines are a 400.
+    if head.headers.get_all(HOST).iter().nth(1).is_some() {
+        return Err(GatewayError::BadRequest("Several Host headers"));
+    }
+    // hyper accepts any codings before a final `chunked` and drops them; a request that asks
+    // for a coding nobody here decodes is refused rather than forwarded as something else.
+    let codings: Vec<&HeaderValue> = head.headers.get_all(TRANSFER_ENCODING).iter().collect();
+    let only_chunked = codings.len() == 1
+        && codings[0]
+            .as_bytes()
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"chunked");
+    if !codings.is_empty() && !only_chunked {
+        return Err(GatewayError::BadRequest("Unsupported transfer coding"));
     }
     if head.uri.path_and_query().map_or(0, |p| p.as_str().len()) > limits.max_uri_bytes {
         return Err(GatewayError::UriTooLong);

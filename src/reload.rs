@@ -48,8 +48,23 @@ impl Reloader {
                 if snapshot.listen != old.listen {
                     tracing::warn!(old = %old.listen, new = %snapshot.listen, "server.listen changed; the listener stays on the old address until a restart");
                 }
-                if snapshot.admin_listen != old.admin_listen {
-                    tracing::warn!("admin.listen changed; it takes effect on restart");
+                let (new_server, old_server) = (&snapshot.server, &old.server);
+                let restart_only = [
+                    ("admin.listen", snapshot.admin_listen != old.admin_listen),
+                    ("server.workers", new_server.workers != old_server.workers),
+                    (
+                        "server.max_connections",
+                        new_server.max_connections != old_server.max_connections,
+                    ),
+                    (
+                        "server.upstream_connect_timeout",
+                        new_server.upstream_connect_timeout != old_server.upstream_connect_timeout,
+                    ),
+                ];
+                for (key, changed) in restart_only {
+                    if changed {
+                        tracing::warn!(key, "changed; it takes effect on restart");
+                    }
                 }
                 let routes = snapshot.routes.routes().len();
                 self.gateway.replace(snapshot);

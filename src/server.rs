@@ -25,16 +25,16 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower_http::request_id::{MakeRequestId, RequestId};
 
-use crate::auth::{Identity, Outcome};
+use crate::auth::{AuthError, Identity, Outcome};
 use crate::config::Snapshot;
 use crate::error::{json_response, Body, GatewayError};
-use crate::headers::{self, X_REQUEST_ID};
+use crate::headers::{self, X_AUTH_REPORTED, X_REQUEST_ID};
 use crate::metrics::{
     Metrics, ReasonLabels, RequestLabels, RouteLabels, UpstreamErrorLabels, UpstreamLabels,
 };
 use crate::pipeline::{self, declared_length, RequestHead};
 use crate::proxy::{UpstreamBody, UpstreamClient};
-use crate::routes::{Mode, Policy, Route};
+use crate::routes::{Policy, Route};
 
 /// The running gateway: the current config snapshot and the metrics, shared by every accept
 /// loop.
@@ -92,7 +92,7 @@ impl Gateway {
 impl Worker {
     /// Answers one request. Never fails: errors become their JSON response here, and this is
     /// the one place that counts the request and writes the access log.
-    async fn handle(&self, mut request: Request<Incoming>, peer: &Peer) -> Response<Body> {
+    async fn handle(&self, request: Request<Incoming>, peer: &Peer) -> Response<Body> {
         let started = Instant::now();
         let snapshot = self.gateway.snapshot.load_full();
         let request_id = self.ids.for_request(&request);
@@ -123,9 +123,6 @@ impl Worker {
         let mut forwarded = Forwarded::default();
         let result = match (evaluation.verdict, route, &evaluation.target) {
             (Ok(outcome), Some(route), Some(target)) => {
-                request
-                    .headers_mut()
-                    .insert(X_REQUEST_ID, request_id.clone());
                 self.forward(
                     &snapshot,
                     route,
@@ -133,6 +130,8 @@ impl Worker {
                     target,
                     outcome,
                     peer,
+                    &request_id,
+                    evaluation.reported.as_ref(),
                     &mut forwarded,
                 )
                 .await
@@ -214,8 +213,10 @@ impl Worker {
             })
             .inc();
         if decision == "rejected" || decision == "reported" {
-            let mode = match route.map(|r| r.mode) {
-                Some(Mode::Report) => "report",
+            // Only what report mode let through counts as "report"; a 400 or 413 on a
+            // report-mode route was enforced.
+            let mode = match decision {
+                "reported" => "report",
                 _ => "enforce",
             };
             m.rejections
@@ -267,6 +268,8 @@ impl Worker {
         target: &PathAndQuery,
         outcome: Outcome,
         peer: &Peer,
+        request_id: &HeaderValue,
+        reported: Option<&AuthError>,
         forwarded: &mut Forwarded,
     ) -> Result<Response<Body>, GatewayError> {
         if let Some(authority) = request.uri().authority() {
@@ -279,6 +282,12 @@ impl Worker {
         headers::remove_hop_by_hop(headers);
         headers::remove_identity(headers);
         headers::set_forwarded(headers, &peer.ip);
+        // After the hop-by-hop removal, so `Connection: X-Request-Id` cannot take it away.
+        headers.insert(X_REQUEST_ID, request_id.clone());
+        if let Some(reported) = reported {
+            // Report mode: the upstream learns that enforcement would have rejected this.
+            headers.insert(X_AUTH_REPORTED, HeaderValue::from_static(reported.reason()));
+        }
         if let Outcome::Authenticated(identity) = &outcome {
             headers::set_identity(headers, identity);
             headers::set_claims(headers, identity, &snapshot.forward.claims);

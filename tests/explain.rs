@@ -401,13 +401,14 @@ fn a_report_mode_route_forwards_what_it_would_reject_and_says_what_enforcing_wou
             "  x-auth-subject: alice",
             "  x-auth-fresh: false",
             "  x-auth-token-type: access",
+            "  x-auth-reported: not_fresh",
         ])
         .shows(&[
             "policy:     fresh (mode report)",
             r#"decision:   forwarded (report mode; enforcing would answer 401 "Fresh token required": not_fresh)"#,
         ]);
     f.explain("GET", "/shadow", &[])
-        .forwards(&[])
+        .forwards(&["  x-auth-reported: missing"])
         .shows(&[
             r#"decision:   forwarded (report mode; enforcing would answer 401 "Missing Authorization Header": missing)"#,
         ]);

@@ -263,3 +263,28 @@ async fn a_public_route_is_transparent() {
     assert_eq!(direct.json()["method"], proxied.json()["method"]);
     assert_eq!(direct.json()["path"], proxied.json()["path"]);
 }
+
+#[tokio::test]
+async fn connection_cannot_remove_host_or_the_request_id() {
+    let (_upstream, gw) = setup().await;
+    let reply = send(
+        gw.addr,
+        "GET",
+        "/public/x",
+        &[
+            ("connection", b"Host, X-Request-Id"),
+            ("x-request-id", b"abc-1"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        reply.upstream_saw("host"),
+        [gw.addr.to_string()],
+        "Host survives"
+    );
+    assert_eq!(
+        reply.upstream_saw("x-request-id"),
+        ["abc-1"],
+        "the request id survives"
+    );
+}

@@ -20,6 +20,8 @@ async fn framing_tricks_are_400_and_never_forwarded() {
         ("a Content-Length list", b"POST /public/a HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 40\r\n\r\nabc"),
         ("a signed Content-Length", b"POST /public/a HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc"),
         ("an unknown transfer coding", b"POST /public/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc"),
+        ("two Host headers", b"GET /public/a HTTP/1.1\r\nHost: x\r\nHost: y\r\nConnection: close\r\n\r\n"),
+        ("a coding before chunked", b"POST /public/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: foo, chunked\r\nConnection: close\r\n\r\n0\r\n\r\n"),
         ("chunked not last", b"POST /public/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"),
         ("Transfer-Encoding in HTTP/1.0", b"POST /public/a HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
         ("obsolete line folding", b"GET /public/a HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n"),

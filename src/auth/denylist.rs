@@ -17,8 +17,16 @@ const MAX_BYTES: u64 = 64 << 20;
 pub struct Denylist {
     path: PathBuf,
     jtis: ArcSwap<HashSet<String>>,
-    /// The bytes the current list was built from.
-    read: Mutex<Vec<u8>>,
+    /// The bytes the current list was built from, and the file's length and modification
+    /// time then: the file is re-read only when those change.
+    read: Mutex<(Vec<u8>, Option<Stamp>)>,
+}
+
+type Stamp = (u64, std::time::SystemTime);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
 }
 
 fn parse(bytes: &[u8]) -> HashSet<String> {
@@ -38,7 +46,7 @@ impl Denylist {
         Ok(Arc::new(Denylist {
             path: path.to_path_buf(),
             jtis: ArcSwap::from_pointee(parse(&bytes)),
-            read: Mutex::new(bytes),
+            read: Mutex::new((bytes, stamp(path))),
         }))
     }
 
@@ -61,19 +69,24 @@ impl Denylist {
     /// Re-reads the file if its content changed. Returns the new number of entries when the
     /// list was replaced.
     pub fn refresh(&self) -> Result<Option<usize>, String> {
-        let bytes = crate::config::read_file(&self.path, MAX_BYTES)
-            .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
+        let now = stamp(&self.path);
         let mut read = self
             .read
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if *read == bytes {
+        if now.is_some() && read.1 == now {
+            return Ok(None);
+        }
+        let bytes = crate::config::read_file(&self.path, MAX_BYTES)
+            .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
+        if read.0 == bytes {
+            read.1 = now;
             return Ok(None);
         }
         let jtis = parse(&bytes);
         let count = jtis.len();
         self.jtis.store(Arc::new(jtis));
-        *read = bytes;
+        *read = (bytes, now);
         Ok(Some(count))
     }
 }
