@@ -272,9 +272,19 @@ fn serve(path: &Path) -> ExitCode {
         for (i, listener) in listeners.into_iter().enumerate() {
             let (gateway, permits, mut stopped) =
                 (gateway.clone(), permits.clone(), stopped.clone());
+            let worker_down = worker_down.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("freshgate-worker-{i}"))
                 .spawn(move || {
+                    // Dropped on any exit of the thread, a panic included: tells the main
+                    // thread, which treats an exit before shutdown as fatal.
+                    struct Down(tokio::sync::mpsc::UnboundedSender<usize>, usize);
+                    impl Drop for Down {
+                        fn drop(&mut self) {
+                            let _ = self.0.send(self.1);
+                        }
+                    }
+                    let _down = Down(worker_down, i);
                     let runtime = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()?;
