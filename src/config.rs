@@ -136,24 +136,32 @@ pub struct ClaimHeader {
 
 /// Reads and validates a config file.
 pub fn load(path: &Path) -> Result<Snapshot, ConfigErrors> {
+    load_read(path).1
+}
+
+/// [`load`], also returning the bytes that were parsed (when the file could be read), so a
+/// watcher compares later contents with exactly what is in force.
+pub fn load_read(path: &Path) -> (Option<Vec<u8>>, Result<Snapshot, ConfigErrors>) {
     let name = path.display().to_string();
-    let text = read_file(path, 4 << 20)
-        .and_then(|b| {
-            String::from_utf8(b)
-                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
-        })
-        .map_err(|e| {
-            ConfigErrors(vec![ConfigError {
-                file: name.clone(),
-                line: 0,
-                column: 0,
-                key: "(file)".into(),
-                message: format!("cannot read the config file: {e}"),
-                fix: "pass an existing, readable file with --config".into(),
-            }])
-        })?;
+    let read = read_file(path, 4 << 20);
+    let bytes = read.as_ref().ok().cloned();
+    let text = read.and_then(|b| {
+        String::from_utf8(b)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
+    });
+    let text = text.map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: name.clone(),
+            line: 0,
+            column: 0,
+            key: "(file)".into(),
+            message: format!("cannot read the config file: {e}"),
+            fix: "pass an existing, readable file with --config".into(),
+        }])
+    });
     let base = path.parent().unwrap_or(Path::new("."));
-    parse(&text, &name, base)
+    let snapshot = text.and_then(|text| parse(&text, &name, base));
+    (bytes, snapshot)
 }
 
 /// Validates config text. `name` is used in messages; relative file paths in the config are

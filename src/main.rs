@@ -107,8 +107,14 @@ fn init_logging(format: LogFormat) {
 }
 
 fn load(path: &Path) -> Option<freshgate::Snapshot> {
-    match config::load(path) {
-        Ok(snapshot) => Some(snapshot),
+    load_read(path).1
+}
+
+/// Loads the config, printing every error; also returns the bytes that were parsed.
+fn load_read(path: &Path) -> (Option<Vec<u8>>, Option<freshgate::Snapshot>) {
+    let (bytes, loaded) = config::load_read(path);
+    match loaded {
+        Ok(snapshot) => (bytes, Some(snapshot)),
         Err(errors) => {
             eprintln!("{errors}");
             eprintln!(
@@ -116,7 +122,7 @@ fn load(path: &Path) -> Option<freshgate::Snapshot> {
                 path.display(),
                 errors.0.len()
             );
-            None
+            (bytes, None)
         }
     }
 }
@@ -213,7 +219,8 @@ fn serve(path: &Path) -> ExitCode {
         // than killing the process (SIGHUP's default action).
         #[cfg(unix)]
         let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
-        let Some(snapshot) = load(path) else {
+        let (loaded_bytes, snapshot) = load_read(path);
+        let Some(snapshot) = snapshot else {
             return ExitCode::FAILURE;
         };
         let listeners = match bind_workers(snapshot.listen, snapshot.server.workers) {
@@ -237,7 +244,7 @@ fn serve(path: &Path) -> ExitCode {
         let routes = snapshot.routes.routes().len();
         let workers = listeners.len();
         let gateway = Gateway::new(snapshot);
-        let reloader = Reloader::new(path.to_path_buf(), gateway.clone());
+        let reloader = Reloader::seeded(path.to_path_buf(), gateway.clone(), loaded_bytes);
         tokio::spawn(reloader.clone().watch_file(Duration::from_secs(1)));
         #[cfg(unix)]
         match hangup {

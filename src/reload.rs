@@ -30,19 +30,27 @@ const SETTLE: Duration = Duration::from_millis(200);
 impl Reloader {
     pub fn new(path: PathBuf, gateway: Arc<Gateway>) -> Arc<Self> {
         let current = std::fs::read(&path).ok();
+        Self::seeded(path, gateway, current)
+    }
+
+    /// Like [`Reloader::new`], with the bytes the running snapshot was parsed from, so an edit
+    /// made between the first load and this call is still noticed.
+    pub fn seeded(path: PathBuf, gateway: Arc<Gateway>, loaded: Option<Vec<u8>>) -> Arc<Self> {
         Arc::new(Reloader {
             path,
             gateway,
-            last_seen: Mutex::new(current),
+            last_seen: Mutex::new(loaded),
         })
     }
 
     /// Loads the file now (SIGHUP, or a change seen on disk). `trigger` is for the log.
     pub async fn reload(&self, trigger: &'static str) -> Result<(), ConfigErrors> {
         let mut last_seen = self.last_seen.lock().await;
-        *last_seen = std::fs::read(&self.path).ok();
+        // Remember exactly the bytes that were judged, accepted or not.
+        let (seen, loaded) = config::load_read(&self.path);
+        *last_seen = seen;
         let metrics = self.gateway.metrics();
-        match config::load(&self.path) {
+        match loaded {
             Ok(snapshot) => {
                 let old = self.gateway.snapshot();
                 if snapshot.listen != old.listen {
