@@ -35,9 +35,11 @@ pub struct ServerSettings {
     pub upstream_timeout: Duration,
     /// Time allowed to open a TCP connection to an upstream (`upstream_connect_timeout`, 5 s).
     pub upstream_connect_timeout: Duration,
-    /// Time allowed to receive a request head, counted from when the connection is ready for
-    /// the next request, so it also ends idle keep-alive connections (`request_head_timeout`).
+    /// Time allowed to receive a request head from its first byte (`request_head_timeout`);
+    /// also how long a request body may stall.
     pub request_head_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request (`idle_timeout`).
+    pub idle_timeout: Duration,
     /// How long SIGTERM/SIGINT wait for requests in flight (`shutdown_timeout`, 30 s).
     pub shutdown_timeout: Duration,
     /// Client connections served at once; more wait in the listen backlog (`max_connections`).
@@ -63,6 +65,7 @@ impl Default for ServerSettings {
             upstream_timeout: Duration::from_secs(30),
             upstream_connect_timeout: Duration::from_secs(5),
             request_head_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             workers: std::thread::available_parallelism().map_or(1, usize::from),
@@ -246,6 +249,11 @@ impl Validator<'_> {
                 raw.request_head_timeout.as_ref(),
                 "server.request_head_timeout",
                 d.request_head_timeout,
+            ),
+            idle_timeout: self.duration(
+                raw.idle_timeout.as_ref(),
+                "server.idle_timeout",
+                d.idle_timeout,
             ),
             shutdown_timeout: self.duration(
                 raw.shutdown_timeout.as_ref(),

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod explain;
+pub mod framing;
 pub mod headers;
 pub mod metrics;
 pub mod path;

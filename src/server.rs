@@ -28,6 +28,7 @@ use tower_http::request_id::{MakeRequestId, RequestId};
 use crate::auth::{AuthError, Identity, Outcome};
 use crate::config::Snapshot;
 use crate::error::{json_response, Body, GatewayError};
+use crate::framing;
 use crate::headers::{self, X_AUTH_REPORTED, X_REQUEST_ID};
 use crate::metrics::{
     Metrics, ReasonLabels, RequestLabels, RouteLabels, UpstreamErrorLabels, UpstreamLabels,
@@ -58,6 +59,8 @@ struct Peer {
     addr: SocketAddr,
     /// The client's IP as header text, for `X-Forwarded-For`.
     ip: HeaderValue,
+    /// What the framing guard found on this connection.
+    flags: Arc<framing::Flags>,
 }
 
 /// What a forwarded request reports back for the access log.
@@ -103,7 +106,14 @@ impl Worker {
             version: request.version(),
             headers: request.headers(),
         };
-        let evaluation = pipeline::evaluate(&snapshot, &head, now);
+        let mut evaluation = pipeline::evaluate(&snapshot, &head, now);
+        let violation = peer.flags.violation();
+        if let Some(violation) = violation {
+            // A head hyper accepted but freshgate refuses (bare LF, Content-Length with
+            // Transfer-Encoding): 400 and the connection closed, never forwarded.
+            tracing::debug!(peer = %peer.addr, reason = violation.detail(), "request refused by the framing guard");
+            evaluation.verdict = Err(GatewayError::BadRequest(violation.detail()));
+        }
         let method = request.method().clone();
         let route = evaluation.route;
         let subject = match &evaluation.verdict {
@@ -173,6 +183,11 @@ impl Worker {
         response
             .headers_mut()
             .insert(X_REQUEST_ID, request_id.clone());
+        if violation.is_some() {
+            response
+                .headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
         let status = response.status().as_u16();
         let latency = started.elapsed();
         self.count(route, decision, reason, status, latency);
@@ -460,7 +475,9 @@ pub async fn serve_with(
         let limits = &worker.gateway.snapshot().server;
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
-            .header_read_timeout(limits.request_head_timeout)
+            // hyper's header timer starts when a connection waits for its next request: it is
+            // the idle timeout. The head itself is timed from its first byte by the guard.
+            .header_read_timeout(limits.idle_timeout)
             .max_headers(limits.max_headers)
             // Heads up to the limit reach the handler, which answers a JSON 431; hyper itself
             // cuts off anything far beyond it (a bare 431 and a closed connection).
@@ -471,12 +488,15 @@ pub async fn serve_with(
                     .max(16 * 1024)
                     .saturating_add(limits.max_uri_bytes),
             );
+        let flags = Arc::new(framing::Flags::default());
         let peer = Arc::new(Peer {
             addr,
             // An IP address is always a valid header value.
             ip: HeaderValue::from_str(&addr.ip().to_string())
                 .unwrap_or(HeaderValue::from_static("unknown")),
+            flags: flags.clone(),
         });
+        let stream = framing::Guarded::new(stream, flags, limits.request_head_timeout);
         let service_worker = worker.clone();
         let service = service_fn(move |request| {
             let worker = service_worker.clone();

@@ -276,3 +276,54 @@ async fn a_stalled_request_body_is_408_not_an_upstream_error() {
         "{answer}"
     );
 }
+
+/// Sends a request on an open connection and reads one response (the echo's JSON ends the
+/// body; `Content-Length` framing is enough for these small answers).
+fn request_on(stream: &mut std::net::TcpStream, path: &str) -> String {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = stream.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_keep_alive_connection_outlives_the_head_timeout_and_ends_at_idle_timeout() {
+    let upstream = Upstream::start().await;
+    let config = LIMITS.replace(
+        "request_head_timeout = \"300ms\"",
+        "request_head_timeout = \"300ms\"\nidle_timeout = \"1500ms\"",
+    );
+    let gw = TestGateway::start(&config, upstream.addr).await;
+    let addr = gw.addr;
+    let (second, closed_after) = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        assert!(request_on(&mut stream, "/public/1").starts_with("HTTP/1.1 200"));
+        // Idle for longer than the head timeout: the connection must stay.
+        std::thread::sleep(Duration::from_millis(700));
+        let second = request_on(&mut stream, "/public/2");
+        // Then idle until the idle timeout closes it.
+        let idle_from = Instant::now();
+        let mut buf = [0u8; 1];
+        let n = stream.read(&mut buf).unwrap_or(0);
+        assert_eq!(n, 0, "the server closed the idle connection");
+        (second, idle_from.elapsed())
+    })
+    .await
+    .unwrap();
+    assert!(
+        second.starts_with("HTTP/1.1 200"),
+        "served after idling past the head timeout: {second}"
+    );
+    assert!(
+        closed_after >= Duration::from_millis(1000),
+        "not before idle_timeout: {closed_after:?}"
+    );
+    assert!(
+        closed_after < Duration::from_secs(4),
+        "closed by idle_timeout: {closed_after:?}"
+    );
+}
