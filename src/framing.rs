@@ -70,9 +70,49 @@ impl Flags {
 /// The start of a header line kept for recognising `Content-Length` and `Transfer-Encoding`.
 const LINE_KEEP: usize = 64;
 
+#[derive(Debug)]
+struct Line {
+    bytes: [u8; LINE_KEEP],
+    len: usize,
+    /// The line was longer than `LINE_KEEP`: its value is never read.
+    truncated: bool,
+}
+
+impl Default for Line {
+    fn default() -> Self {
+        Line {
+            bytes: [0; LINE_KEEP],
+            len: 0,
+            truncated: false,
+        }
+    }
+}
+
+impl Line {
+    fn is_empty(&self) -> bool {
+        self.len == 0 && !self.truncated
+    }
+
+    fn push(&mut self, b: u8) {
+        match self.len < LINE_KEEP {
+            true => {
+                self.bytes[self.len] = b.to_ascii_lowercase();
+                self.len += 1;
+            }
+            false => self.truncated = true,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.truncated = false;
+    }
+}
+
 #[derive(Debug, Default)]
 struct Head {
-    line: Vec<u8>,
+    /// The start of the current line, lower-cased, without allocating.
+    line: Line,
     cr: bool,
     /// Any byte of this head (beyond leading empty lines) was seen.
     started: bool,
@@ -211,10 +251,11 @@ fn head_byte(head: &mut Head, b: u8) -> (Option<Violation>, bool) {
                 // empty lines RFC 9112 section 2.2 lets a server ignore.
                 return (violation, head.started);
             }
-            let line = std::mem::take(&mut head.line);
             if head.request_line_done {
-                header_line(head, &line);
+                let (bytes, len, truncated) = (head.line.bytes, head.line.len, head.line.truncated);
+                header_line(head, &bytes[..len], truncated);
             }
+            head.line.clear();
             head.request_line_done = true;
             (violation, false)
         }
@@ -227,18 +268,13 @@ fn head_byte(head: &mut Head, b: u8) -> (Option<Violation>, bool) {
             let violation = head.cr.then_some(Violation::BareCr);
             head.cr = false;
             head.started = true;
-            if head.line.len() < LINE_KEEP {
-                head.line.push(b.to_ascii_lowercase());
-            } else if head.line.len() == LINE_KEEP {
-                // Mark a long line so a truncated value is never read as a length.
-                head.line.push(0);
-            }
+            head.line.push(b);
             (violation, false)
         }
     }
 }
 
-fn header_line(head: &mut Head, line: &[u8]) {
+fn header_line(head: &mut Head, line: &[u8], truncated: bool) {
     let Some(colon) = line.iter().position(|&b| b == b':') else {
         return;
     };
@@ -248,6 +284,7 @@ fn header_line(head: &mut Head, line: &[u8]) {
             head.content_length = true;
             let parsed = std::str::from_utf8(value)
                 .ok()
+                .filter(|_| !truncated)
                 .and_then(|v| v.parse::<u64>().ok());
             head.length = match (head.length, parsed) {
                 (None, Some(n)) => Some(n),
@@ -258,7 +295,7 @@ fn header_line(head: &mut Head, line: &[u8]) {
         }
         b"transfer-encoding" => {
             head.transfer_encoding = true;
-            head.chunked = value.ends_with(b"chunked");
+            head.chunked = !truncated && value.ends_with(b"chunked");
         }
         _ => {}
     }
