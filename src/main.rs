@@ -131,8 +131,8 @@ fn check(path: &Path) -> ExitCode {
     let Some(snapshot) = load(path) else {
         return ExitCode::FAILURE;
     };
-    println!("{}: valid; listen {}", path.display(), snapshot.listen);
-    println!("routes, in the order they are matched:");
+    let mut text = format!("{}: valid; listen {}\n", path.display(), snapshot.listen);
+    text.push_str("routes, in the order they are matched:\n");
     for route in snapshot.routes.in_match_order() {
         let methods = match route.methods.as_slice() {
             [] => "*".to_string(),
@@ -143,15 +143,22 @@ fn check(path: &Path) -> ExitCode {
             Matcher::Prefix(p) => ("prefix", p),
         };
         let upstream = &snapshot.upstreams[route.upstream];
-        println!(
-            "  {methods:<14} {kind:<6} {pattern:<32} {:<8} -> {} (http://{})  [route {}]",
+        text.push_str(&format!(
+            "  {methods:<14} {kind:<6} {pattern:<32} {:<8} -> {} (http://{})  [route {}]\n",
             route.policy.as_str(),
             upstream.name,
             upstream.authority,
             route.index
-        );
+        ));
     }
+    print_out(&text);
     ExitCode::SUCCESS
+}
+
+/// Writes to standard output; a closed pipe (`freshgate check | head -1`) is not an error.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn token(
@@ -188,7 +195,7 @@ fn token(
         *alg,
     ) {
         Ok(token) => {
-            println!("{token}");
+            print_out(&format!("{token}\n"));
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -383,7 +390,7 @@ fn explain(
         freshgate::server::now_ms(),
     ) {
         Ok(report) => {
-            print!("{}", report.text);
+            print_out(&report.text);
             match report.forwarded {
                 true => ExitCode::SUCCESS,
                 false => ExitCode::FAILURE,
