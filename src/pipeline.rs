@@ -114,14 +114,12 @@ fn check_request(
     }
     // hyper accepts any codings before a final `chunked` and drops them; a request that asks
     // for a coding nobody here decodes is refused rather than forwarded as something else.
-    let codings: Vec<&HeaderValue> = head.headers.get_all(TRANSFER_ENCODING).iter().collect();
-    let only_chunked = codings.len() == 1
-        && codings[0]
-            .as_bytes()
-            .trim_ascii()
-            .eq_ignore_ascii_case(b"chunked");
-    if !codings.is_empty() && !only_chunked {
-        return Err(GatewayError::BadRequest("Unsupported transfer coding"));
+    let mut codings = head.headers.get_all(TRANSFER_ENCODING).iter();
+    if let Some(first) = codings.next() {
+        let chunked = |v: &HeaderValue| v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked");
+        if !chunked(first) || codings.next().is_some() {
+            return Err(GatewayError::BadRequest("Unsupported transfer coding"));
+        }
     }
     if head.uri.path_and_query().map_or(0, |p| p.as_str().len()) > limits.max_uri_bytes {
         return Err(GatewayError::UriTooLong);

@@ -221,7 +221,7 @@ impl Worker {
         m.request_duration.observe(latency.as_secs_f64());
         m.requests
             .get_or_create(&RequestLabels {
-                route: route.map_or_else(|| Arc::from("-"), |r| r.name.clone()),
+                route: route.map_or_else(no_route_label, |r| r.name.clone()),
                 policy: route.map_or("-", |r| r.policy.as_str()),
                 decision,
                 status,
@@ -413,6 +413,12 @@ fn limit_body(request: Request<Incoming>, limit: Option<u64>) -> Request<Upstrea
         }
         _ => request.map(Either::Left),
     }
+}
+
+/// The metrics label of requests that matched no route, built once rather than per 404.
+fn no_route_label() -> Arc<str> {
+    static LABEL: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    LABEL.get_or_init(|| Arc::from("-")).clone()
 }
 
 /// Milliseconds since the Unix epoch.
