@@ -6,14 +6,20 @@
 //! cache hit), an access token never seen before (`access-first-sight`: verification plus a
 //! cache insert), a fresh token on a `fresh` route, an expired token (rejected, 422) and no
 //! header at all (rejected, 401) on an `access` route.
+// Tests fail loudly by design, and hand owned tables to their assertion helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::needless_pass_by_value
+)]
 
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use freshgate::auth::Policy;
 use freshgate::auth::{decide, TokenType};
-use freshgate::routes::Policy;
 use freshgate::token::{sign_hmac, TokenSpec};
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue, StatusCode};

@@ -15,6 +15,12 @@
 //!
 //! Everything lives in this one file (in modules by responsibility) because `benches/*.rs` are
 //! bench targets of their own and this harness owns no other source path.
+// Tests fail loudly by design, and hand owned tables to their assertion helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::needless_pass_by_value
+)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

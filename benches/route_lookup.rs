@@ -4,13 +4,20 @@
 //! (`/svcN/status`), templates with two parameters and a method (`GET /svcN/users/{id}/orders/{order}`)
 //! and prefixes (`/staticN`), all added through `RouteTable::insert` as config loading does.
 //! A miss walks every candidate prefix of the path down to `/`, so it is the slow case.
+// Tests fail loudly by design, and hand owned tables to their assertion helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::needless_pass_by_value
+)]
 
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use freshgate::routes::{Matcher, Policy, Route, RouteTable};
+use freshgate::auth::Policy;
+use freshgate::routes::{Matcher, Route, RouteTable};
 use http::Method;
 
 /// A route as config loading makes it, whose settings beyond the ones varied here (body limit,
@@ -54,7 +61,7 @@ fn table(n: usize) -> RouteTable {
             name: matcher.to_string().into(),
             matcher,
             methods,
-            policy,
+            rule: policy.into(),
             ..template.clone()
         };
         if let Err(e) = table.insert(route) {

@@ -17,7 +17,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::server::Gateway;
+use crate::state::Gateway;
 
 /// Set when shutdown begins, so `/readyz` turns 503 and load balancers stop sending.
 #[derive(Debug, Default)]

@@ -13,6 +13,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
@@ -23,6 +24,7 @@ pub use error::{ConfigError, ConfigErrors, Source};
 use raw::RawConfig;
 
 use crate::auth::AuthSettings;
+use crate::fs::{read_file, DenylistFile};
 use crate::routes::RouteTable;
 
 /// The default `[server] listen`.
@@ -33,8 +35,6 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub struct ServerSettings {
     /// Time allowed for an upstream's response head (`upstream_timeout`, default 30 s).
     pub upstream_timeout: Duration,
-    /// Time allowed to open a TCP connection to an upstream (`upstream_connect_timeout`, 5 s).
-    pub upstream_connect_timeout: Duration,
     /// Time allowed to receive a request head from its first byte (`request_head_timeout`);
     /// also how long a request body may stall.
     pub request_head_timeout: Duration,
@@ -42,11 +42,6 @@ pub struct ServerSettings {
     pub idle_timeout: Duration,
     /// How long SIGTERM/SIGINT wait for requests in flight (`shutdown_timeout`, 30 s).
     pub shutdown_timeout: Duration,
-    /// Client connections served at once; more wait in the listen backlog (`max_connections`).
-    pub max_connections: usize,
-    /// Accept loops, one per thread, each with its own upstream pool (`workers`; default: the
-    /// number of CPUs).
-    pub workers: usize,
     /// Request line plus headers, in bytes (`max_header_bytes`): 431 above it.
     pub max_header_bytes: usize,
     /// Number of request headers (`max_headers`): 431 above it.
@@ -63,18 +58,55 @@ impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             upstream_timeout: Duration::from_secs(30),
-            upstream_connect_timeout: Duration::from_secs(5),
             request_head_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(30),
-            max_connections: 10_000,
-            workers: std::thread::available_parallelism().map_or(1, usize::from),
             max_header_bytes: 32 * 1024,
             max_headers: 100,
             max_uri_bytes: 8 * 1024,
             max_token_bytes: 8 * 1024,
             max_body_bytes: None,
         }
+    }
+}
+
+/// The settings that take effect only at start: the listeners and the worker topology. A
+/// reload compares them as one value and names the keys that changed (they wait for a
+/// restart); everything else in a [`Snapshot`] applies to the next request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Startup {
+    /// `[server] listen`.
+    pub listen: SocketAddr,
+    /// `[admin] listen`: health and metrics, never on the public listener. Off when absent.
+    pub admin_listen: Option<SocketAddr>,
+    /// Accept loops, one per thread, each with its own upstream pool (`workers`; default: the
+    /// number of CPUs).
+    pub workers: usize,
+    /// Client connections served at once; more wait in the listen backlog (`max_connections`).
+    pub max_connections: usize,
+    /// Time allowed to open a TCP connection to an upstream (`upstream_connect_timeout`, 5 s).
+    pub upstream_connect_timeout: Duration,
+}
+
+impl Startup {
+    /// The keys whose values differ between `self` and `other`, for the reload log.
+    pub fn changed_keys(&self, other: &Startup) -> Vec<&'static str> {
+        [
+            ("server.listen", self.listen != other.listen),
+            ("admin.listen", self.admin_listen != other.admin_listen),
+            ("server.workers", self.workers != other.workers),
+            (
+                "server.max_connections",
+                self.max_connections != other.max_connections,
+            ),
+            (
+                "server.upstream_connect_timeout",
+                self.upstream_connect_timeout != other.upstream_connect_timeout,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect()
     }
 }
 
@@ -105,15 +137,17 @@ impl fmt::Debug for Secret {
 /// Everything a validated config produced. Immutable: a reload builds a new one.
 #[derive(Debug)]
 pub struct Snapshot {
-    pub listen: SocketAddr,
+    /// What the file says of the restart-only settings; the running process keeps the ones it
+    /// started with.
+    pub startup: Startup,
     pub server: ServerSettings,
-    pub upstreams: Vec<Upstream>,
+    pub upstreams: Vec<Arc<Upstream>>,
     pub auth: AuthSettings,
     pub routes: RouteTable,
     /// The HMAC secret, kept for `freshgate token`.
     pub secret: Option<Secret>,
-    /// `[admin] listen`: health and metrics, never on the public listener. Off when absent.
-    pub admin_listen: Option<SocketAddr>,
+    /// `denylist_file`, polled for changes by the reloader; it feeds `auth`'s denylist.
+    pub denylist_file: Option<Arc<DenylistFile>>,
     /// `[log] subject`: whether access-log lines carry the token's subject.
     pub log_subject: bool,
     /// `[forward]`: claims sent as headers, and whether the token is removed.
@@ -203,32 +237,55 @@ impl Validator<'_> {
     }
 
     fn snapshot(&mut self, raw: RawConfig) -> Option<Snapshot> {
-        let listen = self.listen(raw.server.listen.as_ref());
+        let startup = self.startup(&raw);
         let server = self.server(&raw.server);
         let upstreams = self.upstreams(raw.upstreams);
-        let jwt = self.jwt(raw.jwt).map(|(mut auth, secret)| {
-            auth.max_token_bytes = server.max_token_bytes;
-            (auth, secret)
-        });
-        let routes = self.routes(raw.routes, &upstreams);
+        let jwt = self.jwt(raw.jwt, server.max_token_bytes);
+        let forward = self.forward(raw.forward);
+        let strip_token = forward.as_ref().is_some_and(|f| f.strip_authorization);
+        let routes = self.routes(raw.routes, &upstreams, &server, strip_token);
+        let jwt = jwt?;
+        Some(Snapshot {
+            startup: startup?,
+            server,
+            upstreams,
+            auth: jwt.auth,
+            routes: routes?,
+            secret: jwt.secret,
+            denylist_file: jwt.denylist_file,
+            log_subject: raw.log.subject.unwrap_or(true),
+            forward: forward?,
+        })
+    }
+
+    fn startup(&mut self, raw: &RawConfig) -> Option<Startup> {
+        let server = &raw.server;
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let workers = self.count(server.workers.as_ref(), "server.workers", cpus, 1);
+        let max_connections = self.count(
+            server.max_connections.as_ref(),
+            "server.max_connections",
+            10_000,
+            1,
+        );
+        let upstream_connect_timeout = self.duration(
+            server.upstream_connect_timeout.as_ref(),
+            "server.upstream_connect_timeout",
+            Duration::from_secs(5),
+        );
+        let listen = self.listen(server.listen.as_ref());
         let admin_listen = match &raw.admin {
             Some(admin) => {
                 Some(self.listen_addr(&admin.listen, "admin.listen", "127.0.0.1:9901")?)
             }
             None => None,
         };
-        let forward = self.forward(raw.forward);
-        let (auth, secret) = jwt?;
-        Some(Snapshot {
+        Some(Startup {
             listen: listen?,
-            server,
-            upstreams,
-            auth,
-            routes: routes?,
-            secret,
             admin_listen,
-            log_subject: raw.log.subject.unwrap_or(true),
-            forward: forward?,
+            workers,
+            max_connections,
+            upstream_connect_timeout,
         })
     }
 
@@ -239,11 +296,6 @@ impl Validator<'_> {
                 raw.upstream_timeout.as_ref(),
                 "server.upstream_timeout",
                 d.upstream_timeout,
-            ),
-            upstream_connect_timeout: self.duration(
-                raw.upstream_connect_timeout.as_ref(),
-                "server.upstream_connect_timeout",
-                d.upstream_connect_timeout,
             ),
             request_head_timeout: self.duration(
                 raw.request_head_timeout.as_ref(),
@@ -260,13 +312,6 @@ impl Validator<'_> {
                 "server.shutdown_timeout",
                 d.shutdown_timeout,
             ),
-            max_connections: self.count(
-                raw.max_connections.as_ref(),
-                "server.max_connections",
-                d.max_connections,
-                1,
-            ),
-            workers: self.count(raw.workers.as_ref(), "server.workers", d.workers, 1),
             max_header_bytes: self.count(
                 raw.max_header_bytes.as_ref(),
                 "server.max_header_bytes",
@@ -298,7 +343,6 @@ impl Validator<'_> {
         }
     }
 
-    /// A positive size or count, at least `min`.
     /// A size or count between `min` and the key's upper bound (see [`max_for`]): limits that
     /// large are mistakes, and bounding them keeps the arithmetic on them safe.
     fn count(
@@ -374,7 +418,7 @@ impl Validator<'_> {
     fn upstreams(
         &mut self,
         raw: Option<Spanned<std::collections::BTreeMap<Spanned<String>, Spanned<String>>>>,
-    ) -> Vec<Upstream> {
+    ) -> Vec<Arc<Upstream>> {
         let Some(raw) = raw else {
             self.err(
                 0..0,
@@ -396,11 +440,11 @@ impl Validator<'_> {
         for (name, url) in raw.into_inner() {
             let key = format!("upstreams.{}", name.get_ref());
             match parse_upstream_url(url.get_ref()) {
-                Ok((scheme, authority)) => upstreams.push(Upstream {
+                Ok((scheme, authority)) => upstreams.push(Arc::new(Upstream {
                     name: name.into_inner().into(),
                     scheme,
                     authority,
-                }),
+                })),
                 Err(message) => self.err(url.span(), key, message, "write an http URL with a host and port and no path, e.g. \"http://127.0.0.1:8000\""),
             }
         }
@@ -426,23 +470,6 @@ fn max_for(key: &str) -> usize {
         // Request bodies: 1 TiB.
         _ => 1 << 40,
     }
-}
-
-/// Reads a regular file of at most `max` bytes: a FIFO, a device or a huge file named by
-/// mistake must fail at load, not hang it or exhaust memory.
-pub(crate) fn read_file(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::{Error, ErrorKind};
-    let meta = std::fs::metadata(path)?;
-    if !meta.is_file() {
-        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
-    }
-    if meta.len() > max {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!("larger than {max} bytes"),
-        ));
-    }
-    std::fs::read(path)
 }
 
 /// Parses durations such as `0s`, `500ms`, `30s`, `15m`, `1h`.

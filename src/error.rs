@@ -98,9 +98,13 @@ impl GatewayError {
         }
     }
 
-    /// True when the client caused it (logged at debug), false for upstream trouble (warn).
-    pub fn is_client_error(&self) -> bool {
+    /// The kind of an upstream failure, for metrics (`unavailable`, `timeout`); `None` for the
+    /// client's failures, including those during the exchange (a body over its limit, a
+    /// stalled upload).
+    pub fn upstream_kind(&self) -> Option<&'static str> {
         match self {
+            GatewayError::BadGateway(_) => Some("unavailable"),
+            GatewayError::GatewayTimeout => Some("timeout"),
             GatewayError::BadRequest(_)
             | GatewayError::NotFound
             | GatewayError::MethodNotAllowed
@@ -108,9 +112,13 @@ impl GatewayError {
             | GatewayError::HeadersTooLarge
             | GatewayError::PayloadTooLarge
             | GatewayError::RequestTimeout
-            | GatewayError::Auth(_) => true,
-            GatewayError::BadGateway(_) | GatewayError::GatewayTimeout => false,
+            | GatewayError::Auth(_) => None,
         }
+    }
+
+    /// True when the client caused it (logged at debug), false for upstream trouble (warn).
+    pub fn is_client_error(&self) -> bool {
+        self.upstream_kind().is_none()
     }
 
     /// The response: `{"detail": ...}`, plus the `WWW-Authenticate` challenge of a 401 (with
@@ -127,7 +135,15 @@ impl GatewayError {
     pub fn challenge(&self, max_age: Option<Duration>) -> Option<HeaderValue> {
         match self {
             GatewayError::Auth(e) => e.challenge(max_age),
-            _ => None,
+            GatewayError::BadRequest(_)
+            | GatewayError::NotFound
+            | GatewayError::MethodNotAllowed
+            | GatewayError::UriTooLong
+            | GatewayError::HeadersTooLarge
+            | GatewayError::PayloadTooLarge
+            | GatewayError::RequestTimeout
+            | GatewayError::BadGateway(_)
+            | GatewayError::GatewayTimeout => None,
         }
     }
 }

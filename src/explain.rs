@@ -1,21 +1,97 @@
-//! `freshgate explain`: what the gateway would do with one request, computed by the same
-//! [`pipeline::evaluate`] the server runs, without serving or contacting an upstream.
+//! `freshgate explain` and `freshgate check`'s route table: what the gateway would do with one
+//! request, computed by the same [`pipeline::evaluate`] and [`headers::rewrite_request`] the
+//! server runs (parse -> evaluate -> rewrite -> [`Report`]), without serving or contacting an
+//! upstream; and the route table in the order it is matched.
 
-use std::fmt::Write as _;
+use std::fmt;
+use std::path::Path;
 
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
-use crate::auth::Outcome;
+use crate::auth::{AuthError, Outcome};
 use crate::config::Snapshot;
-use crate::error::json_body;
-use crate::headers;
-use crate::pipeline::{self, RequestHead};
-use crate::routes::{Matcher, Mode};
+use crate::error::{json_body, GatewayError};
+use crate::headers::{self, Forward};
+use crate::pipeline::{self, Evaluation, RequestHead};
+use crate::routes::{Matcher, Route};
 
-/// The printed explanation and whether the request would be forwarded.
+/// The client address `explain` assumes, for `X-Forwarded-For`.
+const CLIENT_IP: HeaderValue = HeaderValue::from_static("127.0.0.1");
+/// The request id `explain` assumes, for `X-Request-Id`.
+const REQUEST_ID: HeaderValue = HeaderValue::from_static("explain");
+
+/// What `explain` found; its `Display` is the printed explanation.
+#[derive(Debug)]
 pub struct Report {
-    pub text: String,
-    pub forwarded: bool,
+    request: String,
+    canonical: Option<String>,
+    route: Option<RouteLine>,
+    verdict: Verdict,
+}
+
+/// The route a request matched, as printed.
+#[derive(Debug)]
+struct RouteLine {
+    index: usize,
+    kind: &'static str,
+    pattern: String,
+    name: String,
+    policy: String,
+    mode: &'static str,
+    upstream: String,
+}
+
+#[derive(Debug)]
+enum Verdict {
+    Forward {
+        /// Report mode: the status, detail and reason enforcement would have answered.
+        reported: Option<(StatusCode, String, &'static str)>,
+        /// The identity headers, empty when anonymous.
+        identity: Vec<(String, String)>,
+        /// Every header as the upstream would receive it.
+        upstream: Vec<(String, String)>,
+    },
+    Reject {
+        reason: &'static str,
+        status: StatusCode,
+        challenge: Option<String>,
+        body: String,
+    },
+}
+
+impl Verdict {
+    /// The response a rejection gets, with the route's freshness window in its challenge.
+    fn reject(error: &GatewayError, route: Option<&Route>) -> Verdict {
+        Verdict::Reject {
+            reason: error.reason(),
+            status: error.status(),
+            challenge: error
+                .challenge(route.and_then(|r| r.rule.max_age))
+                .map(|c| text(&c)),
+            body: json_body(&error.detail()),
+        }
+    }
+
+    /// A forward whose upstream request has `headers`.
+    fn forward(reported: Option<AuthError>, headers: &HeaderMap) -> Verdict {
+        let upstream = lines(headers);
+        Verdict::Forward {
+            reported: reported.map(|e| (e.status(), e.detail().into_owned(), e.reason())),
+            identity: upstream
+                .iter()
+                .filter(|(name, _)| name.starts_with(headers::IDENTITY_PREFIX))
+                .cloned()
+                .collect(),
+            upstream,
+        }
+    }
+}
+
+impl Report {
+    /// Whether the request would be forwarded.
+    pub fn forwarded(&self) -> bool {
+        matches!(self.verdict, Verdict::Forward { .. })
+    }
 }
 
 /// Explains `method url` with an optional token and extra `Name: value` headers. `Err` is a
@@ -33,6 +109,55 @@ pub fn explain(
     let uri: Uri = url
         .parse()
         .map_err(|e| format!("{url:?} is not a request target: {e}"))?;
+    let mut headers = request_headers(snapshot, token, extra)?;
+    let head = RequestHead {
+        method: &method,
+        uri: &uri,
+        version: Version::HTTP_11,
+        headers: &headers,
+    };
+    let evaluation = pipeline::evaluate(snapshot, &head, now_ms);
+    let route = evaluation.route();
+    let canonical = evaluation.target().map(|t| t.as_str().to_owned());
+    let verdict = match evaluation {
+        Evaluation::Refuse { error, .. } => Verdict::reject(&error, route),
+        Evaluation::Forward {
+            route,
+            outcome,
+            reported,
+            ..
+        } => {
+            let forward = Forward {
+                authority: uri.authority(),
+                client_ip: &CLIENT_IP,
+                request_id: &REQUEST_ID,
+                reported: reported.as_ref().map(|e| e.reason()),
+                identity: match &outcome {
+                    Outcome::Authenticated(identity) => Some(identity),
+                    Outcome::Anonymous => None,
+                },
+                claims: &snapshot.forward.claims,
+                strip_token: route.strip_token.then_some(&snapshot.auth),
+            };
+            headers::rewrite_request(&mut headers, &forward);
+            Verdict::forward(reported, &headers)
+        }
+    };
+    Ok(Report {
+        request: format!("{method} {url}"),
+        canonical,
+        route: route.map(RouteLine::of),
+        verdict,
+    })
+}
+
+/// The request's headers: a `Host`, the extra `--header`s, and the token where the config
+/// reads it.
+fn request_headers(
+    snapshot: &Snapshot,
+    token: Option<&str>,
+    extra: &[String],
+) -> Result<HeaderMap, String> {
     let mut headers = HeaderMap::new();
     headers.insert(
         http::header::HOST,
@@ -50,122 +175,146 @@ pub fn explain(
     }
     if let Some(token) = token {
         let auth = &snapshot.auth;
-        let value = match auth.header_type.as_str() {
-            "" => token.to_string(),
+        let value = match auth.header_type() {
+            "" => token.to_owned(),
             kind => format!("{kind} {token}"),
         };
         let value = HeaderValue::from_str(&value)
-            .map_err(|_| "--token: not a valid header value".to_string())?;
-        headers.insert(auth.header_name.clone(), value);
+            .map_err(|_| "--token: not a valid header value".to_owned())?;
+        headers.insert(auth.header_name().clone(), value);
     }
-    let head = RequestHead {
-        method: &method,
-        uri: &uri,
-        version: Version::HTTP_11,
-        headers: &headers,
-    };
-    let evaluation = pipeline::evaluate(snapshot, &head, now_ms);
-    let mut text = String::new();
-    // Writing to a String cannot fail.
-    let _ = writeln!(text, "request:    {method} {url}");
-    let _ = writeln!(
-        text,
-        "canonical:  {}",
-        evaluation.target.as_ref().map_or("-", |t| t.as_str())
+    Ok(headers)
+}
+
+fn text(value: &HeaderValue) -> String {
+    String::from_utf8_lossy(value.as_bytes()).into_owned()
+}
+
+fn lines(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), text(value)))
+        .collect()
+}
+
+fn matcher(route: &Route) -> (&'static str, &str) {
+    match &route.matcher {
+        Matcher::Path(p) => ("path", p),
+        Matcher::Prefix(p) => ("prefix", p),
+    }
+}
+
+impl RouteLine {
+    fn of(route: &Route) -> Self {
+        let (kind, pattern) = matcher(route);
+        RouteLine {
+            index: route.index,
+            kind,
+            pattern: pattern.to_owned(),
+            name: route.name.to_string(),
+            policy: route.policy().to_string(),
+            mode: route.mode.as_str(),
+            upstream: format!(
+                "{} (http://{})",
+                route.upstream.name, route.upstream.authority
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "request:    {}", self.request)?;
+        writeln!(
+            f,
+            "canonical:  {}",
+            self.canonical.as_deref().unwrap_or("-")
+        )?;
+        match &self.route {
+            Some(r) => {
+                let (index, kind, pattern, name) = (r.index, r.kind, &r.pattern, &r.name);
+                writeln!(f, "route:      route[{index}] {kind} {pattern} ({name})")?;
+                writeln!(f, "policy:     {} (mode {})", r.policy, r.mode)?;
+                writeln!(f, "upstream:   {}", r.upstream)?;
+            }
+            None => writeln!(f, "route:      none")?,
+        }
+        match &self.verdict {
+            Verdict::Forward {
+                reported,
+                identity,
+                upstream,
+            } => {
+                match reported {
+                    Some((status, detail, reason)) => writeln!(
+                        f,
+                        "decision:   forwarded (report mode; enforcing would answer {} {detail:?}: {reason})",
+                        status.as_u16()
+                    )?,
+                    None => writeln!(f, "decision:   forwarded")?,
+                }
+                match identity.is_empty() {
+                    true => writeln!(f, "identity:   none (anonymous)")?,
+                    false => write_headers(f, "identity headers sent upstream:", identity)?,
+                }
+                write_headers(f, "every header the upstream receives:", upstream)
+            }
+            Verdict::Reject {
+                reason,
+                status,
+                challenge,
+                body,
+            } => {
+                writeln!(f, "decision:   rejected ({reason})")?;
+                writeln!(f, "response:")?;
+                let phrase = status.canonical_reason().unwrap_or("");
+                writeln!(f, "  HTTP/1.1 {} {phrase}", status.as_u16())?;
+                writeln!(f, "  content-type: application/json")?;
+                if let Some(challenge) = challenge {
+                    writeln!(f, "  www-authenticate: {challenge}")?;
+                }
+                writeln!(f)?;
+                writeln!(f, "  {body}")
+            }
+        }
+    }
+}
+
+fn write_headers(
+    f: &mut fmt::Formatter<'_>,
+    title: &str,
+    lines: &[(String, String)],
+) -> fmt::Result {
+    writeln!(f, "{title}")?;
+    for (name, value) in lines {
+        writeln!(f, "  {name}: {value}")?;
+    }
+    Ok(())
+}
+
+/// `freshgate check`'s output: the file is valid, where it listens, and the routes in the
+/// order they are matched.
+pub fn route_table(path: &Path, snapshot: &Snapshot) -> String {
+    let mut text = format!(
+        "{}: valid; listen {}\n",
+        path.display(),
+        snapshot.startup.listen
     );
-    match evaluation.route {
-        Some(route) => {
-            let (kind, pattern) = match &route.matcher {
-                Matcher::Path(p) => ("path", p),
-                Matcher::Prefix(p) => ("prefix", p),
-            };
-            let upstream = &snapshot.upstreams[route.upstream];
-            let _ = writeln!(
-                text,
-                "route:      route[{}] {kind} {pattern} ({})",
-                route.index, route.name
-            );
-            let mode = match route.mode {
-                Mode::Enforce => "enforce",
-                Mode::Report => "report",
-            };
-            let _ = writeln!(text, "policy:     {} (mode {mode})", route.policy);
-            let _ = writeln!(
-                text,
-                "upstream:   {} (http://{})",
-                upstream.name, upstream.authority
-            );
-        }
-        None => {
-            let _ = writeln!(text, "route:      none");
-        }
+    text.push_str("routes, in the order they are matched:\n");
+    for route in snapshot.routes.in_match_order() {
+        let methods = match route.methods.as_slice() {
+            [] => "*".to_owned(),
+            ms => ms.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","),
+        };
+        let (kind, pattern) = matcher(route);
+        let upstream = &route.upstream;
+        text.push_str(&format!(
+            "  {methods:<14} {kind:<6} {pattern:<32} {:<8} -> {} (http://{})  [route {}]\n",
+            route.policy().as_str(),
+            upstream.name,
+            upstream.authority,
+            route.index
+        ));
     }
-    let forwarded = match &evaluation.verdict {
-        Ok(outcome) => {
-            match &evaluation.reported {
-                Some(error) => {
-                    let _ = writeln!(
-                        text,
-                        "decision:   forwarded (report mode; enforcing would answer {} {:?}: {})",
-                        error.status().as_u16(),
-                        error.detail(),
-                        error.reason()
-                    );
-                }
-                None => {
-                    let _ = writeln!(text, "decision:   forwarded");
-                }
-            }
-            let mut upstream_headers = HeaderMap::new();
-            if let Outcome::Authenticated(identity) = outcome {
-                headers::set_identity(&mut upstream_headers, identity);
-                headers::set_claims(&mut upstream_headers, identity, &snapshot.forward.claims);
-            }
-            if let Some(reported) = &evaluation.reported {
-                upstream_headers.insert(
-                    headers::X_AUTH_REPORTED,
-                    HeaderValue::from_static(reported.reason()),
-                );
-            }
-            match upstream_headers.is_empty() {
-                true => {
-                    let _ = writeln!(text, "identity:   none (anonymous)");
-                }
-                false => {
-                    let _ = writeln!(text, "identity headers sent upstream:");
-                    for (name, value) in &upstream_headers {
-                        let _ = writeln!(
-                            text,
-                            "  {name}: {}",
-                            String::from_utf8_lossy(value.as_bytes())
-                        );
-                    }
-                }
-            }
-            true
-        }
-        Err(error) => {
-            let status = error.status();
-            let _ = writeln!(text, "decision:   rejected ({})", error.reason());
-            let _ = writeln!(text, "response:");
-            let _ = writeln!(
-                text,
-                "  HTTP/1.1 {} {}",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("")
-            );
-            let _ = writeln!(text, "  content-type: application/json");
-            if let Some(challenge) = error.challenge(evaluation.route.and_then(|r| r.max_age)) {
-                let _ = writeln!(
-                    text,
-                    "  www-authenticate: {}",
-                    String::from_utf8_lossy(challenge.as_bytes())
-                );
-            }
-            let _ = writeln!(text);
-            let _ = writeln!(text, "  {}", json_body(&error.detail()));
-            false
-        }
-    };
-    Ok(Report { text, forwarded })
+    text
 }

@@ -364,6 +364,12 @@ pub struct Guarded<S> {
     head_timer: Option<Pin<Box<Sleep>>>,
 }
 
+impl<S> std::fmt::Debug for Guarded<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guarded").finish_non_exhaustive()
+    }
+}
+
 impl<S> Guarded<S> {
     pub fn new(inner: S, flags: Arc<Flags>, head_timeout: Duration) -> Self {
         Guarded {

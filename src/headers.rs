@@ -1,7 +1,10 @@
-//! Header rewriting between client and upstream: hop-by-hop removal, identity headers set from
-//! verified claims (and client-sent ones always removed), and the `X-Forwarded-*` family.
+//! Header rewriting between client and upstream. [`rewrite_request`] is the one request
+//! rewrite, used by the server and by `freshgate explain` alike: hop-by-hop removal, identity
+//! headers set from verified claims (and client-sent ones always removed), the `X-Forwarded-*`
+//! family, the request id, report mode's marker, claim headers and token removal.
 
 use http::header::{CONNECTION, COOKIE, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::uri::Authority;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use serde_json::Value;
@@ -24,6 +27,51 @@ const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection")
 
 /// Every header under this prefix is the gateway's to set; clients never get to send one.
 pub const IDENTITY_PREFIX: &str = "x-auth-";
+
+/// What the request rewrite needs to know about one forwarded request.
+#[derive(Debug)]
+pub struct Forward<'a> {
+    /// The authority of an absolute-form target, which replaces `Host` (RFC 9112 section
+    /// 3.2.2).
+    pub authority: Option<&'a Authority>,
+    /// The client's address as header text, for `X-Forwarded-For`.
+    pub client_ip: &'a HeaderValue,
+    pub request_id: &'a HeaderValue,
+    /// Report mode: the reason enforcement would have rejected the request.
+    pub reported: Option<&'static str>,
+    /// The verified identity; `None` forwards anonymously.
+    pub identity: Option<&'a Identity>,
+    /// `[forward] claims`.
+    pub claims: &'a [ClaimHeader],
+    /// The token settings when the route strips the token before forwarding.
+    pub strip_token: Option<&'a AuthSettings>,
+}
+
+/// Rewrites a request's headers for the upstream, in this order: absolute-form authority to
+/// `Host`; hop-by-hop headers; every client-sent `X-Auth-*`; `X-Forwarded-*`; `X-Request-Id`
+/// (after the hop-by-hop removal, so `Connection: X-Request-Id` cannot take it away); the
+/// report marker; the identity and claim headers; the token, when stripped.
+pub fn rewrite_request(headers: &mut HeaderMap, forward: &Forward<'_>) {
+    if let Some(authority) = forward.authority {
+        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+            headers.insert(HOST, host);
+        }
+    }
+    remove_hop_by_hop(headers);
+    remove_identity(headers);
+    set_forwarded(headers, forward.client_ip);
+    headers.insert(X_REQUEST_ID, forward.request_id.clone());
+    if let Some(reason) = forward.reported {
+        headers.insert(X_AUTH_REPORTED, HeaderValue::from_static(reason));
+    }
+    if let Some(identity) = forward.identity {
+        set_identity(headers, identity);
+        set_claims(headers, identity, forward.claims);
+    }
+    if let Some(auth) = forward.strip_token {
+        strip_token(headers, auth);
+    }
+}
 
 /// Removes hop-by-hop headers (RFC 9110 section 7.6.1): `Connection`, every header it names,
 /// and the ones defined as connection-specific (`Keep-Alive`, `Proxy-Connection`, `TE`,
@@ -72,6 +120,10 @@ pub fn remove_identity(headers: &mut HeaderMap) {
     }
     let names: Vec<HeaderName> = headers.keys().filter(|n| is_identity(n)).cloned().collect();
     for name in names {
+        tracing::debug!(
+            header = name.as_str(),
+            "removed a client-sent identity header"
+        );
         headers.remove(name);
     }
 }
@@ -133,14 +185,12 @@ pub fn set_claims(headers: &mut HeaderMap, identity: &Identity, claims: &[ClaimH
 /// Removes the token before forwarding (`strip_authorization`): the token header, and the
 /// token cookies from `Cookie` when cookies are a token location.
 pub fn strip_token(headers: &mut HeaderMap, auth: &AuthSettings) {
-    headers.remove(&auth.header_name);
-    if !auth.from_cookies {
+    headers.remove(auth.header_name());
+    if !auth.from_cookies() {
         return;
     }
-    let names = [
-        auth.cookies.access.as_bytes(),
-        auth.cookies.refresh.as_bytes(),
-    ];
+    let cookies = auth.cookies();
+    let names = [cookies.access.as_bytes(), cookies.refresh.as_bytes()];
     // Every Cookie line, not only the first: none may carry the token on.
     let kept: Vec<Vec<u8>> = headers
         .get_all(COOKIE)

@@ -1,7 +1,11 @@
-//! Prometheus metrics, registered once and updated on the request path. Labels are bounded:
-//! route names come from the config, statuses, policies, decisions and reasons from fixed sets.
+//! Prometheus metrics, registered once and updated through verbs: the handler calls
+//! [`Metrics::record_request`] with its [`Exchange`], the forwarder [`Metrics::record_upstream`],
+//! the reloader [`Metrics::record_reload`]. The metric families and their label sets are
+//! private to this module. Labels are bounded: route and upstream names come from the config;
+//! statuses, policies, decisions and reasons from fixed sets.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -10,55 +14,60 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::config::Upstream;
+use crate::error::GatewayError;
+use crate::handler::{Decision, Exchange};
+use crate::routes::Route;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
-    pub route: Arc<str>,
-    pub policy: &'static str,
+struct RequestLabels {
+    route: Arc<str>,
+    policy: &'static str,
     /// `forwarded`, `rejected`, `reported` (report mode: would have been rejected) or
     /// `upstream_error`.
-    pub decision: &'static str,
-    pub status: u16,
+    decision: &'static str,
+    status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReasonLabels {
-    pub reason: &'static str,
+struct ReasonLabels {
+    reason: &'static str,
     /// `enforce` or `report`.
-    pub mode: &'static str,
+    mode: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct UpstreamLabels {
-    pub upstream: Arc<str>,
+struct UpstreamLabels {
+    upstream: Arc<str>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct UpstreamErrorLabels {
-    pub upstream: Arc<str>,
-    pub kind: &'static str,
+struct UpstreamErrorLabels {
+    upstream: Arc<str>,
+    kind: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OutcomeLabels {
-    pub outcome: &'static str,
+struct OutcomeLabels {
+    outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RouteLabels {
-    pub route: Arc<str>,
+struct RouteLabels {
+    route: Arc<str>,
 }
 
 /// Every metric freshgate exports.
 pub struct Metrics {
     registry: Registry,
-    pub requests: Family<RequestLabels, Counter>,
-    pub rejections: Family<ReasonLabels, Counter>,
-    pub request_duration: Histogram,
-    pub upstream_duration: Family<UpstreamLabels, Histogram>,
-    pub upstream_errors: Family<UpstreamErrorLabels, Counter>,
-    pub open_connections: Gauge,
-    pub reloads: Family<OutcomeLabels, Counter>,
-    pub fresh_token_age: Family<RouteLabels, Histogram>,
+    requests: Family<RequestLabels, Counter>,
+    rejections: Family<ReasonLabels, Counter>,
+    request_duration: Histogram,
+    upstream_duration: Family<UpstreamLabels, Histogram>,
+    upstream_errors: Family<UpstreamErrorLabels, Counter>,
+    open_connections: Gauge,
+    reloads: Family<OutcomeLabels, Counter>,
+    fresh_token_age: Family<RouteLabels, Histogram>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -77,73 +86,151 @@ fn age_histogram() -> Histogram {
     Histogram::new(exponential_buckets(10.0, 2.0, 15))
 }
 
+/// The label of requests that matched no route, built once rather than per 404.
+fn no_route_label() -> Arc<str> {
+    static LABEL: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    LABEL.get_or_init(|| Arc::from("-")).clone()
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("freshgate");
-        let requests = Family::default();
-        registry.register(
+        let metrics = Metrics {
+            requests: Family::default(),
+            rejections: Family::default(),
+            request_duration: latency_histogram(),
+            upstream_duration: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            upstream_errors: Family::default(),
+            open_connections: Gauge::default(),
+            reloads: Family::default(),
+            fresh_token_age: Family::new_with_constructor(age_histogram as fn() -> Histogram),
+            registry: Registry::default(),
+        };
+        let m = &metrics;
+        let r = &mut registry;
+        r.register(
             "requests",
             "Requests answered, by route, policy, decision and status",
-            requests.clone(),
+            m.requests.clone(),
         );
-        let rejections = Family::default();
-        registry.register(
+        r.register(
             "rejections",
             "Requests rejected (or, in report mode, that would have been), by reason",
-            rejections.clone(),
+            m.rejections.clone(),
         );
-        let request_duration = latency_histogram();
-        registry.register(
+        r.register(
             "request_duration_seconds",
             "Time from request head to response head, at the gateway",
-            request_duration.clone(),
+            m.request_duration.clone(),
         );
-        let upstream_duration =
-            Family::new_with_constructor(latency_histogram as fn() -> Histogram);
-        registry.register(
+        r.register(
             "upstream_duration_seconds",
             "Time for the upstream's response head",
-            upstream_duration.clone(),
+            m.upstream_duration.clone(),
         );
-        let upstream_errors = Family::default();
-        registry.register(
+        r.register(
             "upstream_errors",
             "Upstream exchanges that failed, by kind (unavailable, timeout)",
-            upstream_errors.clone(),
+            m.upstream_errors.clone(),
         );
-        let open_connections = Gauge::default();
-        registry.register(
+        r.register(
             "open_connections",
             "Client connections open now",
-            open_connections.clone(),
+            m.open_connections.clone(),
         );
-        let reloads = Family::default();
-        registry.register(
+        r.register(
             "reloads",
             "Config reloads, by outcome (success, failure)",
-            reloads.clone(),
+            m.reloads.clone(),
         );
-        let fresh_token_age = Family::new_with_constructor(age_histogram as fn() -> Histogram);
-        registry.register(
+        r.register(
             "fresh_token_age_seconds",
             "On fresh routes: seconds since the user authenticated (auth_time, else iat), to help choose max_age",
-            fresh_token_age.clone(),
+            m.fresh_token_age.clone(),
         );
         Metrics {
             registry,
-            requests,
-            rejections,
-            request_duration,
-            upstream_duration,
-            upstream_errors,
-            open_connections,
-            reloads,
-            fresh_token_age,
+            ..metrics
         }
     }
 }
 
 impl Metrics {
+    /// Counts one answered request: its route, decision and status, its latency, and for
+    /// rejections (enforced or reported) its reason.
+    pub fn record_request(&self, exchange: &Exchange<'_>, latency: Duration) {
+        self.request_duration.observe(latency.as_secs_f64());
+        let route = exchange.route;
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.map_or_else(no_route_label, |r| r.name.clone()),
+                policy: route.map_or("-", |r| r.policy().as_str()),
+                decision: exchange.decision.as_str(),
+                status: exchange.status.as_u16(),
+            })
+            .inc();
+        // Only what report mode let through counts as "report"; a 400 or 413 on a report-mode
+        // route was enforced.
+        let mode = match exchange.decision {
+            Decision::Reported => "report",
+            Decision::Rejected => "enforce",
+            Decision::Forwarded | Decision::UpstreamError => return,
+        };
+        let reason = exchange.reason;
+        self.rejections
+            .get_or_create(&ReasonLabels { reason, mode })
+            .inc();
+    }
+
+    /// Counts one upstream exchange: how long the response head took, and a failure's kind.
+    pub fn record_upstream(
+        &self,
+        upstream: &Upstream,
+        elapsed: Duration,
+        error: Option<&GatewayError>,
+    ) {
+        self.upstream_duration
+            .get_or_create(&UpstreamLabels {
+                upstream: upstream.name.clone(),
+            })
+            .observe(elapsed.as_secs_f64());
+        let Some(kind) = error.and_then(GatewayError::upstream_kind) else {
+            return;
+        };
+        self.upstream_errors
+            .get_or_create(&UpstreamErrorLabels {
+                upstream: upstream.name.clone(),
+                kind,
+            })
+            .inc();
+    }
+
+    /// Counts a config reload.
+    pub fn record_reload(&self, success: bool) {
+        let outcome = match success {
+            true => "success",
+            false => "failure",
+        };
+        self.reloads.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// On fresh routes: how long ago the token's user authenticated, in seconds.
+    pub fn observe_fresh_age(&self, route: &Route, age_seconds: f64) {
+        self.fresh_token_age
+            .get_or_create(&RouteLabels {
+                route: route.name.clone(),
+            })
+            .observe(age_seconds);
+    }
+
+    pub fn connection_opened(&self) {
+        self.open_connections.inc();
+    }
+
+    pub fn connection_closed(&self) {
+        self.open_connections.dec();
+    }
+
     /// The OpenMetrics text exposition, which Prometheus scrapes.
     pub fn encode(&self) -> String {
         let mut out = String::new();

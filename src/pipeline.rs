@@ -8,25 +8,51 @@ use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, Uri, Version};
 
-use crate::auth::{self, AuthError, Outcome, Rule};
+use crate::auth::{self, AuthError, Mode, Outcome};
 use crate::config::{ServerSettings, Snapshot};
 use crate::error::GatewayError;
 use crate::path;
-use crate::routes::{Mode, Route};
+use crate::routes::Route;
 
 /// What the gateway will do with a request, and what it learned on the way.
 #[derive(Debug)]
-pub struct Evaluation<'a> {
-    /// The canonical path and the untouched query, once the target was accepted.
-    pub target: Option<PathAndQuery>,
-    pub route: Option<&'a Route>,
-    /// Forward with this outcome, or answer this error.
-    pub verdict: Result<Outcome, GatewayError>,
-    /// Report mode: the rejection that was logged and counted but not enforced.
-    pub reported: Option<AuthError>,
+pub enum Evaluation<'a> {
+    /// Answer `error`; nothing is forwarded. `target` and `route` are known when the request got
+    /// that far.
+    Refuse {
+        target: Option<PathAndQuery>,
+        route: Option<&'a Route>,
+        error: GatewayError,
+    },
+    /// Forward to `route`'s upstream with `outcome`'s identity.
+    Forward {
+        /// The canonical path and the untouched query.
+        target: PathAndQuery,
+        route: &'a Route,
+        outcome: Outcome,
+        /// Report mode: the rejection that was logged and counted but not enforced.
+        reported: Option<AuthError>,
+    },
+}
+
+impl<'a> Evaluation<'a> {
+    pub fn route(&self) -> Option<&'a Route> {
+        match self {
+            Evaluation::Refuse { route, .. } => *route,
+            Evaluation::Forward { route, .. } => Some(route),
+        }
+    }
+
+    pub fn target(&self) -> Option<&PathAndQuery> {
+        match self {
+            Evaluation::Refuse { target, .. } => target.as_ref(),
+            Evaluation::Forward { target, .. } => Some(target),
+        }
+    }
 }
 
 /// The request line and headers, as [`evaluate`] needs them.
+#[derive(Debug, Clone, Copy)]
 pub struct RequestHead<'r> {
     pub method: &'r Method,
     pub uri: &'r Uri,
@@ -34,50 +60,68 @@ pub struct RequestHead<'r> {
     pub headers: &'r HeaderMap,
 }
 
+impl<'r> RequestHead<'r> {
+    pub fn of<B>(request: &'r http::Request<B>) -> Self {
+        RequestHead {
+            method: request.method(),
+            uri: request.uri(),
+            version: request.version(),
+            headers: request.headers(),
+        }
+    }
+}
+
 /// Evaluates a request against a snapshot at `now_ms`.
 pub fn evaluate<'a>(snapshot: &'a Snapshot, head: &RequestHead<'_>, now_ms: i64) -> Evaluation<'a> {
-    let mut evaluation = Evaluation {
-        target: None,
-        route: None,
-        verdict: Err(GatewayError::NotFound),
-        reported: None,
-    };
     let target = match check_request(head, &snapshot.server) {
         Ok(target) => target,
         Err(error) => {
-            evaluation.verdict = Err(error);
-            return evaluation;
+            return Evaluation::Refuse {
+                target: None,
+                route: None,
+                error,
+            }
         }
     };
-    let route = snapshot.routes.lookup(head.method, target.path());
-    evaluation.target = Some(target);
-    let Some(route) = route else {
-        return evaluation;
+    let Some(route) = snapshot.routes.lookup(head.method, target.path()) else {
+        return Evaluation::Refuse {
+            target: Some(target),
+            route: None,
+            error: GatewayError::NotFound,
+        };
     };
-    evaluation.route = Some(route);
-    let rule = Rule {
-        policy: route.policy,
-        max_age: route.max_age,
+    let refuse = |target, error| Evaluation::Refuse {
+        target: Some(target),
+        route: Some(route),
+        error,
     };
-    let decision = auth::decide_reporting(&snapshot.auth, rule, head.method, head.headers, now_ms);
-    evaluation.verdict = match (decision, route.mode) {
-        (Ok(outcome), _) => Ok(outcome),
-        (Err((error, _)), Mode::Enforce) => Err(GatewayError::Auth(error)),
-        (Err((error, identity)), Mode::Report) => {
-            evaluation.reported = Some(error);
-            Ok(identity.map_or(Outcome::Anonymous, Outcome::Authenticated))
-        }
+    let decision = auth::decide_reporting(
+        &snapshot.auth,
+        route.rule,
+        head.method,
+        head.headers,
+        now_ms,
+    );
+    let (outcome, reported) = match (decision, route.mode) {
+        (Ok(outcome), _) => (outcome, None),
+        (Err((error, _)), Mode::Enforce) => return refuse(target, GatewayError::Auth(error)),
+        (Err((error, identity)), Mode::Report) => (
+            identity.map_or(Outcome::Anonymous, Outcome::Authenticated),
+            Some(error),
+        ),
     };
-    if evaluation.verdict.is_ok() {
-        let limit = route.max_body_bytes.or(snapshot.server.max_body_bytes);
-        if declared_length(head.headers)
-            .zip(limit)
-            .is_some_and(|(len, limit)| len > limit)
-        {
-            evaluation.verdict = Err(GatewayError::PayloadTooLarge);
-        }
+    if declared_length(head.headers)
+        .zip(route.max_body_bytes)
+        .is_some_and(|(len, limit)| len > limit)
+    {
+        return refuse(target, GatewayError::PayloadTooLarge);
     }
-    evaluation
+    Evaluation::Forward {
+        target,
+        route,
+        outcome,
+        reported,
+    }
 }
 
 /// The body length a request declares with `Content-Length`, if any.
@@ -121,6 +165,12 @@ fn check_request(
             return Err(GatewayError::BadRequest("Unsupported transfer coding"));
         }
     }
+    check_sizes(head, limits)?;
+    canonical_target(head.uri)
+}
+
+/// The request target and head against `max_uri_bytes` and `max_header_bytes`.
+fn check_sizes(head: &RequestHead<'_>, limits: &ServerSettings) -> Result<(), GatewayError> {
     if head.uri.path_and_query().map_or(0, |p| p.as_str().len()) > limits.max_uri_bytes {
         return Err(GatewayError::UriTooLong);
     }
@@ -132,17 +182,19 @@ fn check_request(
     if header_bytes > limits.max_header_bytes {
         return Err(GatewayError::HeadersTooLarge);
     }
-    if head
-        .uri
-        .scheme()
-        .is_some_and(|s| s != &http::uri::Scheme::HTTP)
-    {
+    Ok(())
+}
+
+/// The canonical path with the query untouched; only `http` absolute-form targets besides
+/// origin-form.
+fn canonical_target(uri: &Uri) -> Result<PathAndQuery, GatewayError> {
+    if uri.scheme().is_some_and(|s| s != &http::uri::Scheme::HTTP) {
         return Err(GatewayError::BadRequest(
             "Only http absolute-form targets are accepted",
         ));
     }
     let not_a_path = GatewayError::BadRequest("Request target must be an absolute path");
-    let original = head.uri.path_and_query().ok_or(not_a_path)?;
+    let original = uri.path_and_query().ok_or(not_a_path)?;
     let canonical =
         path::canonicalize(original.path()).map_err(|e| GatewayError::BadRequest(e.detail()))?;
     if let Cow::Borrowed(_) = canonical {

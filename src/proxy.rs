@@ -37,6 +37,14 @@ pub struct Sending {
     stall: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
+impl std::fmt::Debug for Sending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sending")
+            .field("idle", &self.idle)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The client stopped sending its body for longer than allowed.
 #[derive(Debug, thiserror::Error)]
 #[error("the request body stalled")]

@@ -10,8 +10,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 use crate::config::{self, ConfigErrors};
-use crate::metrics::OutcomeLabels;
-use crate::server::Gateway;
+use crate::state::Gateway;
 
 /// Reloads one config file into one gateway. Reloads never overlap.
 #[derive(Debug)]
@@ -53,41 +52,17 @@ impl Reloader {
         match loaded {
             Ok(snapshot) => {
                 let old = self.gateway.snapshot();
-                if snapshot.listen != old.listen {
-                    tracing::warn!(old = %old.listen, new = %snapshot.listen, "server.listen changed; the listener stays on the old address until a restart");
-                }
-                let (new_server, old_server) = (&snapshot.server, &old.server);
-                let restart_only = [
-                    ("admin.listen", snapshot.admin_listen != old.admin_listen),
-                    ("server.workers", new_server.workers != old_server.workers),
-                    (
-                        "server.max_connections",
-                        new_server.max_connections != old_server.max_connections,
-                    ),
-                    (
-                        "server.upstream_connect_timeout",
-                        new_server.upstream_connect_timeout != old_server.upstream_connect_timeout,
-                    ),
-                ];
-                for (key, changed) in restart_only {
-                    if changed {
-                        tracing::warn!(key, "changed; it takes effect on restart");
-                    }
+                for key in snapshot.startup.changed_keys(&old.startup) {
+                    tracing::warn!(key, "changed; it takes effect on restart");
                 }
                 let routes = snapshot.routes.routes().len();
                 self.gateway.replace(snapshot);
-                metrics
-                    .reloads
-                    .get_or_create(&OutcomeLabels { outcome: "success" })
-                    .inc();
+                metrics.record_reload(true);
                 tracing::info!(trigger, path = %self.path.display(), routes, "config reloaded");
                 Ok(())
             }
             Err(errors) => {
-                metrics
-                    .reloads
-                    .get_or_create(&OutcomeLabels { outcome: "failure" })
-                    .inc();
+                metrics.record_reload(false);
                 tracing::error!(trigger, path = %self.path.display(), "config rejected; the previous config keeps serving:\n{errors}");
                 Err(errors)
             }
@@ -124,7 +99,7 @@ impl Reloader {
     /// the last list in force.
     fn refresh_denylist(&self) {
         let snapshot = self.gateway.snapshot();
-        let Some(denylist) = &snapshot.auth.denylist else {
+        let Some(denylist) = &snapshot.denylist_file else {
             return;
         };
         match denylist.refresh() {

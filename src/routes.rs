@@ -17,64 +17,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use http::Method;
 
-/// What a route demands of the request, named after the fastapi-jwt-auth call it stands for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Policy {
-    /// No check at all.
-    Public,
-    /// `jwt_optional()`: no token is fine, a present token must be a valid access token.
-    Optional,
-    /// `jwt_required()`: an access token.
-    Access,
-    /// `fresh_jwt_required()`: a fresh access token.
-    Fresh,
-    /// `jwt_refresh_token_required()`: a refresh token.
-    Refresh,
-}
-
-impl Policy {
-    pub const ALL: [Policy; 5] = [
-        Policy::Public,
-        Policy::Optional,
-        Policy::Access,
-        Policy::Fresh,
-        Policy::Refresh,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Policy::Public => "public",
-            Policy::Optional => "optional",
-            Policy::Access => "access",
-            Policy::Fresh => "fresh",
-            Policy::Refresh => "refresh",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Policy> {
-        Policy::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-}
-
-impl fmt::Display for Policy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Whether a route's rejections are enforced or only reported.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Mode {
-    /// Rejections are answered (the default).
-    #[default]
-    Enforce,
-    /// Shadow mode: rejections are logged and counted, and the request is forwarded anyway
-    /// with whatever identity could be verified. For rolling out a new policy safely.
-    Report,
-}
+use crate::auth::{Mode, Policy, Rule};
+use crate::config::Upstream;
 
 /// How a route selects paths.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,16 +52,21 @@ pub struct Route {
     pub matcher: Matcher,
     /// Empty means every method.
     pub methods: Vec<Method>,
-    pub policy: Policy,
-    /// Index into the snapshot's upstream list.
-    pub upstream: usize,
-    /// Request body limit for this route (413 above it); `None` uses `[server] max_body_bytes`.
+    /// The policy, and for `fresh` routes the freshness window.
+    pub rule: Rule,
+    pub upstream: Arc<Upstream>,
+    /// Request body limit (413 above it): the route's own, else `[server] max_body_bytes`.
     pub max_body_bytes: Option<u64>,
     pub mode: Mode,
-    /// `fresh` routes: the user must have authenticated at most this long ago.
-    pub max_age: Option<std::time::Duration>,
-    /// Remove the token before forwarding; `None` follows `[forward] strip_authorization`.
-    pub strip_authorization: Option<bool>,
+    /// Remove the token before forwarding: the route's own, else `[forward]
+    /// strip_authorization`.
+    pub strip_token: bool,
+}
+
+impl Route {
+    pub fn policy(&self) -> Policy {
+        self.rule.policy
+    }
 }
 
 /// Why a route could not be added to the table.
@@ -207,7 +160,7 @@ enum Segment<'a> {
 fn parse_path_pattern(pattern: &str) -> Result<Vec<Segment<'_>>, RouteError> {
     let bad = |message: String, fix: &str| RouteError::BadPattern {
         message,
-        fix: fix.to_string(),
+        fix: fix.to_owned(),
     };
     let Some(rest) = pattern.strip_prefix('/') else {
         return Err(bad(
@@ -243,7 +196,7 @@ fn check_literal(seg: &str, pattern: &str, trailing: bool) -> Result<(), RouteEr
     let bad = |message: String, fix: &str| {
         Err(RouteError::BadPattern {
             message,
-            fix: fix.to_string(),
+            fix: fix.to_owned(),
         })
     };
     if seg.is_empty() && !trailing && pattern != "/" {
@@ -288,7 +241,7 @@ fn check_prefix(prefix: &str) -> Result<(), RouteError> {
     {
         true => bad(
             format!("prefix {prefix:?} contains a {{param}}"),
-            "prefixes are literal; use `path` for templates".to_string(),
+            "prefixes are literal; use `path` for templates".to_owned(),
         ),
         false => Ok(()),
     }
@@ -377,7 +330,7 @@ fn precedence_key(route: &Route) -> (u8, Vec<(u8, String)>, usize, bool, usize) 
                 .skip(1)
                 .map(|s| match s.starts_with('{') {
                     true => (1, String::new()),
-                    false => (0, s.to_string()),
+                    false => (0, s.to_owned()),
                 })
                 .collect();
             (0, segs, 0, no_methods, route.index)
@@ -387,185 +340,4 @@ fn precedence_key(route: &Route) -> (u8, Vec<(u8, String)>, usize, bool, usize) 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn route(matcher: Matcher, methods: &[&str], policy: Policy) -> Route {
-        Route {
-            index: 0,
-            name: matcher.to_string().into(),
-            matcher,
-            methods: methods.iter().map(|m| m.parse().unwrap()).collect(),
-            policy,
-            upstream: 0,
-            max_body_bytes: None,
-            mode: Mode::Enforce,
-            max_age: None,
-            strip_authorization: None,
-        }
-    }
-
-    fn table(routes: Vec<Route>) -> RouteTable {
-        let mut t = RouteTable::default();
-        for r in routes {
-            t.insert(r).expect("route is valid");
-        }
-        t
-    }
-
-    fn path(p: &str) -> Matcher {
-        Matcher::Path(p.to_string())
-    }
-
-    fn prefix(p: &str) -> Matcher {
-        Matcher::Prefix(p.to_string())
-    }
-
-    #[test]
-    fn lookup_follows_the_specificity_rules() {
-        let t = table(vec![
-            route(path("/repos/{owner}/{repo}"), &["DELETE"], Policy::Fresh),
-            route(path("/repos/{owner}/{repo}"), &[], Policy::Access),
-            route(path("/repos/new/{repo}"), &[], Policy::Optional),
-            route(prefix("/static"), &[], Policy::Public),
-            route(prefix("/static/private"), &[], Policy::Access),
-            route(prefix("/"), &[], Policy::Refresh),
-            route(path("/"), &["GET"], Policy::Public),
-            route(path("/login"), &["POST"], Policy::Public),
-            route(path("/dir/"), &[], Policy::Optional),
-        ]);
-        let cases: &[(&str, &str, Option<Policy>)] = &[
-            ("DELETE", "/repos/alice/x", Some(Policy::Fresh)),
-            ("GET", "/repos/alice/x", Some(Policy::Access)),
-            ("GET", "/repos/new/x", Some(Policy::Optional)),
-            // the literal branch matches the path, so it wins even against a listed method
-            ("DELETE", "/repos/new/x", Some(Policy::Optional)),
-            ("GET", "/repos/alice", Some(Policy::Refresh)),
-            ("GET", "/repos/alice/x/y", Some(Policy::Refresh)),
-            ("GET", "/repos//x", Some(Policy::Refresh)),
-            ("GET", "/static", Some(Policy::Public)),
-            ("GET", "/static/", Some(Policy::Public)),
-            ("GET", "/static/a/b.css", Some(Policy::Public)),
-            ("GET", "/staticx", Some(Policy::Refresh)),
-            ("GET", "/static/private", Some(Policy::Access)),
-            ("GET", "/static/private/key", Some(Policy::Access)),
-            ("GET", "/static/privatex", Some(Policy::Public)),
-            ("GET", "/", Some(Policy::Public)),
-            ("POST", "/", Some(Policy::Refresh)),
-            ("POST", "/login", Some(Policy::Public)),
-            ("GET", "/login", Some(Policy::Refresh)),
-            ("GET", "/dir/", Some(Policy::Optional)),
-            ("GET", "/dir", Some(Policy::Refresh)),
-        ];
-        for (method, p, want) in cases {
-            let got = t.lookup(&method.parse().unwrap(), p).map(|r| r.policy);
-            assert_eq!(got, *want, "{method} {p}");
-        }
-    }
-
-    #[test]
-    fn no_route_means_none() {
-        let t = table(vec![
-            route(path("/a/{x}"), &["GET"], Policy::Access),
-            route(prefix("/b"), &[], Policy::Public),
-        ]);
-        for (m, p) in [
-            ("POST", "/a/1"),
-            ("GET", "/a"),
-            ("GET", "/"),
-            ("GET", "/bb"),
-            ("GET", ""),
-        ] {
-            assert!(
-                t.lookup(&m.parse().unwrap(), p).is_none(),
-                "{m} {p} should not match"
-            );
-        }
-    }
-
-    #[test]
-    fn routes_that_would_tie_are_rejected() {
-        let cases = [
-            (
-                route(path("/a/{x}"), &[], Policy::Access),
-                route(path("/a/{y}"), &[], Policy::Fresh),
-            ),
-            (
-                route(path("/a"), &["GET", "POST"], Policy::Access),
-                route(path("/a"), &["POST"], Policy::Public),
-            ),
-            (
-                route(prefix("/s"), &[], Policy::Access),
-                route(prefix("/s"), &[], Policy::Public),
-            ),
-        ];
-        for (first, second) in cases {
-            let mut t = RouteTable::default();
-            t.insert(first.clone()).unwrap();
-            assert_eq!(
-                t.insert(second.clone()),
-                Err(RouteError::Tie { other: 0 }),
-                "{first:?} vs {second:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn routes_that_differ_in_methods_or_shape_do_not_tie() {
-        table(vec![
-            route(path("/a/{x}"), &["GET"], Policy::Access),
-            route(path("/a/{x}"), &["POST"], Policy::Fresh),
-            route(path("/a/{x}"), &[], Policy::Public),
-            route(path("/a/b"), &[], Policy::Public),
-            route(prefix("/a"), &[], Policy::Public),
-            route(prefix("/a"), &["DELETE"], Policy::Fresh),
-        ]);
-    }
-
-    #[test]
-    fn bad_patterns_are_rejected_with_a_fix() {
-        for (m, why) in [
-            (path("relative"), "not absolute"),
-            (path("/a//b"), "empty segment"),
-            (path("/a/../b"), "dot segment"),
-            (path("/a/%2e"), "percent"),
-            (path("/a?b"), "query"),
-            (path("/a/{}"), "empty param"),
-            (path("/a/{x-y}"), "bad param name"),
-            (prefix("/static/"), "trailing slash"),
-            (prefix("/s/{x}"), "param in prefix"),
-        ] {
-            let mut t = RouteTable::default();
-            let err = t
-                .insert(route(m.clone(), &[], Policy::Public))
-                .expect_err(why);
-            assert!(matches!(err, RouteError::BadPattern { .. }), "{m}: {why}");
-        }
-    }
-
-    #[test]
-    fn match_order_lists_the_most_specific_first() {
-        let t = table(vec![
-            route(prefix("/"), &[], Policy::Public),
-            route(prefix("/static/x"), &[], Policy::Public),
-            route(path("/a/{x}"), &[], Policy::Access),
-            route(path("/a/b"), &[], Policy::Access),
-            route(path("/a/b"), &["GET"], Policy::Fresh),
-        ]);
-        let order: Vec<String> = t
-            .in_match_order()
-            .iter()
-            .map(|r| format!("{} {:?}", r.matcher, r.methods))
-            .collect();
-        assert_eq!(
-            order,
-            [
-                "path /a/b [GET]",
-                "path /a/b []",
-                "path /a/{x} []",
-                "prefix /static/x []",
-                "prefix / []"
-            ]
-        );
-    }
-}
+mod tests;

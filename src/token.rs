@@ -7,6 +7,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Map, Value};
 
 use crate::auth::TokenType;
+use crate::clock::now_ms;
+use crate::config::Snapshot;
 
 /// What to put in a token.
 #[derive(Debug, Clone)]
@@ -74,4 +76,31 @@ pub fn sign_hmac(
         claims,
         &EncodingKey::from_secret(secret)?,
     )
+}
+
+/// `freshgate token`: a token signed with the config's HMAC secret and first algorithm, with
+/// the config's issuer and first audience. `Err` says why none can be made.
+pub fn mint(
+    snapshot: &Snapshot,
+    subject: String,
+    refresh: bool,
+    fresh: bool,
+    expires_in: Option<Duration>,
+) -> Result<String, String> {
+    let token_type = match refresh {
+        true => TokenType::Refresh,
+        false => TokenType::Access,
+    };
+    let mut spec = TokenSpec::new(subject, token_type, fresh);
+    if expires_in.is_some() {
+        spec.expires_in = expires_in;
+    }
+    let decoder = snapshot.auth.decoder();
+    spec.issuer = decoder.issuer.clone();
+    spec.audience = decoder.audience.as_ref().and_then(|a| a.first().cloned());
+    let (Some(secret), Some(alg)) = (&snapshot.secret, decoder.algorithms.first()) else {
+        return Err("no HMAC secret is configured, so freshgate cannot sign tokens".into());
+    };
+    sign_hmac(&spec.claims(now_ms() / 1000), secret.expose(), *alg)
+        .map_err(|e| format!("cannot sign the token: {e}"))
 }

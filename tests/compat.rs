@@ -14,6 +14,12 @@
 //! done once per process (and skipped when the venv's marker file matches the requirements).
 //! A setup failure fails every test here with the reason: this suite never skips itself.
 //! `FRESHGATE_COMPAT_PYTHON` may name another interpreter than `python3` for creating the venv.
+// Tests fail loudly by design, and hand owned tables to their assertion helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::needless_pass_by_value
+)]
 
 mod support;
 

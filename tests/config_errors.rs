@@ -2,6 +2,12 @@
 //! and column, and say how to fix it; both through `freshgate::config::parse` and through the
 //! real `freshgate check` binary. Also `freshgate check` on a valid config (the route table in
 //! match order) and `freshgate token` (the claims fastapi-jwt-auth writes).
+// Tests fail loudly by design, and hand owned tables to their assertion helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::needless_pass_by_value
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

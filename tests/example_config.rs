@@ -1,10 +1,16 @@
 //! The example config in the repository is valid and routes the example app's paths to the
 //! policies its comments promise, so the docs cannot rot.
+// Tests fail loudly by design, and hand owned tables to their assertion helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::needless_pass_by_value
+)]
 
 use std::path::Path;
 use std::process::Command;
 
-use freshgate::routes::Policy;
+use freshgate::auth::Policy;
 use http::Method;
 
 fn example_path() -> &'static Path {
@@ -43,7 +49,7 @@ fn the_example_config_routes_each_path_to_the_promised_policy() {
     ];
     for (method, path, want) in cases {
         let method: Method = method.parse().expect("valid method");
-        let got = snapshot.routes.lookup(&method, path).map(|r| r.policy);
+        let got = snapshot.routes.lookup(&method, path).map(|r| r.policy());
         assert_eq!(got, *want, "{method} {path}");
     }
 }
@@ -52,7 +58,7 @@ fn the_example_config_routes_each_path_to_the_promised_policy() {
 fn the_example_config_forwards_to_the_app_and_listens_where_it_says() {
     let snapshot = example();
     assert_eq!(
-        snapshot.listen.to_string(),
+        snapshot.startup.listen.to_string(),
         "127.0.0.1:8080",
         "listen address"
     );

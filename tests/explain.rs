@@ -2,6 +2,12 @@
 //! the policy, the decision with its reason, the identity headers of a forward or the exact
 //! response of a rejection, and the exit code (0 forwarded, 1 rejected, 2 usage mistake).
 //! Tokens are minted with `freshgate token`, as an operator would.
+// Tests fail loudly by design, and hand owned tables to their assertion helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::needless_pass_by_value
+)]
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -1,5 +1,11 @@
 //! The gateway between a real client and a real echo upstream: what the client gets back and
 //! what the upstream sees.
+// Tests fail loudly by design, and hand owned tables to their assertion helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::needless_pass_by_value
+)]
 
 mod support;
 

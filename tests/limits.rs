@@ -1,5 +1,11 @@
 //! Limits and timeouts through real sockets: each excess gets its documented answer and the
 //! well-behaved requests served at the same time lose nothing.
+// Tests fail loudly by design, and hand owned tables to their assertion helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::needless_pass_by_value
+)]
 
 mod support;
 

@@ -3,6 +3,12 @@
 //! traffic. Binary level (the real `freshgate` process): the admin listener, reload on a file
 //! edit and on SIGHUP, graceful shutdown on SIGTERM, and the logs (one access line per request,
 //! no secrets, request ids that join lines, no colour codes in a pipe).
+// Tests fail loudly by design, and hand owned tables to their assertion helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::needless_pass_by_value
+)]
 
 mod support;
 

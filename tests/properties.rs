@@ -1,14 +1,20 @@
 //! Property tests (issue 4): canonicalising a path is idempotent and only ever yields an
 //! unambiguous path, and no spelling of a path under a `fresh` route gets a non-fresh token
 //! past the decision, neither in the pure functions nor through real sockets.
+// Tests fail loudly by design, and hand owned tables to their assertion helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::needless_pass_by_value
+)]
 
 mod support;
 
 use std::sync::OnceLock;
 
+use freshgate::auth::Policy;
 use freshgate::auth::{decide, AuthError, Outcome, TokenType};
 use freshgate::path::canonicalize;
-use freshgate::routes::Policy;
 use freshgate::Snapshot;
 use http::{HeaderMap, HeaderValue, Method};
 use proptest::prelude::*;
@@ -310,7 +316,7 @@ proptest! {
         let path = canonicalize(&spelling);
         prop_assert_eq!(path.as_deref(), Ok(canonical.as_str()), "spelling {:?}", spelling);
         let route = f.snapshot.routes.lookup(&method, &canonical);
-        let policy = route.map(|r| r.policy);
+        let policy = route.map(|r| r.policy());
         prop_assert_eq!(policy, Some(Policy::Fresh), "{} {:?}", method, spelling);
         let decision = decide(&f.snapshot.auth, Policy::Fresh, &f.stale, now_ms());
         prop_assert!(

@@ -1,6 +1,12 @@
 //! Request smuggling: framing tricks sent as raw bytes. Each is refused with 400 and a closed
 //! connection, and the echo upstream never receives more requests than the client framed
 //! unambiguously.
+// Tests fail loudly by design, and hand owned tables to their assertion helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::needless_pass_by_value
+)]
 
 mod support;
 

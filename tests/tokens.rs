@@ -6,6 +6,12 @@
 //!
 //! The keys are the throwaway ones in `tests/keys/` (see its README); tokens are minted with
 //! jsonwebtoken and the claims fastapi-jwt-auth writes ([`TokenSpec`]).
+// Tests fail loudly by design, and hand owned tables to their assertion helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::needless_pass_by_value
+)]
 
 mod support;
 

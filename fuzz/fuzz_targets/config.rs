@@ -21,8 +21,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(!snapshot.upstreams.is_empty(), "no upstream, yet accepted");
             for route in routes {
                 assert!(
-                    route.upstream < snapshot.upstreams.len(),
-                    "route[{}] points past the upstream list",
+                    snapshot
+                        .upstreams
+                        .iter()
+                        .any(|u| std::sync::Arc::ptr_eq(u, &route.upstream)),
+                    "route[{}] points at an upstream outside the list",
                     route.index
                 );
             }

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use freshgate::auth::{decide_reporting, Outcome, Rule};
-use freshgate::routes::Policy;
+use freshgate::auth::Policy;
 use freshgate::Snapshot;
 use http::{HeaderMap, HeaderValue, Method};
 use jsonwebtoken::{Algorithm, EncodingKey};
@@ -105,7 +105,7 @@ fuzz_target!(|input: &[u8]| {
             "{policy} let a request through without a token"
         ),
         Ok(Outcome::Authenticated(identity)) => {
-            let csrf_method = settings.cookies.csrf_methods.contains(&method);
+            let csrf_method = settings.cookies().csrf_methods.contains(&method);
             if csrf_method {
                 let sent = headers.get("x-csrf-token").map(HeaderValue::as_bytes);
                 let claim = identity

@@ -29,7 +29,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use freshgate::auth::{decide, AuthError, DecodeError, Outcome, TokenType};
 use freshgate::headers::{set_identity, X_AUTH_SUBJECT, X_AUTH_SUBJECT_ENCODING};
-use freshgate::routes::Policy;
+use freshgate::auth::Policy;
 use freshgate::Snapshot;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use jsonwebtoken::{Algorithm, EncodingKey};
@@ -249,7 +249,7 @@ fn check_identity_headers(identity: &freshgate::auth::Identity) {
 fn raw_mode(variant: &Variant, policy: Policy, control: u8, data: &[u8]) {
     let snapshot = &variant.snapshot;
     let name = match control & 0x80 {
-        0 => snapshot.auth.header_name.clone(),
+        0 => snapshot.auth.header_name().clone(),
         _ => HeaderName::from_static("cookie"),
     };
     let (first, second) = match (control & 0x40, data.iter().position(|&b| b == b'\n')) {
@@ -277,7 +277,7 @@ fn signed_mode(variant: &Variant, policy: Policy, control: u8, payload: &[u8]) {
     let (value, refused_spelling) = spelled(&token, control >> 6, variant.bare);
     let mut headers = HeaderMap::new();
     let value = HeaderValue::from_str(&value).expect("a token is visible ASCII");
-    headers.insert(snapshot.auth.header_name.clone(), value);
+    headers.insert(snapshot.auth.header_name().clone(), value);
     let result = decide(&snapshot.auth, policy, &headers, NOW_MS);
     check_common(variant, policy, &result);
     if policy == Policy::Public {

@@ -13,10 +13,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use http::HeaderValue;
 use jsonwebtoken::{Algorithm, EncodingKey};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::jws::VerifyKey;
 use super::*;
+use http::{HeaderMap, HeaderName};
 
 /// The secret of every test decoder.
 const SECRET: &[u8] = b"unit-test-secret";

@@ -46,6 +46,7 @@ impl fmt::Display for ConfigErrors {
 }
 
 /// The text of a config file, for turning byte spans into line and column.
+#[derive(Debug, Clone, Copy)]
 pub struct Source<'a> {
     pub name: &'a str,
     pub text: &'a str,
@@ -70,7 +71,7 @@ impl Source<'_> {
     ) -> ConfigError {
         let (line, column) = self.position(span.start);
         ConfigError {
-            file: self.name.to_string(),
+            file: self.name.to_owned(),
             line,
             column,
             key: key.into(),
@@ -83,7 +84,7 @@ impl Source<'_> {
     pub fn from_toml(&self, err: &toml::de::Error) -> ConfigError {
         let span = err.span().unwrap_or(0..0);
         let key = self.key_at(span.start);
-        let message = err.message().trim().to_string();
+        let message = err.message().trim().to_owned();
         let fix = fix_for_toml_message(&message);
         self.error(span, key, message, fix)
     }
@@ -101,7 +102,7 @@ impl Source<'_> {
         let key = match line.split_once('=') {
             Some((key, _)) => key.trim(),
             None if line.is_empty() => "(document)",
-            None => return line.to_string(),
+            None => return line.to_owned(),
         };
         let mut table = String::new();
         let mut routes = 0;
@@ -110,11 +111,11 @@ impl Source<'_> {
                 routes += 1;
                 table = format!("route[{routes}]");
             } else if let Some(name) = header.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-                table = name.trim().to_string();
+                table = name.trim().to_owned();
             }
         }
         match table.is_empty() {
-            true => key.to_string(),
+            true => key.to_owned(),
             false => format!("{table}.{key}"),
         }
     }

@@ -2,6 +2,7 @@
 //! locations, cookies and CSRF, revocation.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use toml::Spanned;
@@ -10,34 +11,96 @@ use super::raw::{OneOrMany, RawJwt};
 use super::{Secret, Validator};
 use crate::auth::jws::algorithm_from_name;
 use crate::auth::keys::{parse_jwks, VerifyKey};
-use crate::auth::{AuthSettings, CookieSettings, Decoder, Denylist};
+use crate::auth::{AuthSettings, CookieSettings, Decoder};
+use crate::fs::DenylistFile;
+
+/// What `[jwt]` produced.
+pub(super) struct Jwt {
+    pub auth: AuthSettings,
+    pub secret: Option<Secret>,
+    pub denylist_file: Option<Arc<DenylistFile>>,
+}
 
 impl Validator<'_> {
+    /// `max_token_bytes` comes from `[server]`.
     pub(super) fn jwt(
         &mut self,
         raw: Option<Spanned<RawJwt>>,
-    ) -> Option<(AuthSettings, Option<Secret>)> {
+        max_token_bytes: usize,
+    ) -> Option<Jwt> {
         let Some(raw) = raw else {
             self.err(0..0, "jwt", "the [jwt] table is missing", "add [jwt] with a key: secret, secret_env, secret_file, public_key_file or jwks_file");
             return None;
         };
         let span = raw.span();
-        let raw = raw.into_inner();
+        let mut raw = raw.into_inner();
         let secret = self.secret(&raw);
-        let mut keys: Vec<VerifyKey> = Vec::new();
-        if let Some(Some(secret)) = &secret {
-            keys.extend(VerifyKey::hmac(secret.expose()));
-        }
-        let public_ok = self.public_keys(&raw, &mut keys);
-        let jwks_ok = self.jwks(&raw, &mut keys);
-        if keys.is_empty() && secret.is_some() && public_ok && jwks_ok {
-            self.err(span.clone(), "jwt", "no key is configured", "set one of secret, secret_env or secret_file (HMAC), public_key_file (PEM) or jwks_file (JWKS)");
-        }
+        let (keys, keys_ok) = self.keys(&raw, secret.as_ref(), span.clone());
         let algorithms = self.algorithms(raw.algorithms.as_ref(), &keys, span.clone());
         let locations = self.locations(raw.token_location.as_ref());
         let cookies = self.cookies(&raw);
         let leeway = self.duration(raw.leeway.as_ref(), "jwt.leeway", std::time::Duration::ZERO);
-        let audience = match raw.audience {
+        let audience = self.audience(raw.audience.take());
+        let header = self.header(&mut raw, span);
+        let denylist_file = self.denylist_file(raw.denylist_file.as_ref());
+        let (secret, algorithms, (from_headers, from_cookies), cookies, denylist_file) =
+            (secret?, algorithms?, locations?, cookies?, denylist_file?);
+        if !keys_ok {
+            return None;
+        }
+        let decoder = Decoder {
+            algorithms,
+            keys,
+            leeway_ms: i64::try_from(leeway.as_millis()).unwrap_or(i64::MAX),
+            issuer: raw.issuer.map(Spanned::into_inner),
+            audience,
+        };
+        let (header_name, header_type) = header;
+        let built = AuthSettings::builder(decoder)
+            .header(header_name.get_ref(), &header_type)
+            .max_token_bytes(max_token_bytes)
+            .locations(from_headers, from_cookies)
+            .cookies(cookies)
+            .denylist(denylist_file.as_ref().map(|f| f.denylist().clone()))
+            .build();
+        let Ok(auth) = built else {
+            self.err(
+                header_name.span(),
+                "jwt.header_name",
+                format!("{:?} is not a valid header name", header_name.get_ref()),
+                "write a header name such as \"Authorization\"",
+            );
+            return None;
+        };
+        Some(Jwt {
+            auth,
+            secret,
+            denylist_file,
+        })
+    }
+
+    /// Every verification key: the HMAC secret, PEM public keys and the JWKS, and whether
+    /// every key source loaded (a failure is already reported).
+    fn keys(
+        &mut self,
+        raw: &RawJwt,
+        secret: Option<&Option<Secret>>,
+        span: Range<usize>,
+    ) -> (Vec<VerifyKey>, bool) {
+        let mut keys: Vec<VerifyKey> = Vec::new();
+        if let Some(Some(secret)) = secret {
+            keys.extend(VerifyKey::hmac(secret.expose()));
+        }
+        let public_ok = self.public_keys(raw, &mut keys);
+        let jwks_ok = self.jwks(raw, &mut keys);
+        if keys.is_empty() && secret.is_some() && public_ok && jwks_ok {
+            self.err(span, "jwt", "no key is configured", "set one of secret, secret_env or secret_file (HMAC), public_key_file (PEM) or jwks_file (JWKS)");
+        }
+        (keys, public_ok && jwks_ok)
+    }
+
+    fn audience(&mut self, raw: Option<Spanned<Vec<Spanned<String>>>>) -> Option<Vec<String>> {
+        match raw {
             Some(a) if a.get_ref().is_empty() => {
                 self.err(
                     a.span(),
@@ -54,11 +117,20 @@ impl Validator<'_> {
                     .collect(),
             ),
             None => None,
-        };
+        }
+    }
+
+    /// `header_name` (with its span, for the error the builder may raise) and `header_type`.
+    fn header(&mut self, raw: &mut RawJwt, span: Range<usize>) -> (Spanned<String>, String) {
         let header_type_span = raw.header_type.as_ref().map_or(span.clone(), Spanned::span);
         let header_type = raw
             .header_type
-            .map_or_else(|| "Bearer".to_string(), Spanned::into_inner);
+            .take()
+            .map_or_else(|| "Bearer".to_owned(), Spanned::into_inner);
+        let header_name = raw
+            .header_name
+            .take()
+            .unwrap_or_else(|| Spanned::new(span, "Authorization".to_owned()));
         if header_type.chars().any(char::is_whitespace) {
             self.err(
                 header_type_span,
@@ -67,46 +139,24 @@ impl Validator<'_> {
                 "write a single word such as \"Bearer\", or \"\" for a bare token",
             );
         }
-        let header_name = raw
-            .header_name
-            .unwrap_or_else(|| Spanned::new(span.clone(), "Authorization".to_string()));
-        let denylist = match &raw.denylist_file {
-            Some(path) => match Denylist::load(&self.resolve(path.get_ref())) {
-                Ok(list) => Some(Some(list)),
-                Err(message) => {
-                    self.err(path.span(), "jwt.denylist_file", message, "point denylist_file at a readable file with one jti per line (relative paths are relative to the config file)");
-                    None
-                }
-            },
-            None => Some(None),
+        (header_name, header_type)
+    }
+
+    /// `Some(None)`: no denylist; `None`: the file could not be read (reported).
+    fn denylist_file(
+        &mut self,
+        path: Option<&Spanned<String>>,
+    ) -> Option<Option<Arc<DenylistFile>>> {
+        let Some(path) = path else {
+            return Some(None);
         };
-        let (secret, algorithms, (from_headers, from_cookies), cookies, denylist) =
-            (secret?, algorithms?, locations?, cookies?, denylist?);
-        if !(public_ok && jwks_ok) {
-            return None;
+        match DenylistFile::load(&self.resolve(path.get_ref())) {
+            Ok(file) => Some(Some(file)),
+            Err(message) => {
+                self.err(path.span(), "jwt.denylist_file", message, "point denylist_file at a readable file with one jti per line (relative paths are relative to the config file)");
+                None
+            }
         }
-        let decoder = Decoder {
-            algorithms,
-            keys,
-            leeway_ms: i64::try_from(leeway.as_millis()).unwrap_or(i64::MAX),
-            issuer: raw.issuer.map(Spanned::into_inner),
-            audience,
-        };
-        let Ok(mut settings) = AuthSettings::new(decoder, header_name.get_ref(), &header_type)
-        else {
-            self.err(
-                header_name.span(),
-                "jwt.header_name",
-                format!("{:?} is not a valid header name", header_name.get_ref()),
-                "write a header name such as \"Authorization\"",
-            );
-            return None;
-        };
-        settings.from_headers = from_headers;
-        settings.from_cookies = from_cookies;
-        settings.cookies = cookies;
-        settings.denylist = denylist;
-        Some((settings, secret))
     }
 
     /// At most one of `secret`, `secret_env`, `secret_file`. `Some(None)`: none configured.
@@ -132,33 +182,7 @@ impl Validator<'_> {
                 return None;
             }
         };
-        let bytes = match key {
-            "secret" => Ok(value.get_ref().clone().into_bytes()),
-            "secret_env" => std::env::var(value.get_ref())
-                .map(String::into_bytes)
-                .map_err(|_| {
-                    (
-                        format!(
-                            "the environment variable {:?} is not set or not UTF-8",
-                            value.get_ref()
-                        ),
-                        "export the variable before starting freshgate, or use secret_file",
-                    )
-                }),
-            _ => {
-                let path = self.resolve(value.get_ref());
-                super::read_file(&path, 64 << 10)
-                    .map(|mut b| {
-                        // A trailing line break is an artefact of editors and `echo`, not part of
-                        // the secret.
-                        while b.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
-                            b.pop();
-                        }
-                        b
-                    })
-                    .map_err(|e| (format!("cannot read {}: {e}", path.display()), "point secret_file at a readable file (relative paths are relative to the config file)"))
-            }
-        };
+        let bytes = self.secret_bytes(key, value.get_ref());
         match bytes {
             Ok(b) if b.is_empty() => {
                 self.err(
@@ -177,6 +201,35 @@ impl Validator<'_> {
         }
     }
 
+    /// The secret's bytes from `secret`, `secret_env` or `secret_file`; `Err` is the message
+    /// and the fix.
+    fn secret_bytes(&self, key: &str, value: &str) -> Result<Vec<u8>, (String, &'static str)> {
+        match key {
+            "secret" => Ok(value.as_bytes().to_vec()),
+            "secret_env" => std::env::var(value).map(String::into_bytes).map_err(|_| {
+                (
+                    format!("the environment variable {value:?} is not set or not UTF-8"),
+                    "export the variable before starting freshgate, or use secret_file",
+                )
+            }),
+            _ => {
+                let path = self.resolve(value);
+                let mut bytes = crate::fs::read_file(&path, 64 << 10).map_err(|e| {
+                    (
+                        format!("cannot read {}: {e}", path.display()),
+                        "point secret_file at a readable file (relative paths are relative to the config file)",
+                    )
+                })?;
+                // A trailing line break is an artefact of editors and `echo`, not part of the
+                // secret.
+                while bytes.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
+                    bytes.pop();
+                }
+                Ok(bytes)
+            }
+        }
+    }
+
     /// `public_key_file`: one PEM file or a list. Returns false after reporting an error.
     fn public_keys(&mut self, raw: &RawJwt, keys: &mut Vec<VerifyKey>) -> bool {
         let Some(files) = &raw.public_key_file else {
@@ -189,7 +242,7 @@ impl Validator<'_> {
         let mut ok = true;
         for path in paths {
             let resolved = self.resolve(path);
-            let result = super::read_file(&resolved, 64 << 10)
+            let result = crate::fs::read_file(&resolved, 64 << 10)
                 .map_err(|e| format!("cannot read {}: {e}", resolved.display()))
                 .and_then(|pem| {
                     VerifyKey::from_pem(&pem)
@@ -213,7 +266,7 @@ impl Validator<'_> {
         };
         let resolved = self.resolve(path.get_ref());
         let fix = "point jwks_file at a JSON Web Key Set ({\"keys\": [...]}) with at least one RSA, EC (P-256/P-384), Ed25519 or oct signing key";
-        let parsed = super::read_file(&resolved, 1 << 20)
+        let parsed = crate::fs::read_file(&resolved, 1 << 20)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .map_err(|e| format!("cannot read {}: {e}", resolved.display()))
             .and_then(|text| {
@@ -226,7 +279,7 @@ impl Validator<'_> {
             }
             Ok((_, skipped)) => {
                 let why = match skipped.is_empty() {
-                    true => "the set has no keys".to_string(),
+                    true => "the set has no keys".to_owned(),
                     false => skipped.join("; "),
                 };
                 self.err(
@@ -251,7 +304,7 @@ impl Validator<'_> {
         keys: &[VerifyKey],
         table: Range<usize>,
     ) -> Option<Vec<Algorithm>> {
-        let default = [Spanned::new(table.clone(), "HS256".to_string())];
+        let default = [Spanned::new(table.clone(), "HS256".to_owned())];
         let (names, span): (&[Spanned<String>], Range<usize>) = match raw {
             Some(raw) => (raw.get_ref(), raw.span()),
             None => (&default, table),
@@ -271,7 +324,7 @@ impl Validator<'_> {
             let Some(alg) = algorithm_from_name(name.get_ref()) else {
                 ok = false;
                 let why = match name.get_ref().eq_ignore_ascii_case("none") {
-                    true => "unsigned tokens (\"none\") are never accepted".to_string(),
+                    true => "unsigned tokens (\"none\") are never accepted".to_owned(),
                     false => format!("{:?} is not a JWT algorithm", name.get_ref()),
                 };
                 self.err(name.span(), "jwt.algorithms", why, "use HS256/384/512, RS256/384/512, PS256/384/512, ES256/384 or EdDSA (names are case-sensitive)");

@@ -1,19 +1,34 @@
 //! Validation of `[[route]]` tables into the route table.
 
 use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
 
 use http::Method;
 use toml::Spanned;
 
 use super::raw::RawRoute;
-use super::{parse_duration, Upstream, Validator};
-use crate::routes::{Matcher, Mode, Policy, Route, RouteError, RouteTable};
+use super::{parse_duration, ServerSettings, Upstream, Validator};
+use crate::auth::{Mode, Policy, Rule};
+use crate::routes::{Matcher, Route, RouteError, RouteTable};
+
+/// Where a route stands, and the defaults it inherits.
+#[derive(Clone)]
+struct RouteAt<'a> {
+    span: Range<usize>,
+    upstreams: &'a [Arc<Upstream>],
+    server: &'a ServerSettings,
+    strip_token: bool,
+}
 
 impl Validator<'_> {
+    /// `server` and `strip_token` give the defaults routes inherit.
     pub(super) fn routes(
         &mut self,
         raw: Vec<Spanned<RawRoute>>,
-        upstreams: &[Upstream],
+        upstreams: &[Arc<Upstream>],
+        server: &ServerSettings,
+        strip_token: bool,
     ) -> Option<RouteTable> {
         if raw.is_empty() {
             self.err(
@@ -36,7 +51,13 @@ impl Validator<'_> {
                 (None, Some(p)) => ("prefix", p.span()),
                 (None, None) => ("path", span.clone()),
             };
-            let Some(route) = self.route(index, raw_route, span.clone(), upstreams) else {
+            let at = RouteAt {
+                span: span.clone(),
+                upstreams,
+                server,
+                strip_token,
+            };
+            let Some(route) = self.route(index, &raw_route, &at) else {
                 ok = false;
                 continue;
             };
@@ -62,140 +83,19 @@ impl Validator<'_> {
         ok.then_some(table)
     }
 
-    fn route(
-        &mut self,
-        index: usize,
-        raw: RawRoute,
-        span: Range<usize>,
-        upstreams: &[Upstream],
-    ) -> Option<Route> {
+    /// One `[[route]]`, with every default resolved: its upstream, body limit and token strip.
+    fn route(&mut self, index: usize, raw: &RawRoute, at: &RouteAt<'_>) -> Option<Route> {
         let key = |field: &str| format!("route[{index}].{field}");
-        let matcher = match (raw.path, raw.prefix) {
-            (Some(p), None) => Some(Matcher::Path(p.into_inner())),
-            (None, Some(p)) => Some(Matcher::Prefix(p.into_inner())),
-            (Some(_), Some(p)) => {
-                self.err(
-                    p.span(),
-                    key("prefix"),
-                    "a route has either path or prefix, not both",
-                    "split it into two [[route]] tables",
-                );
-                None
-            }
-            (None, None) => {
-                self.err(
-                    span.clone(),
-                    format!("route[{index}]"),
-                    "the route has neither path nor prefix",
-                    "add path = \"/exact/{param}\" or prefix = \"/dir\"",
-                );
-                None
-            }
-        };
-        let policy = match &raw.policy {
-            None => {
-                self.err(
-                    span.clone(),
-                    key("policy"),
-                    "the route has no policy",
-                    "add policy = \"public\", \"optional\", \"access\", \"fresh\" or \"refresh\"",
-                );
-                None
-            }
-            Some(p) => {
-                let parsed = Policy::parse(p.get_ref());
-                if parsed.is_none() {
-                    self.err(
-                        p.span(),
-                        key("policy"),
-                        format!("unknown policy {:?}", p.get_ref()),
-                        "use one of \"public\", \"optional\", \"access\", \"fresh\", \"refresh\"",
-                    );
-                }
-                parsed
-            }
-        };
+        let matcher = self.matcher(index, raw, at.span.clone());
+        let policy = self.policy(raw.policy.as_ref(), &key("policy"), at.span.clone());
         let methods = self.methods(raw.methods.as_ref(), &key("methods"));
-        let mode = match &raw.mode {
-            None => Some(Mode::Enforce),
-            Some(m) => match m.get_ref().as_str() {
-                "enforce" => Some(Mode::Enforce),
-                "report" => Some(Mode::Report),
-                other => {
-                    self.err(m.span(), key("mode"), format!("unknown mode {other:?}"), "use \"enforce\" (the default) or \"report\" (log and count rejections, forward anyway)");
-                    None
-                }
-            },
-        };
-        let max_age = match (&raw.max_age, &policy) {
-            (None, _) => Some(None),
-            (Some(age), Some(Policy::Fresh)) => match parse_duration(age.get_ref()) {
-                Ok(d) if !d.is_zero() => Some(Some(d)),
-                Ok(_) => {
-                    self.err(
-                        age.span(),
-                        key("max_age"),
-                        "max_age is zero, so no token would ever be fresh enough",
-                        "write a window such as \"5m\"",
-                    );
-                    None
-                }
-                Err(message) => {
-                    self.err(
-                        age.span(),
-                        key("max_age"),
-                        message,
-                        "write a duration such as \"5m\"",
-                    );
-                    None
-                }
-            },
-            (Some(age), Some(p)) => {
-                self.err(
-                    age.span(),
-                    key("max_age"),
-                    format!("max_age only applies to fresh routes, and this one is {p}"),
-                    "remove max_age, or set policy = \"fresh\"",
-                );
-                None
-            }
-            (Some(_), None) => None,
-        };
+        let mode = self.mode(raw.mode.as_ref(), &key("mode"));
+        let max_age = self.max_age(raw.max_age.as_ref(), policy, &key("max_age"));
         let max_body_bytes = raw
             .max_body_bytes
             .as_ref()
             .map(|v| self.count(Some(v), &key("max_body_bytes"), 0, 0) as u64);
-        let upstream = match &raw.upstream {
-            Some(name) => {
-                let found = upstreams.iter().position(|u| *u.name == **name.get_ref());
-                if found.is_none() {
-                    let known: Vec<&str> = upstreams.iter().map(|u| &*u.name).collect();
-                    self.err(
-                        name.span(),
-                        key("upstream"),
-                        format!("no upstream is named {:?}", name.get_ref()),
-                        match known.is_empty() {
-                            true => "define it in [upstreams]".to_string(),
-                            false => {
-                                format!("use one of the names in [upstreams]: {}", known.join(", "))
-                            }
-                        },
-                    );
-                }
-                found
-            }
-            None if upstreams.len() == 1 => Some(0),
-            None if upstreams.is_empty() => None,
-            None => {
-                self.err(
-                    span.clone(),
-                    key("upstream"),
-                    "several upstreams are defined and the route names none",
-                    "add upstream = \"<name from [upstreams]>\"",
-                );
-                None
-            }
-        };
+        let upstream = self.route_upstream(raw.upstream.as_ref(), &key("upstream"), at);
         let (matcher, policy, methods, upstream, mode, max_age) =
             (matcher?, policy?, methods?, upstream?, mode?, max_age?);
         Some(Route {
@@ -203,13 +103,151 @@ impl Validator<'_> {
             name: route_name(&matcher, &methods).into(),
             matcher,
             methods,
-            policy,
+            rule: Rule { policy, max_age },
             upstream,
-            max_body_bytes,
+            max_body_bytes: max_body_bytes.or(at.server.max_body_bytes),
             mode,
-            max_age,
-            strip_authorization: raw.strip_authorization,
+            strip_token: raw.strip_authorization.unwrap_or(at.strip_token),
         })
+    }
+
+    fn matcher(&mut self, index: usize, raw: &RawRoute, span: Range<usize>) -> Option<Matcher> {
+        match (&raw.path, &raw.prefix) {
+            (Some(p), None) => Some(Matcher::Path(p.get_ref().clone())),
+            (None, Some(p)) => Some(Matcher::Prefix(p.get_ref().clone())),
+            (Some(_), Some(p)) => {
+                self.err(
+                    p.span(),
+                    format!("route[{index}].prefix"),
+                    "a route has either path or prefix, not both",
+                    "split it into two [[route]] tables",
+                );
+                None
+            }
+            (None, None) => {
+                self.err(
+                    span,
+                    format!("route[{index}]"),
+                    "the route has neither path nor prefix",
+                    "add path = \"/exact/{param}\" or prefix = \"/dir\"",
+                );
+                None
+            }
+        }
+    }
+
+    fn policy(
+        &mut self,
+        raw: Option<&Spanned<String>>,
+        key: &str,
+        span: Range<usize>,
+    ) -> Option<Policy> {
+        let Some(p) = raw else {
+            self.err(
+                span,
+                key,
+                "the route has no policy",
+                "add policy = \"public\", \"optional\", \"access\", \"fresh\" or \"refresh\"",
+            );
+            return None;
+        };
+        let parsed = Policy::parse(p.get_ref());
+        if parsed.is_none() {
+            self.err(
+                p.span(),
+                key,
+                format!("unknown policy {:?}", p.get_ref()),
+                "use one of \"public\", \"optional\", \"access\", \"fresh\", \"refresh\"",
+            );
+        }
+        parsed
+    }
+
+    fn mode(&mut self, raw: Option<&Spanned<String>>, key: &str) -> Option<Mode> {
+        let Some(m) = raw else {
+            return Some(Mode::Enforce);
+        };
+        match m.get_ref().as_str() {
+            "enforce" => Some(Mode::Enforce),
+            "report" => Some(Mode::Report),
+            other => {
+                self.err(m.span(), key, format!("unknown mode {other:?}"), "use \"enforce\" (the default) or \"report\" (log and count rejections, forward anyway)");
+                None
+            }
+        }
+    }
+
+    /// `Some(None)`: no window. A window only applies to `fresh` routes.
+    fn max_age(
+        &mut self,
+        raw: Option<&Spanned<String>>,
+        policy: Option<Policy>,
+        key: &str,
+    ) -> Option<Option<Duration>> {
+        let Some(age) = raw else {
+            return Some(None);
+        };
+        match (policy?, parse_duration(age.get_ref())) {
+            (Policy::Fresh, Ok(d)) if !d.is_zero() => Some(Some(d)),
+            (Policy::Fresh, Ok(_)) => {
+                self.err(
+                    age.span(),
+                    key,
+                    "max_age is zero, so no token would ever be fresh enough",
+                    "write a window such as \"5m\"",
+                );
+                None
+            }
+            (Policy::Fresh, Err(message)) => {
+                self.err(age.span(), key, message, "write a duration such as \"5m\"");
+                None
+            }
+            (p, _) => {
+                self.err(
+                    age.span(),
+                    key,
+                    format!("max_age only applies to fresh routes, and this one is {p}"),
+                    "remove max_age, or set policy = \"fresh\"",
+                );
+                None
+            }
+        }
+    }
+
+    /// The named upstream, or the only one when there is one and the route names none.
+    fn route_upstream(
+        &mut self,
+        raw: Option<&Spanned<String>>,
+        key: &str,
+        at: &RouteAt<'_>,
+    ) -> Option<Arc<Upstream>> {
+        let upstreams = at.upstreams;
+        let Some(name) = raw else {
+            match upstreams {
+                [only] => return Some(only.clone()),
+                [] => return None,
+                _ => {
+                    self.err(
+                        at.span.clone(),
+                        key,
+                        "several upstreams are defined and the route names none",
+                        "add upstream = \"<name from [upstreams]>\"",
+                    );
+                    return None;
+                }
+            }
+        };
+        let found = upstreams.iter().find(|u| *u.name == **name.get_ref());
+        if found.is_none() {
+            let known: Vec<&str> = upstreams.iter().map(|u| &*u.name).collect();
+            let fix = match known.is_empty() {
+                true => "define it in [upstreams]".to_owned(),
+                false => format!("use one of the names in [upstreams]: {}", known.join(", ")),
+            };
+            let message = format!("no upstream is named {:?}", name.get_ref());
+            self.err(name.span(), key, message, fix);
+        }
+        found.cloned()
     }
 
     pub(super) fn methods(
@@ -265,7 +303,7 @@ impl Validator<'_> {
 
 fn route_name(matcher: &Matcher, methods: &[Method]) -> String {
     let methods = match methods {
-        [] => "*".to_string(),
+        [] => "*".to_owned(),
         ms => ms.iter().map(Method::as_str).collect::<Vec<_>>().join(","),
     };
     match matcher {

@@ -1,0 +1,292 @@
+//! The decision itself: find the token, verify it, then the checks in the library's order
+//! (see the table in [`crate::auth`]).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue, Method};
+use serde_json::Value;
+
+use super::{jws, source, AuthError, AuthSettings, Claims, Policy, Rule, TokenType};
+
+/// A verified token's identity, as forwarded upstream.
+#[derive(Clone, PartialEq)]
+pub struct Identity {
+    pub claims: Arc<Claims>,
+    pub token_type: TokenType,
+    pub fresh: bool,
+}
+
+// Claims may carry personal data; logs get only the token type and freshness.
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("token_type", &self.token_type)
+            .field("fresh", &self.fresh)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    /// Seconds since the user authenticated (`auth_time`, else `iat`), at `now_ms`.
+    pub fn authenticated_age(&self, now_ms: i64) -> Option<f64> {
+        let claims = &self.claims;
+        let at = claims
+            .get("auth_time")
+            .or_else(|| claims.get("iat"))
+            .and_then(Value::as_f64)?;
+        Some((now_ms as f64 / 1000.0 - at).max(0.0))
+    }
+
+    /// The `sub` claim as text: a string as is, a number as its decimal text, any other JSON
+    /// value as compact JSON. `None` when absent or null.
+    pub fn subject(&self) -> Option<Cow<'_, str>> {
+        match self.claims.get("sub")? {
+            Value::Null => None,
+            Value::String(s) => Some(Cow::Borrowed(s)),
+            other => Some(Cow::Owned(other.to_string())),
+        }
+    }
+}
+
+/// The decision for a request that may go on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// No token was needed or sent; forward without identity headers.
+    Anonymous,
+    /// A valid token; forward with identity headers.
+    Authenticated(Identity),
+}
+
+/// Decides a request whose token can only be in a header, as on a `GET`: the common case and
+/// the one the table tests drive. See [`decide_reporting`] for the general form.
+pub fn decide(
+    settings: &AuthSettings,
+    policy: Policy,
+    headers: &HeaderMap,
+    now_ms: i64,
+) -> Result<Outcome, AuthError> {
+    decide_reporting(settings, policy.into(), &Method::GET, headers, now_ms)
+        .map_err(|(error, _)| error)
+}
+
+/// The token a request carries, and where it was found.
+enum Found<'h> {
+    None,
+    Header(Cow<'h, [u8]>),
+    /// A cookie, with the CSRF header's value (if any) and whether the method needs CSRF.
+    Cookie {
+        token: Option<Cow<'h, [u8]>>,
+        csrf: Option<&'h [u8]>,
+        csrf_method: bool,
+    },
+}
+
+/// A rejection, with the verified identity when the token itself was valid (report mode
+/// forwards that identity).
+type Rejection = (AuthError, Option<Identity>);
+
+/// Decides a request. `now_ms` is the current time in milliseconds since the epoch. A
+/// rejection that came after the token was verified (revoked, wrong type, not fresh, CSRF)
+/// also returns the verified identity, for routes in report (shadow) mode.
+pub fn decide_reporting(
+    settings: &AuthSettings,
+    rule: Rule,
+    method: &Method,
+    headers: &HeaderMap,
+    now_ms: i64,
+) -> Result<Outcome, Rejection> {
+    let (wanted, check_issuer) = match rule.policy {
+        Policy::Public => return Ok(Outcome::Anonymous),
+        Policy::Optional => (TokenType::Access, false),
+        Policy::Access | Policy::Fresh => (TokenType::Access, true),
+        Policy::Refresh => (TokenType::Refresh, false),
+    };
+    let found = find_token(settings, wanted, method, headers).map_err(|e| (e, None))?;
+    let Some((token, csrf)) = presented(settings, rule.policy, wanted, found)? else {
+        return Ok(Outcome::Anonymous);
+    };
+    if token.len() > settings.max_token_bytes {
+        return Err((AuthError::TokenTooLarge, None));
+    }
+    let claims = settings
+        .verified(&token)
+        .and_then(|claims| {
+            settings
+                .decoder()
+                .validate_claims(&claims, check_issuer, now_ms)
+                .map(|()| claims)
+        })
+        .map_err(|e| (AuthError::Decode(e), None))?;
+    let fresh = is_fresh(&claims, now_ms);
+    let token_type = match claims.get("type").and_then(Value::as_str) {
+        Some("access") => Some(TokenType::Access),
+        Some("refresh") => Some(TokenType::Refresh),
+        _ => None,
+    };
+    let failure = revoked(settings, &claims).or_else(|| match claims.get("type") {
+        None => Some(AuthError::MissingClaim("type")),
+        Some(_) if token_type != Some(wanted) => Some(AuthError::WrongType(wanted)),
+        Some(_)
+            if rule.policy == Policy::Fresh
+                && !(fresh && within(rule.max_age, &claims, settings, now_ms)) =>
+        {
+            Some(AuthError::NotFresh)
+        }
+        Some(_) => csrf.and_then(|sent| csrf_failure(sent, &claims)),
+    });
+    let identity = token_type.map(|token_type| Identity {
+        claims,
+        token_type,
+        fresh,
+    });
+    match (failure, identity) {
+        (None, Some(identity)) => Ok(Outcome::Authenticated(identity)),
+        (Some(error), identity) => Err((error, identity)),
+        // `failure` is None only when the type matched, so the identity exists.
+        (None, None) => Err((AuthError::MissingClaim("type"), None)),
+    }
+}
+
+/// A token to verify and the CSRF header value to compare once it is verified.
+type Presented<'h> = (Cow<'h, [u8]>, Option<&'h [u8]>);
+
+/// The token to verify and the CSRF header value to compare after verification (`None`: not
+/// checked), or `None` for an anonymous request an `optional` route admits. Missing tokens and
+/// a missing CSRF header on a CSRF method are refused here, before any decoding, as the
+/// library does (on `optional` routes too once a cookie was sent).
+fn presented<'h>(
+    settings: &AuthSettings,
+    policy: Policy,
+    wanted: TokenType,
+    found: Found<'h>,
+) -> Result<Option<Presented<'h>>, Rejection> {
+    let optional = policy == Policy::Optional;
+    match found {
+        Found::None | Found::Cookie { token: None, .. } if optional => Ok(None),
+        Found::None => Err((
+            AuthError::MissingToken(settings.missing_header_detail.clone()),
+            None,
+        )),
+        Found::Cookie { token: None, .. } => {
+            let cookies = settings.cookies();
+            let name = match wanted {
+                TokenType::Access => &cookies.access,
+                TokenType::Refresh => &cookies.refresh,
+            };
+            Err((AuthError::MissingCookie(name.clone()), None))
+        }
+        Found::Header(token) => Ok(Some((token, None))),
+        Found::Cookie {
+            token: Some(token),
+            csrf,
+            csrf_method,
+        } => {
+            let protect = settings.cookies().csrf_protect && csrf_method;
+            if protect && csrf.is_none() {
+                return Err((AuthError::MissingCsrf, None));
+            }
+            Ok(Some((token, csrf.filter(|_| protect))))
+        }
+    }
+}
+
+/// Finds the token: the header when `headers` is a location and one was sent (a malformed
+/// header is final, even with a good cookie), else the cookie when `cookies` is a location.
+fn find_token<'h>(
+    settings: &AuthSettings,
+    wanted: TokenType,
+    method: &Method,
+    headers: &'h HeaderMap,
+) -> Result<Found<'h>, AuthError> {
+    if settings.from_headers {
+        let token = source::header_token(headers, settings.header_name(), settings.header_type())
+            .map_err(|_| AuthError::BadHeader(settings.bad_header_detail.clone()))?;
+        if let Some(token) = token {
+            return Ok(Found::Header(token));
+        }
+    }
+    if !settings.from_cookies() {
+        return Ok(Found::None);
+    }
+    let cookies = settings.cookies();
+    let name = match wanted {
+        TokenType::Access => &cookies.access,
+        TokenType::Refresh => &cookies.refresh,
+    };
+    // An empty value counts as absent, as the library's `if not cookie` / `not csrf_token`.
+    let token = source::cookie(headers, name).filter(|t| !t.is_empty());
+    let csrf = headers
+        .get(&cookies.csrf_header)
+        .map(HeaderValue::as_bytes)
+        .filter(|v| !v.is_empty());
+    Ok(Found::Cookie {
+        token,
+        csrf,
+        csrf_method: cookies.csrf_methods.contains(method),
+    })
+}
+
+/// The denylist check; a token without `jti` cannot be checked, so with a denylist it is
+/// refused (fail closed) where the library's usual callback would crash.
+fn revoked(settings: &AuthSettings, claims: &Claims) -> Option<AuthError> {
+    let denylist = settings.denylist()?;
+    match claims.get("jti") {
+        None => Some(AuthError::MissingClaim("jti")),
+        Some(Value::String(jti)) => denylist.contains(jti).then_some(AuthError::Revoked),
+        Some(other) => denylist
+            .contains(&other.to_string())
+            .then_some(AuthError::Revoked),
+    }
+}
+
+/// The route's freshness window: `auth_time` if present, else `iat`, no older than `max_age`
+/// plus leeway. Without a window, always true; without a usable time, false (fail closed).
+fn within(
+    max_age: Option<Duration>,
+    claims: &Claims,
+    settings: &AuthSettings,
+    now_ms: i64,
+) -> bool {
+    let Some(max_age) = max_age else {
+        return true;
+    };
+    let Some(at) = claims.get("auth_time").or_else(|| claims.get("iat")) else {
+        return false;
+    };
+    let Ok(at) = jws::python_int(at) else {
+        return false;
+    };
+    let oldest =
+        i128::from(now_ms) - max_age.as_millis() as i128 - i128::from(settings.decoder().leeway_ms);
+    at.saturating_mul(1000) >= oldest
+}
+
+/// The CSRF double-submit check, after everything else: the claim must exist and equal the
+/// header, compared in constant time.
+fn csrf_failure(sent: &[u8], claims: &Claims) -> Option<AuthError> {
+    match claims.get("csrf") {
+        None => Some(AuthError::MissingClaim("csrf")),
+        Some(Value::String(expected)) if constant_time_eq(sent, expected.as_bytes()) => None,
+        Some(_) => Some(AuthError::CsrfMismatch),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    // The length is not secret (the token carries it); the content is compared without an
+    // early exit.
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// freshgate's freshness rule: JSON `true`, or a number that is a "fresh until" epoch time not
+/// yet passed. The library's Python truthiness (`"false"` is fresh) is deliberately not copied.
+pub fn is_fresh(claims: &Claims, now_ms: i64) -> bool {
+    match claims.get("fresh") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .is_some_and(|until| until * 1000.0 >= now_ms as f64),
+        _ => false,
+    }
+}

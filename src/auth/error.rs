@@ -1,0 +1,112 @@
+//! [`AuthError`]: why the decision rejected a request, with the library's status, `detail` and
+//! the RFC 6750 / RFC 9470 `WWW-Authenticate` challenge.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderValue, StatusCode};
+
+use super::{DecodeError, TokenType};
+
+/// Why a request is rejected. [`AuthError::status`] and [`AuthError::detail`] are the contract.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthError {
+    BadHeader(Arc<str>),
+    MissingToken(Arc<str>),
+    Decode(DecodeError),
+    WrongType(TokenType),
+    MissingClaim(&'static str),
+    NotFresh,
+    /// The token is longer than `max_token_bytes`.
+    TokenTooLarge,
+    /// Cookie location: the cookie is absent or empty; carries the cookie's name.
+    MissingCookie(String),
+    /// Cookie location, CSRF method: no `X-CSRF-Token` header.
+    MissingCsrf,
+    /// The CSRF header does not equal the token's `csrf` claim.
+    CsrfMismatch,
+    /// The token's `jti` is in the denylist.
+    Revoked,
+}
+
+impl AuthError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AuthError::MissingToken(_)
+            | AuthError::NotFresh
+            | AuthError::MissingCookie(_)
+            | AuthError::MissingCsrf
+            | AuthError::CsrfMismatch
+            | AuthError::Revoked => StatusCode::UNAUTHORIZED,
+            AuthError::TokenTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            AuthError::BadHeader(_)
+            | AuthError::Decode(_)
+            | AuthError::WrongType(_)
+            | AuthError::MissingClaim(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+
+    pub fn detail(&self) -> Cow<'static, str> {
+        match self {
+            AuthError::BadHeader(d) | AuthError::MissingToken(d) => Cow::Owned(d.to_string()),
+            AuthError::Decode(e) => e.detail(),
+            AuthError::WrongType(TokenType::Access) => "Only access tokens are allowed".into(),
+            AuthError::WrongType(TokenType::Refresh) => "Only refresh tokens are allowed".into(),
+            AuthError::MissingClaim(claim) => format!("Missing claim: {claim}").into(),
+            AuthError::NotFresh => "Fresh token required".into(),
+            AuthError::TokenTooLarge => "Token too large".into(),
+            AuthError::MissingCookie(name) => format!("Missing cookie {name}").into(),
+            AuthError::MissingCsrf => "Missing CSRF Token".into(),
+            AuthError::CsrfMismatch => "CSRF double submit tokens do not match".into(),
+            AuthError::Revoked => "Token has been revoked".into(),
+        }
+    }
+
+    /// A short stable label for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthError::BadHeader(_) => "bad_header",
+            AuthError::MissingToken(_) => "missing",
+            AuthError::Decode(e) => e.reason(),
+            AuthError::WrongType(_) => "wrong_type",
+            AuthError::MissingClaim(_) => "missing_claim",
+            AuthError::NotFresh => "not_fresh",
+            AuthError::TokenTooLarge => "token_too_large",
+            AuthError::MissingCookie(_) => "missing",
+            AuthError::MissingCsrf => "missing_csrf",
+            AuthError::CsrfMismatch => "csrf_mismatch",
+            AuthError::Revoked => "revoked",
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge of a 401: RFC 6750 `Bearer` without an error when no
+    /// token was sent, `error="invalid_token"` when one was rejected, and for freshness the
+    /// RFC 9470 step-up challenge with the route's `max_age`. `None` for other statuses.
+    pub fn challenge(&self, max_age: Option<Duration>) -> Option<HeaderValue> {
+        let value = match self {
+            AuthError::MissingToken(_) | AuthError::MissingCookie(_) => "Bearer".to_owned(),
+            AuthError::NotFresh => {
+                let mut v = String::from(
+                    r#"Bearer error="insufficient_user_authentication", error_description="Fresh token required""#,
+                );
+                if let Some(max_age) = max_age {
+                    v.push_str(&format!(", max_age={}", max_age.as_secs()));
+                }
+                v
+            }
+            AuthError::MissingCsrf | AuthError::CsrfMismatch | AuthError::Revoked => {
+                format!(
+                    r#"Bearer error="invalid_token", error_description="{}""#,
+                    self.detail()
+                )
+            }
+            AuthError::BadHeader(_)
+            | AuthError::Decode(_)
+            | AuthError::WrongType(_)
+            | AuthError::MissingClaim(_)
+            | AuthError::TokenTooLarge => return None,
+        };
+        HeaderValue::from_str(&value).ok()
+    }
+}

@@ -1,0 +1,104 @@
+//! What a route asks of the token decision: its [`Policy`] (named after the fastapi-jwt-auth
+//! call it stands for), its [`Mode`] (enforce or report) and the [`Rule`] that combines a policy
+//! with a freshness window; and the [`TokenType`] a route wants or a token claims to be.
+
+use std::fmt;
+use std::time::Duration;
+
+/// What a route demands of the request, named after the fastapi-jwt-auth call it stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Policy {
+    /// No check at all.
+    Public,
+    /// `jwt_optional()`: no token is fine, a present token must be a valid access token.
+    Optional,
+    /// `jwt_required()`: an access token.
+    Access,
+    /// `fresh_jwt_required()`: a fresh access token.
+    Fresh,
+    /// `jwt_refresh_token_required()`: a refresh token.
+    Refresh,
+}
+
+impl Policy {
+    pub const ALL: [Policy; 5] = [
+        Policy::Public,
+        Policy::Optional,
+        Policy::Access,
+        Policy::Fresh,
+        Policy::Refresh,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Public => "public",
+            Policy::Optional => "optional",
+            Policy::Access => "access",
+            Policy::Fresh => "fresh",
+            Policy::Refresh => "refresh",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Policy> {
+        Policy::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a route's rejections are enforced or only reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Rejections are answered (the default).
+    #[default]
+    Enforce,
+    /// Shadow mode: rejections are logged and counted, and the request is forwarded anyway
+    /// with whatever identity could be verified. For rolling out a new policy safely.
+    Report,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Report => "report",
+        }
+    }
+}
+
+/// What a route asks of the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub policy: Policy,
+    /// `fresh` routes only: the user must have authenticated at most this long ago.
+    pub max_age: Option<Duration>,
+}
+
+impl From<Policy> for Rule {
+    fn from(policy: Policy) -> Self {
+        Rule {
+            policy,
+            max_age: None,
+        }
+    }
+}
+
+/// What kind of token a route wants or a token claims to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenType {
+    Access,
+    Refresh,
+}
+
+impl TokenType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenType::Access => "access",
+            TokenType::Refresh => "refresh",
+        }
+    }
+}

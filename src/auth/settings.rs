@@ -1,0 +1,183 @@
+//! [`AuthSettings`]: where and how tokens are read, and the decoder, built once per config
+//! snapshot by [`AuthSettingsBuilder`] and immutable afterwards.
+
+use std::sync::Arc;
+
+use http::{HeaderName, Method};
+
+use super::cache;
+use super::{Claims, DecodeError, Decoder, Denylist};
+
+/// Where and how tokens are read, plus the decoder; built once per config snapshot.
+#[derive(Debug)]
+pub struct AuthSettings {
+    decoder: Decoder,
+    header_name: HeaderName,
+    /// `Bearer` by default; empty means the header carries the bare token.
+    header_type: String,
+    /// Longer tokens are refused (431) before any decoding (`[server] max_token_bytes`).
+    pub(super) max_token_bytes: usize,
+    /// `token_location` includes `headers` (the default).
+    pub(super) from_headers: bool,
+    /// `token_location` includes `cookies`.
+    from_cookies: bool,
+    cookies: CookieSettings,
+    /// `denylist_file`: revoked `jti`s.
+    denylist: Option<Arc<Denylist>>,
+    /// Verified tokens of this snapshot.
+    cache: cache::TokenCache,
+    pub(super) bad_header_detail: Arc<str>,
+    pub(super) missing_header_detail: Arc<str>,
+}
+
+/// Cookie names and CSRF double-submit settings, with the library's defaults.
+#[derive(Debug, Clone)]
+pub struct CookieSettings {
+    pub access: String,
+    pub refresh: String,
+    pub csrf_protect: bool,
+    pub csrf_header: HeaderName,
+    pub csrf_methods: Vec<Method>,
+}
+
+impl Default for CookieSettings {
+    fn default() -> Self {
+        CookieSettings {
+            access: "access_token_cookie".into(),
+            refresh: "refresh_token_cookie".into(),
+            csrf_protect: true,
+            csrf_header: HeaderName::from_static("x-csrf-token"),
+            csrf_methods: vec![Method::POST, Method::PUT, Method::PATCH, Method::DELETE],
+        }
+    }
+}
+
+/// Builds [`AuthSettings`]; every setting starts at the library's default.
+#[derive(Debug)]
+pub struct AuthSettingsBuilder {
+    decoder: Decoder,
+    header_name: String,
+    header_type: String,
+    max_token_bytes: usize,
+    from_headers: bool,
+    from_cookies: bool,
+    cookies: CookieSettings,
+    denylist: Option<Arc<Denylist>>,
+}
+
+impl AuthSettingsBuilder {
+    /// The token header and its type (`Authorization`, `Bearer`); an empty type means a bare
+    /// token. The name is used as written in messages and case-insensitively for lookup.
+    pub fn header(mut self, name: &str, kind: &str) -> Self {
+        self.header_name = name.to_owned();
+        self.header_type = kind.to_owned();
+        self
+    }
+
+    pub fn max_token_bytes(mut self, max: usize) -> Self {
+        self.max_token_bytes = max;
+        self
+    }
+
+    /// `token_location`: headers, cookies, or both.
+    pub fn locations(mut self, headers: bool, cookies: bool) -> Self {
+        self.from_headers = headers;
+        self.from_cookies = cookies;
+        self
+    }
+
+    pub fn cookies(mut self, cookies: CookieSettings) -> Self {
+        self.cookies = cookies;
+        self
+    }
+
+    pub fn denylist(mut self, denylist: Option<Arc<Denylist>>) -> Self {
+        self.denylist = denylist;
+        self
+    }
+
+    /// Fails when the header name is not a valid header name.
+    pub fn build(self) -> Result<AuthSettings, http::Error> {
+        let (name, kind) = (&self.header_name, &self.header_type);
+        let bad_header_detail = match kind.as_str() {
+            "" => format!("Bad {name} header. Expected value '<JWT>'"),
+            t => format!("Bad {name} header. Expected value '{t} <JWT>'"),
+        };
+        Ok(AuthSettings {
+            header_name: HeaderName::from_bytes(name.as_bytes())?,
+            missing_header_detail: format!("Missing {name} Header").into(),
+            bad_header_detail: bad_header_detail.into(),
+            decoder: self.decoder,
+            header_type: self.header_type,
+            max_token_bytes: self.max_token_bytes,
+            from_headers: self.from_headers,
+            from_cookies: self.from_cookies,
+            cookies: self.cookies,
+            denylist: self.denylist,
+            cache: cache::TokenCache::default(),
+        })
+    }
+}
+
+impl AuthSettings {
+    /// A builder with the library's defaults: `Authorization: Bearer <JWT>`, header tokens
+    /// only, tokens up to 8 KiB, no denylist.
+    pub fn builder(decoder: Decoder) -> AuthSettingsBuilder {
+        AuthSettingsBuilder {
+            decoder,
+            header_name: "Authorization".into(),
+            header_type: "Bearer".into(),
+            max_token_bytes: 8 * 1024,
+            from_headers: true,
+            from_cookies: false,
+            cookies: CookieSettings::default(),
+            denylist: None,
+        }
+    }
+
+    /// The defaults with another token header: shorthand for the builder.
+    pub fn new(
+        decoder: Decoder,
+        header_name: &str,
+        header_type: &str,
+    ) -> Result<Self, http::Error> {
+        Self::builder(decoder)
+            .header(header_name, header_type)
+            .build()
+    }
+
+    pub fn decoder(&self) -> &Decoder {
+        &self.decoder
+    }
+
+    pub fn header_name(&self) -> &HeaderName {
+        &self.header_name
+    }
+
+    pub fn header_type(&self) -> &str {
+        &self.header_type
+    }
+
+    pub fn from_cookies(&self) -> bool {
+        self.from_cookies
+    }
+
+    pub fn cookies(&self) -> &CookieSettings {
+        &self.cookies
+    }
+
+    pub fn denylist(&self) -> Option<&Arc<Denylist>> {
+        self.denylist.as_ref()
+    }
+
+    /// The token's verified claims, from the cache or by verifying it (and caching success).
+    pub(super) fn verified(&self, token: &[u8]) -> Result<Arc<Claims>, DecodeError> {
+        if let Some(claims) = self.cache.get(token) {
+            return Ok(claims);
+        }
+        let claims = Arc::new(self.decoder.verify(token)?);
+        // The token's length bounds the payload's.
+        self.cache.insert(token, claims.clone(), token.len());
+        Ok(claims)
+    }
+}

@@ -1,0 +1,391 @@
+//! One request, from its head to its response: the outer [`Handler::handle`] turns any
+//! [`GatewayError`] into the response, decorates it, counts the request once and writes its one
+//! access-log line; the inner [`Handler::try_handle`] walks the straight line
+//! (framing verdict -> [`pipeline::evaluate`] -> [`headers::rewrite_request`] -> [`proxy`]) and
+//! uses `?`. What the request learns on the way is kept in its [`Exchange`].
+
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{Either, Limited};
+use hyper::body::Incoming;
+
+use crate::auth::{Identity, Outcome, Policy};
+use crate::clock;
+use crate::config::Snapshot;
+use crate::error::{json_response, Body, GatewayError};
+use crate::framing;
+use crate::headers::{self, Forward, X_REQUEST_ID};
+use crate::pipeline::{self, declared_length, Evaluation, RequestHead};
+use crate::proxy::{UpstreamBody, UpstreamClient};
+use crate::routes::Route;
+use crate::state::Gateway;
+
+/// What became of a request, for the access log and the metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Forwarded, and the upstream answered.
+    Forwarded,
+    /// Report mode: forwarded although enforcement would have rejected it.
+    Reported,
+    /// Answered by freshgate with a 4xx: the client's doing.
+    Rejected,
+    /// The upstream could not be reached, broke the exchange or timed out.
+    UpstreamError,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Forwarded => "forwarded",
+            Decision::Reported => "reported",
+            Decision::Rejected => "rejected",
+            Decision::UpstreamError => "upstream_error",
+        }
+    }
+}
+
+/// The record of one request: what the handler learned on its way, logged and counted once by
+/// the outer handler.
+#[derive(Debug)]
+pub struct Exchange<'s> {
+    pub started: Instant,
+    /// The snapshot this request uses from start to end.
+    pub snapshot: &'s Snapshot,
+    pub request_id: HeaderValue,
+    pub method: Method,
+    /// The canonical path and the untouched query, once the target was accepted.
+    pub target: Option<PathAndQuery>,
+    pub route: Option<&'s Route>,
+    pub decision: Decision,
+    /// A stable label: the rejection's reason, or report mode's would-be reason; `-` otherwise.
+    pub reason: &'static str,
+    /// The token's subject, for the access log (`[log] subject`).
+    pub subject: Option<String>,
+    pub upstream_latency: Option<Duration>,
+    pub status: StatusCode,
+    /// The framing guard refused the request: the connection closes after the answer.
+    pub close: bool,
+}
+
+impl<'s> Exchange<'s> {
+    fn new(snapshot: &'s Snapshot, request_id: HeaderValue, method: Method) -> Self {
+        Exchange {
+            started: Instant::now(),
+            snapshot,
+            request_id,
+            method,
+            target: None,
+            route: None,
+            decision: Decision::Forwarded,
+            reason: "-",
+            subject: None,
+            upstream_latency: None,
+            status: StatusCode::OK,
+            close: false,
+        }
+    }
+
+    /// The request's path for logs, `-` before the target was accepted.
+    pub fn path(&self) -> &str {
+        self.target.as_ref().map_or("-", PathAndQuery::path)
+    }
+
+    /// Report mode's would-be rejection reason, for the `X-Auth-Reported` marker.
+    fn reported(&self) -> Option<&'static str> {
+        (self.decision == Decision::Reported).then_some(self.reason)
+    }
+
+    /// Turns an error into its response and records it as the decision.
+    fn fail(&mut self, error: GatewayError) -> Response<Body> {
+        self.reason = error.reason();
+        self.decision = match error.is_client_error() {
+            true => Decision::Rejected,
+            false => {
+                tracing::warn!(request.id = self.request_id.to_str().unwrap_or("-"), http.path = self.path(), %error, "upstream exchange failed");
+                Decision::UpstreamError
+            }
+        };
+        error.into_response(self.route.and_then(|r| r.rule.max_age))
+    }
+
+    /// The access-log line (target `freshgate::access`).
+    fn log(&self, latency: Duration) {
+        tracing::event!(
+            target: "freshgate::access",
+            tracing::Level::INFO,
+            request.id = self.request_id.to_str().unwrap_or("-"),
+            http.method = self.method.as_str(),
+            http.path = self.path(),
+            route.id = self.route.map_or("-", |r| &*r.name),
+            route.policy = self.route.map_or("-", |r| r.policy().as_str()),
+            auth.decision = self.decision.as_str(),
+            auth.reason = self.reason,
+            http.status = self.status.as_u16(),
+            latency_us = latency.as_micros() as u64,
+            upstream.latency_us = self.upstream_latency.map(|d| d.as_micros() as u64),
+            auth.subject = self.subject.as_deref(),
+        );
+    }
+}
+
+/// The client side of a connection, formatted once per connection.
+#[derive(Debug)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    /// The client's IP as header text, for `X-Forwarded-For`.
+    pub ip: HeaderValue,
+    /// What the framing guard found on this connection.
+    pub flags: Arc<framing::Flags>,
+}
+
+impl Peer {
+    pub fn new(addr: SocketAddr, flags: Arc<framing::Flags>) -> Self {
+        Peer {
+            addr,
+            // An IP address is always a valid header value.
+            ip: HeaderValue::from_str(&addr.ip().to_string())
+                .unwrap_or(HeaderValue::from_static("unknown")),
+            flags,
+        }
+    }
+}
+
+/// One accept loop's request handler: the gateway, plus this loop's own pool of upstream
+/// connections, so that with one loop per thread a request and its upstream connection stay
+/// on one thread.
+#[derive(Debug)]
+pub struct Handler {
+    gateway: Arc<Gateway>,
+    client: UpstreamClient,
+    ids: RequestIds,
+}
+
+impl Handler {
+    pub fn new(gateway: Arc<Gateway>, connect_timeout: Duration) -> Self {
+        Handler {
+            gateway,
+            client: UpstreamClient::new(connect_timeout),
+            ids: RequestIds::default(),
+        }
+    }
+
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
+    }
+
+    /// [`Handler::handle`], with a panic (a bug, never a client's doing) contained to its
+    /// request: it is logged and answered 500, and the process and other connections go on.
+    pub async fn handle_contained(
+        &self,
+        request: Request<Incoming>,
+        peer: &Peer,
+    ) -> Response<Body> {
+        match AssertUnwindSafe(self.handle(request, peer))
+            .catch_unwind()
+            .await
+        {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::error!(peer = %peer.addr, "request handler panicked; answered 500");
+                json_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            }
+        }
+    }
+
+    /// Answers one request. Never fails: this is the one place that turns errors into
+    /// responses, counts the request and writes the access log.
+    async fn handle(&self, request: Request<Incoming>, peer: &Peer) -> Response<Body> {
+        let snapshot = self.gateway.snapshot();
+        let request_id = self.ids.for_request(&request);
+        let mut exchange = Exchange::new(&snapshot, request_id, request.method().clone());
+        let mut response = match self.try_handle(&mut exchange, request, peer).await {
+            Ok(response) => response,
+            Err(error) => exchange.fail(error),
+        };
+        let headers = response.headers_mut();
+        headers.insert(X_REQUEST_ID, exchange.request_id.clone());
+        if exchange.close {
+            headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        exchange.status = response.status();
+        let latency = exchange.started.elapsed();
+        self.gateway.metrics().record_request(&exchange, latency);
+        exchange.log(latency);
+        response
+    }
+
+    /// The straight line: framing verdict, evaluation, then forwarding.
+    async fn try_handle<'s>(
+        &self,
+        exchange: &mut Exchange<'s>,
+        request: Request<Incoming>,
+        peer: &Peer,
+    ) -> Result<Response<Body>, GatewayError> {
+        if let Some(violation) = peer.flags.violation() {
+            // A head hyper accepted but freshgate refuses (bare LF, Content-Length with
+            // Transfer-Encoding): 400 and the connection closed, never forwarded.
+            tracing::debug!(peer = %peer.addr, reason = violation.detail(), "request refused by the framing guard");
+            exchange.close = true;
+            return Err(GatewayError::BadRequest(violation.detail()));
+        }
+        let now = clock::now_ms();
+        let snapshot = exchange.snapshot;
+        let (target, route, outcome) =
+            match pipeline::evaluate(snapshot, &RequestHead::of(&request), now) {
+                Evaluation::Refuse {
+                    target,
+                    route,
+                    error,
+                } => {
+                    (exchange.target, exchange.route) = (target, route);
+                    return Err(error);
+                }
+                Evaluation::Forward {
+                    target,
+                    route,
+                    outcome,
+                    reported,
+                } => {
+                    if let Some(reported) = reported {
+                        exchange.decision = Decision::Reported;
+                        exchange.reason = reported.reason();
+                    }
+                    (target, route, outcome)
+                }
+            };
+        exchange.target = Some(target.clone());
+        exchange.route = Some(route);
+        let identity = match &outcome {
+            Outcome::Authenticated(identity) => Some(identity),
+            Outcome::Anonymous => None,
+        };
+        if let Some(identity) = identity {
+            self.observe(exchange, route, identity, now);
+        }
+        self.forward(exchange, route, request, target, identity, peer)
+            .await
+    }
+
+    /// What a verified identity tells the log and the metrics.
+    fn observe(
+        &self,
+        exchange: &mut Exchange<'_>,
+        route: &Route,
+        identity: &Identity,
+        now_ms: i64,
+    ) {
+        if exchange.snapshot.log_subject
+            && tracing::enabled!(target: "freshgate::access", tracing::Level::INFO)
+        {
+            exchange.subject = identity.subject().map(|s| s.into_owned());
+        }
+        if route.policy() == Policy::Fresh {
+            if let Some(age) = identity.authenticated_age(now_ms) {
+                self.gateway.metrics().observe_fresh_age(route, age);
+            }
+        }
+    }
+
+    /// Rewrites the headers and sends the request to the route's upstream.
+    async fn forward(
+        &self,
+        exchange: &mut Exchange<'_>,
+        route: &Route,
+        mut request: Request<Incoming>,
+        target: PathAndQuery,
+        identity: Option<&Identity>,
+        peer: &Peer,
+    ) -> Result<Response<Body>, GatewayError> {
+        let snapshot = exchange.snapshot;
+        let authority = request.uri().authority().cloned();
+        let forward = Forward {
+            authority: authority.as_ref(),
+            client_ip: &peer.ip,
+            request_id: &exchange.request_id,
+            reported: exchange.reported(),
+            identity,
+            claims: &snapshot.forward.claims,
+            strip_token: route.strip_token.then_some(&snapshot.auth),
+        };
+        headers::rewrite_request(request.headers_mut(), &forward);
+        let request = limit_body(request, route.max_body_bytes);
+        let server = &snapshot.server;
+        let started = Instant::now();
+        let result = self
+            .client
+            .forward(
+                &route.upstream,
+                target,
+                request,
+                server.upstream_timeout,
+                server.request_head_timeout,
+            )
+            .await;
+        let elapsed = started.elapsed();
+        exchange.upstream_latency = Some(elapsed);
+        self.gateway
+            .metrics()
+            .record_upstream(&route.upstream, elapsed, result.as_ref().err());
+        Ok(result?.map(Either::Left))
+    }
+}
+
+/// Applies the route's body limit to a body of unknown length: it is cut off at the limit
+/// while streaming (the upstream exchange then fails and the client gets 413). A declared
+/// `Content-Length` above the limit was already refused by [`pipeline::evaluate`].
+fn limit_body(request: Request<Incoming>, limit: Option<u64>) -> Request<UpstreamBody> {
+    match limit {
+        Some(limit) if declared_length(request.headers()).is_none() => {
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            request.map(|body| Either::Right(Limited::new(body, limit)))
+        }
+        _ => request.map(Either::Left),
+    }
+}
+
+/// Request ids: the client's `X-Request-Id` when it is a sane token (1 to 128 visible ASCII
+/// characters), otherwise `<random per process>-<counter>`: unique across replicas and
+/// restarts without a `getrandom` system call per request (a UUID v4 each time cost 2% of CPU).
+#[derive(Debug)]
+pub struct RequestIds {
+    prefix: String,
+    next: AtomicU64,
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        RequestIds {
+            prefix: random[..12].to_string(),
+            next: AtomicU64::new(1),
+        }
+    }
+}
+
+impl RequestIds {
+    /// The id of `request`: the client's, when sane, else a new one.
+    pub fn for_request<B>(&self, request: &Request<B>) -> HeaderValue {
+        if let Some(id) = request.headers().get(X_REQUEST_ID) {
+            let bytes = id.as_bytes();
+            if (1..=128).contains(&bytes.len()) && bytes.iter().all(|b| (0x21..0x7f).contains(b)) {
+                return id.clone();
+            }
+        }
+        self.next()
+    }
+
+    /// A new id.
+    pub fn next(&self) -> HeaderValue {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        // Only hex digits and '-': always a valid header value.
+        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
+            .unwrap_or(HeaderValue::from_static("-"))
+    }
+}

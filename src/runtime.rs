@@ -1,0 +1,286 @@
+//! The process topology of `freshgate serve`: the main thread runs signals, reloads and the
+//! admin listener on a current-thread runtime; `workers` threads each run one accept loop on
+//! their own current-thread runtime, on one shared listening socket, with their own upstream
+//! pool, so a request never changes thread. A worker that stops on its own is fatal: the
+//! process drains the others and exits 1 rather than serving on with less capacity unnoticed.
+//!
+//! [`run`] is the whole of it, driven by a shutdown future, so tests can run it in-process.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+
+use crate::admin::{self, Draining};
+use crate::config::{self, Snapshot, Startup};
+use crate::reload::Reloader;
+use crate::server;
+use crate::state::Gateway;
+
+/// Loads the config, printing every error; also returns the bytes that were parsed.
+pub fn load(path: &Path) -> (Option<Vec<u8>>, Option<Snapshot>) {
+    let (bytes, loaded) = config::load_read(path);
+    match loaded {
+        Ok(snapshot) => (bytes, Some(snapshot)),
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "{}: {} error(s); nothing was started",
+                path.display(),
+                errors.0.len()
+            );
+            (bytes, None)
+        }
+    }
+}
+
+/// `freshgate serve`: builds the main thread's runtime and runs [`run`] until SIGINT or
+/// SIGTERM; a second signal during the drain exits at once.
+pub fn serve(path: &Path) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(path, async {
+        shutdown_signal().await;
+        // A second SIGINT/SIGTERM during the drain means "now".
+        tokio::spawn(async {
+            shutdown_signal().await;
+            tracing::warn!("second shutdown signal; exiting without waiting for the drain");
+            std::process::exit(1);
+        });
+    }))
+}
+
+/// Runs the gateway on `path`'s config until `shutdown` resolves (or a worker dies), then
+/// drains. Call inside a current-thread runtime with I/O and time enabled.
+pub async fn run(path: &Path, shutdown: impl Future<Output = ()>) -> ExitCode {
+    // Take SIGHUP first, so a reload signal that arrives during startup is queued rather than
+    // killing the process (SIGHUP's default action).
+    #[cfg(unix)]
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+    let (loaded_bytes, snapshot) = load(path);
+    let Some(snapshot) = snapshot else {
+        return ExitCode::FAILURE;
+    };
+    let startup = snapshot.startup.clone();
+    let (listeners, admin_listener) = match bind(&startup).await {
+        Ok(bound) => bound,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = listeners[0].local_addr().map_or(startup.listen, |a| a);
+    let routes = snapshot.routes.routes().len();
+    let gateway = Gateway::new(snapshot);
+    let reloader = Reloader::seeded(path.to_path_buf(), gateway.clone(), loaded_bytes);
+    tokio::spawn(reloader.clone().watch_file(Duration::from_secs(1)));
+    #[cfg(unix)]
+    match hangup {
+        Ok(hangup) => {
+            tokio::spawn(reloader.on_sighup(hangup));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; reload by editing the file")
+        }
+    }
+    let draining = Arc::new(Draining::default());
+    let stop_admin = admin_listener.map(|l| start_admin(l, &gateway, &draining));
+    let mut workers = match Workers::start(listeners, &gateway, startup.max_connections) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let count = workers.threads.len();
+    tracing::info!(listen = %addr, routes, workers = count, "freshgate listening");
+    let mut code = ExitCode::SUCCESS;
+    tokio::select! {
+        () = shutdown => tracing::info!("shutdown signal received; draining"),
+        Some(i) = workers.down.recv() => {
+            tracing::error!(worker = i, "a worker stopped unexpectedly; draining the others and exiting");
+            code = ExitCode::FAILURE;
+        }
+    }
+    draining.start();
+    workers.stop().await;
+    if let Some(stop_admin) = stop_admin {
+        let _ = stop_admin.send(());
+    }
+    tracing::info!("freshgate stopped");
+    code
+}
+
+/// The public listening socket (one clone per worker) and the admin listener, if any.
+async fn bind(
+    startup: &Startup,
+) -> Result<(Vec<std::net::TcpListener>, Option<tokio::net::TcpListener>), String> {
+    let listeners = bind_workers(startup.listen, startup.workers)
+        .map_err(|e| format!("cannot listen on {}: {e}", startup.listen))?;
+    let admin = match startup.admin_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on admin.listen {addr}: {e}"))?,
+        ),
+        None => None,
+    };
+    Ok((listeners, admin))
+}
+
+/// Serves the admin endpoints until the returned sender fires.
+fn start_admin(
+    listener: tokio::net::TcpListener,
+    gateway: &Arc<Gateway>,
+    draining: &Arc<Draining>,
+) -> oneshot::Sender<()> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    tracing::info!(admin = ?listener.local_addr().ok(), "admin listening (/healthz, /readyz, /metrics)");
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    tokio::spawn(admin::serve(
+        listener,
+        gateway.clone(),
+        draining.clone(),
+        shutdown,
+    ));
+    stop
+}
+
+/// The worker threads, their stop signal, and the channel on which a worker that exits says so.
+struct Workers {
+    threads: Vec<JoinHandle<std::io::Result<()>>>,
+    stop: watch::Sender<bool>,
+    down: mpsc::UnboundedReceiver<usize>,
+}
+
+/// Dropped on any exit of a worker thread, a panic included: tells the main thread, which
+/// treats an exit before shutdown as fatal.
+struct Down(mpsc::UnboundedSender<usize>, usize);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = self.0.send(self.1);
+    }
+}
+
+impl Workers {
+    /// One thread per listener, sharing one connection cap.
+    fn start(
+        listeners: Vec<std::net::TcpListener>,
+        gateway: &Arc<Gateway>,
+        max_connections: usize,
+    ) -> Result<Workers, String> {
+        let (stop, stopped) = watch::channel(false);
+        let (worker_down, down) = mpsc::unbounded_channel::<usize>();
+        let permits = Arc::new(Semaphore::new(max_connections));
+        let mut threads = Vec::new();
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let (gateway, permits, stopped) = (gateway.clone(), permits.clone(), stopped.clone());
+            let down = Down(worker_down.clone(), i);
+            let thread = std::thread::Builder::new()
+                .name(format!("freshgate-worker-{i}"))
+                .spawn(move || worker(listener, gateway, permits, stopped, down))
+                .map_err(|e| format!("cannot start worker thread {i}: {e}"))?;
+            threads.push(thread);
+        }
+        Ok(Workers {
+            threads,
+            stop,
+            down,
+        })
+    }
+
+    /// Tells every worker to stop accepting and drain, and waits for the threads.
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let threads = self.threads;
+        let joined = tokio::task::spawn_blocking(move || {
+            threads
+                .into_iter()
+                .map(JoinHandle::join)
+                .collect::<Vec<_>>()
+        })
+        .await;
+        for result in joined.into_iter().flatten() {
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "a worker failed"),
+                Err(_) => tracing::error!("a worker thread panicked"),
+            }
+        }
+    }
+}
+
+/// One worker thread: its own current-thread runtime running one accept loop.
+fn worker(
+    listener: std::net::TcpListener,
+    gateway: Arc<Gateway>,
+    permits: Arc<Semaphore>,
+    mut stopped: watch::Receiver<bool>,
+    _down: Down,
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let shutdown = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        server::serve_with(listener, gateway, shutdown, permits).await;
+        Ok(())
+    })
+}
+
+/// Binds the listening socket once and hands each worker a clone of it: the workers share one
+/// accept queue. (Not `SO_REUSEPORT`: that would let a second instance bind the same port
+/// without an error and silently take half the connections.)
+fn bind_workers(addr: SocketAddr, workers: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    let mut listeners = Vec::with_capacity(workers);
+    for _ in 1..workers.max(1) {
+        listeners.push(listener.try_clone()?);
+    }
+    listeners.push(listener);
+    Ok(listeners)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,40 @@
+//! The running gateway's shared state: the config snapshot in force, behind one `ArcSwap`, and
+//! the metrics. Every accept loop, the admin listener and the reloader hold the same
+//! [`Gateway`].
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::config::Snapshot;
+use crate::metrics::Metrics;
+
+/// The current config snapshot and the metrics, shared by every accept loop.
+#[derive(Debug)]
+pub struct Gateway {
+    snapshot: ArcSwap<Snapshot>,
+    metrics: Metrics,
+}
+
+impl Gateway {
+    pub fn new(snapshot: Snapshot) -> Arc<Self> {
+        Arc::new(Gateway {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// The snapshot new requests will use.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Swaps in a new snapshot; requests already running keep the one they started with.
+    pub fn replace(&self, snapshot: Snapshot) {
+        self.snapshot.store(Arc::new(snapshot));
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
