@@ -11,7 +11,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::sync::oneshot;
 
 use http::uri::{PathAndQuery, Uri};
-use http::{Request, Response, Version};
+use http::{HeaderMap, Method, Request, Response, Version};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -31,7 +31,8 @@ pub type UpstreamBody = Either<Incoming, Limited<Incoming>>;
 /// (a slow upload is not the upstream's fault), and it cuts off a client whose body stalls
 /// for longer than `idle` (408).
 pub struct Sending {
-    inner: UpstreamBody,
+    /// `None`: no body (a retried request).
+    inner: Option<UpstreamBody>,
     done: Option<oneshot::Sender<()>>,
     idle: Duration,
     stall: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -51,7 +52,7 @@ impl std::fmt::Debug for Sending {
 pub struct BodyStalled;
 
 impl Sending {
-    fn new(inner: UpstreamBody, idle: Duration) -> (Self, oneshot::Receiver<()>) {
+    fn new(inner: Option<UpstreamBody>, idle: Duration) -> (Self, oneshot::Receiver<()>) {
         let (tx, rx) = oneshot::channel();
         let mut body = Sending {
             inner,
@@ -64,7 +65,7 @@ impl Sending {
     }
 
     fn check_end(&mut self) {
-        if self.inner.is_end_stream() {
+        if self.is_end_stream() {
             if let Some(done) = self.done.take() {
                 let _ = done.send(());
             }
@@ -81,7 +82,10 @@ impl Body for Sending {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 this.stall = None;
                 match &frame {
@@ -108,18 +112,31 @@ impl Body for Sending {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.inner {
+            Some(inner) => inner.size_hint(),
+            None => SizeHint::with_exact(0),
+        }
     }
 }
 
-/// The shared upstream client.
+/// One accept loop's upstream client: a pool of keep-alive connections, and a client that
+/// always opens a fresh connection, for the one retry of a request whose pooled connection
+/// failed before any response byte.
 #[derive(Clone, Debug)]
 pub struct UpstreamClient {
-    client: Client<HttpConnector, Sending>,
+    pooled: Client<HttpConnector, Sending>,
+    fresh: Client<HttpConnector, Sending>,
+}
+
+/// The parts of a request kept to send it again.
+struct Retry {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
 }
 
 impl UpstreamClient {
@@ -128,16 +145,25 @@ impl UpstreamClient {
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(connect_timeout));
         connector.enforce_http(true);
-        let client = Client::builder(TokioExecutor::new())
+        let pooled = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector.clone());
+        let fresh = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(0)
             .build(connector);
-        UpstreamClient { client }
+        UpstreamClient { pooled, fresh }
     }
 
     /// Sends `request` (whose headers are already rewritten) to `upstream`, keeping its path and
     /// query, and returns the response head within `timeout` of the client's body having been
     /// sent; a body that stalls for `body_idle` ends the exchange with 408.
+    ///
+    /// The keep-alive race: an upstream may close an idle pooled connection just as a request is
+    /// written on it (uvicorn and gunicorn close after their keep-alive timeout without
+    /// `Connection: close`). An idempotent request without a body (RFC 9110 section 9.2.2) whose
+    /// connection fails before any response byte is sent once more on a fresh connection, as
+    /// nginx's `proxy_next_upstream error` does; any other request gets the 502.
     pub async fn forward(
         &self,
         upstream: &Upstream,
@@ -146,34 +172,114 @@ impl UpstreamClient {
         timeout: Duration,
         body_idle: Duration,
     ) -> Result<Response<Incoming>, GatewayError> {
-        let (parts, body) = request.into_parts();
-        let (body, sent) = Sending::new(body, body_idle);
-        let mut request = Request::from_parts(parts, body);
-        let uri = Uri::builder()
+        let (mut parts, body) = request.into_parts();
+        parts.uri = Uri::builder()
             .scheme(upstream.scheme.clone())
             .authority(upstream.authority.clone())
             .path_and_query(path_and_query)
             .build()
             .map_err(|_| GatewayError::BadRequest("Invalid request target"))?;
-        *request.uri_mut() = uri;
-        *request.version_mut() = Version::HTTP_11;
-        let exchange = self.client.request(request);
-        let deadline = async {
-            // If the body ends without a signal (the exchange failed first), the exchange's
-            // own result decides; the timer then never matters.
-            if sent.await.is_ok() {
-                tokio::time::sleep(timeout).await;
-            } else {
-                std::future::pending::<()>().await;
+        parts.version = Version::HTTP_11;
+        let retry = (is_idempotent(&parts.method) && body.is_end_stream()).then(|| Retry {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            headers: parts.headers.clone(),
+        });
+        let request = Request::from_parts(parts, Some(body));
+        let first = exchange(&self.pooled, request, timeout, body_idle).await;
+        let mut response = match (first, retry) {
+            (Err(Failed::Exchange(error)), Some(retry)) if before_response(&error) => {
+                tracing::debug!(%error, "upstream connection failed before a response; retrying once on a fresh connection");
+                let mut request = Request::new(None);
+                *request.method_mut() = retry.method;
+                *request.uri_mut() = retry.uri;
+                *request.headers_mut() = retry.headers;
+                exchange(&self.fresh, request, timeout, body_idle).await
             }
-        };
-        let mut response = tokio::select! {
-            result = exchange => result.map_err(classify)?,
-            () = deadline => return Err(GatewayError::GatewayTimeout),
-        };
+            (first, _) => first,
+        }
+        .map_err(Failed::into_error)?;
         headers::remove_hop_by_hop(response.headers_mut());
         Ok(response)
     }
+}
+
+/// How an exchange failed.
+enum Failed {
+    Exchange(hyper_util::client::legacy::Error),
+    TimedOut,
+}
+
+impl Failed {
+    fn into_error(self) -> GatewayError {
+        match self {
+            Failed::Exchange(error) => classify(error),
+            Failed::TimedOut => GatewayError::GatewayTimeout,
+        }
+    }
+}
+
+/// One exchange on `client`: the response head, within `timeout` of the body having been sent.
+async fn exchange(
+    client: &Client<HttpConnector, Sending>,
+    request: Request<Option<UpstreamBody>>,
+    timeout: Duration,
+    body_idle: Duration,
+) -> Result<Response<Incoming>, Failed> {
+    let (parts, body) = request.into_parts();
+    let (body, sent) = Sending::new(body, body_idle);
+    let exchange = client.request(Request::from_parts(parts, body));
+    let deadline = async {
+        // If the body ends without a signal (the exchange failed first), the exchange's own
+        // result decides; the timer then never matters.
+        if sent.await.is_ok() {
+            tokio::time::sleep(timeout).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = exchange => result.map_err(Failed::Exchange),
+        () = deadline => Err(Failed::TimedOut),
+    }
+}
+
+/// RFC 9110 section 9.2.2.
+fn is_idempotent(method: &Method) -> bool {
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::PUT,
+        Method::DELETE,
+    ]
+    .contains(method)
+}
+
+/// The connection broke before a whole response head arrived: closed, reset, or canceled by
+/// the pool. Not a connect failure (a fresh connection would fail the same way), a parse error
+/// (the upstream answered garbage) or the client's body.
+fn before_response(error: &hyper_util::client::legacy::Error) -> bool {
+    if error.is_connect() {
+        return false;
+    }
+    let chain = std::iter::successors(Some(error as &(dyn std::error::Error + 'static)), |e| {
+        e.source()
+    });
+    for e in chain {
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
+            if hyper.is_incomplete_message() || hyper.is_canceled() {
+                return true;
+            }
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+            if matches!(io.kind(), ConnectionReset | BrokenPipe | ConnectionAborted) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Sorts a failed exchange by who caused it: the client's body passing its limit (413) or

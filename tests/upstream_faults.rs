@@ -1,0 +1,483 @@
+//! Upstreams that misbehave, over real sockets: each test runs a hand-written upstream on
+//! 127.0.0.1:0 that does one wrong thing, and checks what the client sees and what the upstream
+//! saw. The keep-alive race (an upstream that closes an idle connection just after a response,
+//! without `Connection: close`, as uvicorn's and gunicorn's keep-alive timeouts do) must cost no
+//! client a 502: an idempotent request without a body whose upstream connection fails before any
+//! response byte is retried once on a fresh connection (RFC 9110 section 9.2.2).
+// Tests fail loudly by design, and hand owned tables to their assertion helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::needless_pass_by_value
+)]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const CONFIG: &str = r#"
+[upstreams]
+app = "http://{upstream}"
+
+[jwt]
+secret = "test-secret-not-for-production"
+
+[[route]]
+prefix = "/"
+policy = "public"
+"#;
+
+/// What a scripted upstream does with each request head it reads on a connection.
+#[derive(Clone, Copy, Debug)]
+enum Script {
+    /// Answer `200` with `Content-Length`, keep-alive implied, then close the connection after
+    /// `delay` (zero: at once), without `Connection: close`.
+    AnswerThenClose { delay: Duration },
+    /// Close the connection without answering.
+    CloseWithoutAnswer,
+    /// Answer with bytes that are not HTTP.
+    Garbage,
+    /// Send a head with `Content-Length: 100` and 10 body bytes, then reset.
+    ResetMidBody,
+    /// Send a chunked head and one chunk, then reset (no terminating chunk).
+    ResetMidChunks,
+    /// Send `100 Continue`, then a `103 Early Hints`, then a 200.
+    Informational,
+    /// Answer every request normally, with `Connection: close` on every third one.
+    CloseEveryThird,
+}
+
+/// A scripted upstream: counts connections and request heads; each connection serves
+/// requests until the script closes it.
+struct Scripted {
+    addr: SocketAddr,
+    connections: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
+}
+
+impl Scripted {
+    async fn start(script: Script) -> Scripted {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (c, r) = (connections.clone(), requests.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                c.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(serve_scripted(stream, script, r.clone()));
+            }
+        });
+        Scripted {
+            addr,
+            connections,
+            requests,
+        }
+    }
+}
+
+/// Reads one request head (through the blank line); `None` at EOF.
+async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte).await {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(head)
+}
+
+async fn serve_scripted(mut stream: TcpStream, script: Script, requests: Arc<AtomicUsize>) {
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+    while read_head(&mut stream).await.is_some() {
+        let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
+        match script {
+            Script::AnswerThenClose { delay } => {
+                let _ = stream.write_all(OK).await;
+                tokio::time::sleep(delay).await;
+                return;
+            }
+            Script::CloseWithoutAnswer => return,
+            Script::Garbage => {
+                let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2\r\n\r\n").await;
+                return;
+            }
+            Script::ResetMidBody => {
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789")
+                    .await;
+                reset(stream);
+                return;
+            }
+            Script::ResetMidChunks => {
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\na\r\n0123456789\r\n",
+                    )
+                    .await;
+                reset(stream);
+                return;
+            }
+            Script::Informational => {
+                let _ = stream
+                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\n")
+                    .await;
+                let _ = stream.write_all(OK).await;
+            }
+            Script::CloseEveryThird => {
+                let close = n % 3 == 0;
+                let answer: &[u8] = match close {
+                    true => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    false => OK,
+                };
+                let _ = stream.write_all(answer).await;
+                if close {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Closes with RST rather than FIN (a zero linger; blocking on drop is what a test wants).
+#[allow(deprecated)]
+fn reset(stream: TcpStream) {
+    let _ = stream.set_linger(Some(Duration::ZERO));
+    drop(stream);
+}
+
+/// One keep-alive client connection to the gateway.
+async fn client(addr: SocketAddr) -> SendRequest<Empty<Bytes>> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    sender
+}
+
+fn get(path: &str) -> Request<Empty<Bytes>> {
+    Request::get(path)
+        .header("host", "gateway.test")
+        .body(Empty::new())
+        .unwrap()
+}
+
+/// Sends `count` GETs one after another on one keep-alive connection; returns the statuses
+/// that were not 200, with their bodies.
+async fn sequential_gets(addr: SocketAddr, count: usize) -> Vec<(StatusCode, String)> {
+    let mut sender = client(addr).await;
+    let mut failures = Vec::new();
+    for _ in 0..count {
+        if sender.ready().await.is_err() {
+            sender = client(addr).await;
+        }
+        let response = sender.send_request(get("/x")).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        if status != StatusCode::OK {
+            failures.push((status, String::from_utf8_lossy(&body).into_owned()));
+        }
+    }
+    failures
+}
+
+#[tokio::test]
+async fn an_upstream_that_closes_right_after_each_response_costs_no_client_a_502() {
+    let upstream = Scripted::start(Script::AnswerThenClose {
+        delay: Duration::ZERO,
+    })
+    .await;
+    let gw = TestGateway::start(CONFIG, upstream.addr).await;
+    let failures = sequential_gets(gw.addr, 500).await;
+    assert!(
+        failures.is_empty(),
+        "{} of 500 sequential GETs failed, e.g. {:?}",
+        failures.len(),
+        failures.first()
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_that_closes_a_few_milliseconds_after_each_response_costs_no_client_a_502() {
+    let upstream = Scripted::start(Script::AnswerThenClose {
+        delay: Duration::from_millis(3),
+    })
+    .await;
+    let gw = TestGateway::start(CONFIG, upstream.addr).await;
+    let failures = sequential_gets(gw.addr, 300).await;
+    assert!(
+        failures.is_empty(),
+        "{} of 300 sequential GETs failed, e.g. {:?}",
+        failures.len(),
+        failures.first()
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_that_closes_every_third_connection_costs_no_client_a_5xx() {
+    let upstream = Scripted::start(Script::CloseEveryThird).await;
+    let gw = TestGateway::start(CONFIG, upstream.addr).await;
+    let failures = sequential_gets(gw.addr, 300).await;
+    assert!(
+        failures.is_empty(),
+        "{} of 300 GETs failed: {:?}",
+        failures.len(),
+        failures.first()
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_that_never_answers_a_get_gets_one_retry_and_then_502() {
+    let upstream = Scripted::start(Script::CloseWithoutAnswer).await;
+    let gw = TestGateway::start(CONFIG, upstream.addr).await;
+    let reply = send(gw.addr, "GET", "/x", &[]).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::BAD_GATEWAY,
+        "a dead upstream is 502"
+    );
+    assert_eq!(reply.detail(), "Bad Gateway", "the 502 has the JSON detail");
+    assert_eq!(
+        upstream.requests.load(Ordering::SeqCst),
+        2,
+        "the GET was sent once and retried once, no more"
+    );
+    assert_eq!(
+        upstream.connections.load(Ordering::SeqCst),
+        2,
+        "the retry went out on a fresh connection"
+    );
+}
+
+#[tokio::test]
+async fn a_post_is_never_retried_when_its_upstream_connection_fails() {
+    let upstream = Scripted::start(Script::CloseWithoutAnswer).await;
+    let gw = TestGateway::start(CONFIG, upstream.addr).await;
+    let reply = send_body(gw.addr, "POST", "/x", &[], Bytes::from_static(b"{}")).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::BAD_GATEWAY,
+        "a failed POST is 502"
+    );
+    assert_eq!(
+        upstream.requests.load(Ordering::SeqCst),
+        1,
+        "a POST is not idempotent: it is sent exactly once"
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_that_answers_garbage_is_502() {
+    let upstream = Scripted::start(Script::Garbage).await;
+    let gw = TestGateway::start(CONFIG, upstream.addr).await;
+    let reply = send_body(gw.addr, "POST", "/x", &[], Bytes::from_static(b"{}")).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::BAD_GATEWAY,
+        "a non-HTTP answer is a 502, not a relayed response"
+    );
+}
+
+/// Reads everything the gateway sends for one raw request until it closes the connection.
+async fn raw_until_close(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut got)).await;
+    assert!(read.is_ok(), "the gateway closed the connection in time");
+    got
+}
+
+#[tokio::test]
+async fn a_reset_in_the_middle_of_a_content_length_body_reaches_the_client_as_a_broken_connection()
+{
+    let upstream = Scripted::start(Script::ResetMidBody).await;
+    let gw = TestGateway::start(CONFIG, upstream.addr).await;
+    let got = raw_until_close(gw.addr, b"GET /x HTTP/1.1\r\nhost: gw\r\n\r\n").await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK\r\n") && text.contains("content-length: 100"),
+        "the head is relayed as the upstream sent it: {text:?}"
+    );
+    let body = &got[text.find("\r\n\r\n").unwrap() + 4..];
+    assert!(
+        body.len() < 100,
+        "the client never gets a complete 100-byte body, only {} bytes and a closed connection",
+        body.len()
+    );
+}
+
+#[tokio::test]
+async fn a_reset_in_the_middle_of_a_chunked_body_never_sends_the_terminating_chunk() {
+    let upstream = Scripted::start(Script::ResetMidChunks).await;
+    let gw = TestGateway::start(CONFIG, upstream.addr).await;
+    let got = raw_until_close(gw.addr, b"GET /x HTTP/1.1\r\nhost: gw\r\n\r\n").await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK\r\n"),
+        "the head is relayed: {text:?}"
+    );
+    assert!(
+        !text.ends_with("0\r\n\r\n"),
+        "no terminating chunk: the client must see a broken response, got {text:?}"
+    );
+}
+
+#[tokio::test]
+async fn informational_responses_before_the_final_one_are_handled() {
+    let upstream = Scripted::start(Script::Informational).await;
+    let gw = TestGateway::start(CONFIG, upstream.addr).await;
+    for _ in 0..3 {
+        let reply = send(gw.addr, "GET", "/x", &[]).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "1xx answers are consumed and the final 200 is relayed"
+        );
+    }
+}
+
+/// An upstream that reads request bodies and reports, per request, whether the body arrived
+/// whole (`complete`) or the connection ended first (`aborted`).
+async fn body_reporting_upstream() -> (
+    SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<&'static str>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let tx = tx.clone();
+                        async move {
+                            let outcome = match req.into_body().collect().await {
+                                Ok(_) => "complete",
+                                Err(_) => "aborted",
+                            };
+                            let _ = tx.send(outcome);
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                                Bytes::from_static(b"ok"),
+                            )))
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, rx)
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_upload_makes_the_upstream_see_an_aborted_request() {
+    let (upstream, mut outcomes) = body_reporting_upstream().await;
+    let gw = TestGateway::start(CONFIG, upstream).await;
+    for (name, head) in [
+        (
+            "content-length",
+            &b"POST /up HTTP/1.1\r\nhost: gw\r\ncontent-length: 1000\r\n\r\n0123456789"[..],
+        ),
+        (
+            "chunked",
+            &b"POST /up HTTP/1.1\r\nhost: gw\r\ntransfer-encoding: chunked\r\n\r\na\r\n0123456789\r\n"[..],
+        ),
+    ] {
+        let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+        stream.write_all(head).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(stream);
+        let outcome = tokio::time::timeout(Duration::from_secs(10), outcomes.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{name}: the upstream never learned how the body ended"));
+        assert_eq!(
+            outcome,
+            Some("aborted"),
+            "{name}: a cut-off upload reaches the upstream as aborted, never complete"
+        );
+    }
+}
+
+/// An upstream that streams a long body slowly and counts connections.
+async fn slow_stream_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                while read_head(&mut stream).await.is_some() {
+                    let head = b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n";
+                    if stream.write_all(head).await.is_err() {
+                        return;
+                    }
+                    for _ in 0..1000 {
+                        if stream.write_all(&[b'x'; 1000]).await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                }
+            });
+        }
+    });
+    (addr, connections)
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_response_makes_the_gateway_drop_that_upstream_connection() {
+    let (upstream, connections) = slow_stream_upstream().await;
+    let gw = TestGateway::start(CONFIG, upstream).await;
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    stream
+        .write_all(b"GET /long HTTP/1.1\r\nhost: gw\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = [0u8; 256];
+    let n = stream.read(&mut first).await.unwrap();
+    assert!(n > 0, "the response started");
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The next request must not be queued behind the abandoned body on the same upstream
+    // connection: it gets a new one and its own head at once.
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    stream
+        .write_all(b"GET /long HTTP/1.1\r\nhost: gw\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut head))
+        .await
+        .expect("the second request is answered at once")
+        .unwrap();
+    assert!(
+        head[..n].starts_with(b"HTTP/1.1 200"),
+        "the second request got its own response"
+    );
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        2,
+        "the abandoned upstream connection was not reused"
+    );
+}
