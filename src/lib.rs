@@ -11,6 +11,7 @@ pub mod error;
 pub mod explain;
 pub mod framing;
 pub mod headers;
+pub mod host;
 pub mod method;
 pub mod metrics;
 pub mod path;
