@@ -5,6 +5,7 @@
 //! [`error`] turns any failure into the JSON answer the app's library would have given.
 
 pub mod admin;
+pub mod aliases;
 pub mod auth;
 pub mod config;
 pub mod error;
