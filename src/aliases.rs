@@ -168,6 +168,9 @@ pub fn for_each_alias<B>(
         "{canonical:?} is not canonical"
     );
     buf.clear();
+    if set == AliasSet::NONE {
+        return Ok(ControlFlow::Continue(()));
+    }
     let bases = build(canonical, set, buf)?;
     let buf: &str = buf;
     let mut seen: [&str; 16] = [""; 16];
@@ -621,6 +624,7 @@ mod tests {
             ("/İtems", CASE, &["/items"]),
             ("/ſecret", CASE, &["/secret"]),
             ("/\u{212a}ey", CASE, &["/key"]),
+            ("/%e2%84%aaey", CASE, &["/key"]),
             ("/\u{212b}", CASE, &[]),
             ("/café", CASE, &[]),
             ("/Café", CASE, &["/caf%C3%A9"]),
@@ -693,6 +697,12 @@ mod tests {
                 &["/admin", "/Admin/", "/admin/"],
             ),
             ("/%2541dmin", union(&[CASE, DOUBLE]), &["/Admin", "/admin"]),
+            (
+                "/adm%25C4%25B1n",
+                union(&[CASE, DOUBLE]),
+                // The `C4` after `%25` are literal letters, folded like any other.
+                &["/adm%25c4%25b1n", "/adm%C4%B1n", "/admin"],
+            ),
             (
                 "/public/%252e%252e;x/admin",
                 union(&[PARAMS, DOUBLE]),
