@@ -115,9 +115,16 @@ fn parse(value: &[u8]) -> Result<(Host<'_>, Option<&[u8]>), InvalidHost> {
                 Some(i) => (&value[..i], Some(&value[i + 1..])),
                 None => (value, None),
             };
+            let ipv6_like = value
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
             if port.is_some_and(|p| p.contains(&b':')) {
-                // `::1`, `fe80::1:8080`: an IPv6 address without its brackets.
-                return Err(InvalidHost::IpLiteral);
+                // `::1`, `fe80::1:8080`: an IPv6 address without its brackets; otherwise a
+                // second port (`example.com:80:90`).
+                return Err(match ipv6_like {
+                    true => InvalidHost::IpLiteral,
+                    false => InvalidHost::Port,
+                });
             }
             (Host::Name(check_name(name)?), port)
         }
@@ -407,6 +414,7 @@ mod tests {
             (b"example.com:-1", Port),
             (b"example.com:+80", Port),
             (b"example.com:8x", Port),
+            (b"example.com:80:90", Port),
         ];
         for (host, want) in bad {
             let shown = String::from_utf8_lossy(host);
