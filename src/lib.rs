@@ -8,6 +8,7 @@
 //! [`state`] holds and [`reload`] replaces; [`runtime`] is the process around it.
 
 pub mod admin;
+pub mod aliases;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -17,6 +18,8 @@ pub mod framing;
 pub mod fs;
 pub mod handler;
 pub mod headers;
+pub mod host;
+pub mod method;
 pub mod metrics;
 pub mod path;
 pub mod pipeline;
