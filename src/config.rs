@@ -23,8 +23,10 @@ use toml::Spanned;
 pub use error::{ConfigError, ConfigErrors, Source};
 use raw::RawConfig;
 
+use crate::aliases::AliasSet;
 use crate::auth::AuthSettings;
 use crate::fs::{read_file, DenylistFile};
+use crate::host::AllowedHosts;
 use crate::routes::RouteTable;
 
 /// The default `[server] listen`.
@@ -52,6 +54,10 @@ pub struct ServerSettings {
     pub max_token_bytes: usize,
     /// Default request body limit for routes without their own (`max_body_bytes`): 413.
     pub max_body_bytes: Option<u64>,
+    /// The spellings of a path a lenient backend may read (`path_aliases`, default all).
+    pub path_aliases: AliasSet,
+    /// `allowed_hosts`: the `Host` names served (421 otherwise); `None` serves any valid host.
+    pub allowed_hosts: Option<AllowedHosts>,
 }
 
 impl Default for ServerSettings {
@@ -66,6 +72,8 @@ impl Default for ServerSettings {
             max_uri_bytes: 8 * 1024,
             max_token_bytes: 8 * 1024,
             max_body_bytes: None,
+            path_aliases: AliasSet::ALL,
+            allowed_hosts: None,
         }
     }
 }
@@ -340,6 +348,51 @@ impl Validator<'_> {
                 .max_body_bytes
                 .as_ref()
                 .map(|v| self.count(Some(v), "server.max_body_bytes", 0, 0) as u64),
+            path_aliases: self.path_aliases(raw.path_aliases.as_ref()),
+            allowed_hosts: self.allowed_hosts(raw.allowed_hosts.as_ref()),
+        }
+    }
+
+    fn path_aliases(&mut self, raw: Option<&Spanned<Vec<Spanned<String>>>>) -> AliasSet {
+        let Some(raw) = raw else {
+            return AliasSet::ALL;
+        };
+        let names: Vec<&str> = raw.get_ref().iter().map(|n| n.get_ref().as_str()).collect();
+        AliasSet::parse(&names).unwrap_or_else(|message| {
+            let span = raw
+                .get_ref()
+                .iter()
+                .find(|n| AliasSet::parse(&[n.get_ref()]).is_err())
+                .map_or(raw.span(), Spanned::span);
+            self.err(
+                span,
+                "server.path_aliases",
+                message,
+                format!("list some of {:?}, or [] for none", AliasSet::NAMES),
+            );
+            AliasSet::ALL
+        })
+    }
+
+    fn allowed_hosts(
+        &mut self,
+        raw: Option<&Spanned<Vec<Spanned<String>>>>,
+    ) -> Option<AllowedHosts> {
+        let raw = raw?;
+        let patterns: Vec<String> = raw.get_ref().iter().map(|p| p.get_ref().clone()).collect();
+        match AllowedHosts::from_patterns(&patterns) {
+            Ok(hosts) => Some(hosts),
+            Err(message) => {
+                let span = raw
+                    .get_ref()
+                    .iter()
+                    .find(|p| {
+                        AllowedHosts::from_patterns(std::slice::from_ref(p.get_ref())).is_err()
+                    })
+                    .map_or(raw.span(), Spanned::span);
+                self.err(span, "server.allowed_hosts", message, "list host names such as \"api.example.com\" or \"*.example.com\", or remove the key to serve any host");
+                None
+            }
         }
     }
 

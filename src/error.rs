@@ -20,6 +20,22 @@ pub enum GatewayError {
     /// The request target cannot be served as written (client side); the text is the detail.
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    /// A case variant of a standard method, such as `delete` (client side).
+    #[error("method not in upper case")]
+    NonCanonicalMethod,
+    /// `Host`, or the authority of an absolute-form target, is not a valid `host[:port]`
+    /// (client side; RFC 9112 section 3.2).
+    #[error("invalid Host")]
+    InvalidHost,
+    /// `Host` names no host in `[server] allowed_hosts` (client side).
+    #[error("host not allowed")]
+    MisdirectedRequest,
+    /// A spelling of the path that a lenient backend reads as a stricter route (client side).
+    #[error("ambiguous path")]
+    AmbiguousPath,
+    /// An alias of the path cannot be formed safely; the text is the detail (client side).
+    #[error("unsafe path alias: {0}")]
+    UnsafeAlias(&'static str),
     /// No route matches the method and path (client side).
     #[error("no route matches")]
     NotFound,
@@ -53,7 +69,12 @@ pub enum GatewayError {
 impl GatewayError {
     pub fn status(&self) -> StatusCode {
         match self {
-            GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            GatewayError::BadRequest(_)
+            | GatewayError::NonCanonicalMethod
+            | GatewayError::InvalidHost
+            | GatewayError::AmbiguousPath
+            | GatewayError::UnsafeAlias(_) => StatusCode::BAD_REQUEST,
+            GatewayError::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
             GatewayError::NotFound => StatusCode::NOT_FOUND,
             GatewayError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::UriTooLong => StatusCode::URI_TOO_LONG,
@@ -69,7 +90,13 @@ impl GatewayError {
     /// The client-facing `detail`: fixed strings, never library error text.
     pub fn detail(&self) -> std::borrow::Cow<'static, str> {
         match self {
-            GatewayError::BadRequest(detail) => (*detail).into(),
+            GatewayError::BadRequest(detail) | GatewayError::UnsafeAlias(detail) => {
+                (*detail).into()
+            }
+            GatewayError::NonCanonicalMethod => crate::method::DETAIL.into(),
+            GatewayError::InvalidHost => crate::host::DETAIL.into(),
+            GatewayError::MisdirectedRequest => "Misdirected Request".into(),
+            GatewayError::AmbiguousPath => "Ambiguous path".into(),
             GatewayError::NotFound => "Not Found".into(),
             GatewayError::MethodNotAllowed => "Method Not Allowed".into(),
             GatewayError::UriTooLong => "URI Too Long".into(),
@@ -86,6 +113,11 @@ impl GatewayError {
     pub fn reason(&self) -> &'static str {
         match self {
             GatewayError::BadRequest(_) => "bad_request",
+            GatewayError::NonCanonicalMethod => "method_case",
+            GatewayError::InvalidHost => "invalid_host",
+            GatewayError::MisdirectedRequest => "host_not_allowed",
+            GatewayError::AmbiguousPath => "ambiguous_path",
+            GatewayError::UnsafeAlias(_) => "unsafe_alias",
             GatewayError::NotFound => "no_route",
             GatewayError::MethodNotAllowed => "method_not_allowed",
             GatewayError::UriTooLong => "uri_too_long",
@@ -106,6 +138,11 @@ impl GatewayError {
             GatewayError::BadGateway(_) => Some("unavailable"),
             GatewayError::GatewayTimeout => Some("timeout"),
             GatewayError::BadRequest(_)
+            | GatewayError::NonCanonicalMethod
+            | GatewayError::InvalidHost
+            | GatewayError::MisdirectedRequest
+            | GatewayError::AmbiguousPath
+            | GatewayError::UnsafeAlias(_)
             | GatewayError::NotFound
             | GatewayError::MethodNotAllowed
             | GatewayError::UriTooLong
@@ -136,6 +173,11 @@ impl GatewayError {
         match self {
             GatewayError::Auth(e) => e.challenge(max_age),
             GatewayError::BadRequest(_)
+            | GatewayError::NonCanonicalMethod
+            | GatewayError::InvalidHost
+            | GatewayError::MisdirectedRequest
+            | GatewayError::AmbiguousPath
+            | GatewayError::UnsafeAlias(_)
             | GatewayError::NotFound
             | GatewayError::MethodNotAllowed
             | GatewayError::UriTooLong

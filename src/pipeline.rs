@@ -11,8 +11,8 @@ use http::{HeaderMap, HeaderValue, Method, Uri, Version};
 use crate::auth::{self, AuthError, Mode, Outcome};
 use crate::config::{ServerSettings, Snapshot};
 use crate::error::GatewayError;
-use crate::path;
-use crate::routes::Route;
+use crate::routes::{AliasError, Route};
+use crate::{host, method, path};
 
 /// What the gateway will do with a request, and what it learned on the way.
 #[derive(Debug)]
@@ -83,7 +83,30 @@ pub fn evaluate<'a>(snapshot: &'a Snapshot, head: &RequestHead<'_>, now_ms: i64)
             }
         }
     };
-    let Some(route) = snapshot.routes.lookup(head.method, target.path()) else {
+    let aliases = snapshot.server.path_aliases;
+    let route = match snapshot
+        .routes
+        .lookup_aliased(head.method, target.path(), aliases)
+    {
+        Ok(route) => route,
+        Err(error) => {
+            let error = match error {
+                AliasError::Ambiguous => GatewayError::AmbiguousPath,
+                AliasError::Refused(refused) => GatewayError::UnsafeAlias(refused.detail()),
+            };
+            tracing::debug!(
+                http.path = target.path(),
+                reason = error.reason(),
+                "path refused"
+            );
+            return Evaluation::Refuse {
+                target: Some(target),
+                route: None,
+                error,
+            };
+        }
+    };
+    let Some(route) = route else {
         return Evaluation::Refuse {
             target: Some(target),
             route: None,
@@ -141,6 +164,9 @@ fn check_request(
     head: &RequestHead<'_>,
     limits: &ServerSettings,
 ) -> Result<PathAndQuery, GatewayError> {
+    // Every method-based rule (route methods, CSRF methods) sees only canonical methods:
+    // `delete` would otherwise miss a DELETE route that a lenient backend still runs.
+    method::check(head.method).map_err(|_| GatewayError::NonCanonicalMethod)?;
     if head.method == Method::CONNECT || head.method == Method::TRACE {
         return Err(GatewayError::MethodNotAllowed);
     }
@@ -165,8 +191,28 @@ fn check_request(
             return Err(GatewayError::BadRequest("Unsupported transfer coding"));
         }
     }
+    check_host(head, limits)?;
     check_sizes(head, limits)?;
     canonical_target(head.uri)
+}
+
+/// `Host`, and the authority of an absolute-form target, must be a valid `host[:port]` (RFC
+/// 9112 section 3.2: a 400 otherwise), and one of `allowed_hosts` when that is set (421).
+fn check_host(head: &RequestHead<'_>, limits: &ServerSettings) -> Result<(), GatewayError> {
+    let authority = head.uri.authority().map(|a| a.as_str().as_bytes());
+    let host = authority.or_else(|| head.headers.get(HOST).map(HeaderValue::as_bytes));
+    for value in [authority, head.headers.get(HOST).map(HeaderValue::as_bytes)]
+        .into_iter()
+        .flatten()
+    {
+        host::validate(value).map_err(|_| GatewayError::InvalidHost)?;
+    }
+    match (&limits.allowed_hosts, host) {
+        (Some(allowed), Some(host)) if !allowed.allows(host) => {
+            Err(GatewayError::MisdirectedRequest)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The request target and head against `max_uri_bytes` and `max_header_bytes`.

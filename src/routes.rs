@@ -17,10 +17,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use http::Method;
 
+use crate::aliases::{self, AliasRefused, AliasSet};
 use crate::auth::{Mode, Policy, Rule};
 use crate::config::Upstream;
 
@@ -85,11 +87,21 @@ struct MethodTable {
 }
 
 impl MethodTable {
+    /// The route for `method`: one that lists it, else (for `HEAD`) one that lists `GET`, as
+    /// every framework routes `HEAD` to the `GET` view, else one that lists no methods.
     fn get(&self, method: &Method) -> Option<usize> {
-        self.specific
-            .iter()
-            .find(|(m, _)| m == method)
-            .map(|&(_, r)| r)
+        let listed = |want: &Method| {
+            self.specific
+                .iter()
+                .find(|(m, _)| m == want)
+                .map(|&(_, r)| r)
+        };
+        listed(method)
+            .or_else(|| {
+                (method == Method::HEAD)
+                    .then(|| listed(&Method::GET))
+                    .flatten()
+            })
             .or(self.any)
     }
 
@@ -148,6 +160,25 @@ pub struct RouteTable {
     /// The lengths of the configured prefixes, longest first: lookup probes only these, so
     /// its cost does not grow with the request path's length.
     prefix_lengths: Vec<usize>,
+    /// The table with every pattern case-folded, for the `case` alias; `None` while no pattern
+    /// has a letter that folding changes. Where folded patterns tie, the strictest rule holds
+    /// the place.
+    folded: Option<Box<RouteTable>>,
+}
+
+/// Why a request's path cannot be judged safely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AliasError {
+    /// An alias of the path reaches a route whose rule the path's own route does not imply.
+    Ambiguous,
+    /// An alias could not be formed safely (it would climb above the root, or decode into an
+    /// encoded slash or a control character).
+    Refused(AliasRefused),
+}
+
+thread_local! {
+    /// Scratch space for the aliases of one path at a time.
+    static ALIAS_BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// One segment of a `path` pattern.
@@ -300,6 +331,83 @@ impl RouteTable {
             }
         }
         None
+    }
+
+    /// [`RouteTable::lookup`], refusing a path that a lenient backend could read, through one of
+    /// the aliases in `set` (see [`crate::aliases`]), as a route with a rule the path's own
+    /// route does not imply. An alias that is merely weaker is no reason to refuse.
+    pub fn lookup_aliased(
+        &self,
+        method: &Method,
+        path: &str,
+        set: AliasSet,
+    ) -> Result<Option<&Route>, AliasError> {
+        let route = self.lookup(method, path);
+        let Some(rule) = route.map(|r| r.rule).filter(|_| set != AliasSet::NONE) else {
+            return Ok(route);
+        };
+        let folded = self.folded.as_deref().filter(|_| set.case);
+        let stricter = |p: &str| {
+            let hit = |t: &RouteTable| t.lookup(method, p).is_some_and(|a| !rule.implies(&a.rule));
+            hit(self) || folded.is_some_and(hit)
+        };
+        if folded.is_some_and(|f| {
+            f.lookup(method, path)
+                .is_some_and(|a| !rule.implies(&a.rule))
+        }) {
+            return Err(AliasError::Ambiguous);
+        }
+        let found = ALIAS_BUFFER.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            aliases::for_each_alias(path, set, &mut buf, |alias| match stricter(alias) {
+                true => ControlFlow::Break(()),
+                false => ControlFlow::Continue(()),
+            })
+        });
+        match found {
+            Ok(ControlFlow::Continue(())) => Ok(route),
+            Ok(ControlFlow::Break(())) => Err(AliasError::Ambiguous),
+            Err(refused) => Err(AliasError::Refused(refused)),
+        }
+    }
+
+    /// Builds the case-folded copy of the table, strictest rules first, so that where folded
+    /// patterns tie the strictest holds the place. Call once every route is inserted.
+    pub fn fold(&mut self) {
+        let folds = |r: &Route| {
+            let pattern = match &r.matcher {
+                Matcher::Path(p) | Matcher::Prefix(p) => p,
+            };
+            aliases::fold_case_pattern(pattern) != *pattern
+        };
+        if !self.routes.iter().any(folds) {
+            self.folded = None;
+            return;
+        }
+        let mut sorted: Vec<&Route> = self.routes.iter().collect();
+        sorted.sort_by_key(|r| std::cmp::Reverse(r.rule.rank()));
+        let mut folded = RouteTable::default();
+        for route in sorted {
+            let matcher = match &route.matcher {
+                Matcher::Path(p) => Matcher::Path(aliases::fold_case_pattern(p)),
+                Matcher::Prefix(p) => Matcher::Prefix(aliases::fold_case_pattern(p)),
+            };
+            // One method at a time: a tie on one method must not lose the others.
+            let methods: Vec<Vec<Method>> = match route.methods.as_slice() {
+                [] => vec![Vec::new()],
+                ms => ms.iter().map(|m| vec![m.clone()]).collect(),
+            };
+            for methods in methods {
+                let folded_route = Route {
+                    matcher: matcher.clone(),
+                    methods,
+                    ..route.clone()
+                };
+                // A tie means a stricter route already holds this place.
+                let _ = folded.insert(folded_route);
+            }
+        }
+        self.folded = Some(Box::new(folded));
     }
 
     /// Every route, in the order it was configured.

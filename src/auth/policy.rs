@@ -78,6 +78,49 @@ pub struct Rule {
     pub max_age: Option<Duration>,
 }
 
+impl Rule {
+    /// Whether every request this rule admits is also admitted by `other`: the chain
+    /// public < optional < access < fresh, with `refresh` apart (it implies only itself and
+    /// public), and a `max_age` window only adding to `fresh` (a shorter window implies a
+    /// longer one; no window implies none). Used to refuse a path alias that a lenient backend
+    /// would route to a stricter rule than freshgate's.
+    pub fn implies(&self, other: &Rule) -> bool {
+        use Policy::{Access, Fresh, Optional, Public, Refresh};
+        let policy = match (self.policy, other.policy) {
+            (_, Public) => true,
+            (Refresh, Refresh) => true,
+            (Refresh, _) | (_, Refresh) => false,
+            (Fresh, Optional | Access | Fresh) => true,
+            (Access, Optional | Access) => true,
+            (Optional, Optional) => true,
+            (Access | Optional, Fresh) | (Optional, Access) => false,
+            (Public, Optional | Access | Fresh) => false,
+        };
+        let window = match (self.max_age, other.max_age) {
+            (_, None) => true,
+            (Some(mine), Some(theirs)) => mine <= theirs,
+            (None, Some(_)) => false,
+        };
+        policy && window
+    }
+
+    /// A rough strictness rank, for choosing between routes that tie once case is folded.
+    pub(crate) fn rank(&self) -> (u8, std::cmp::Reverse<Option<Duration>>) {
+        let rank = match self.policy {
+            Policy::Public => 0,
+            Policy::Optional => 1,
+            Policy::Access | Policy::Refresh => 2,
+            Policy::Fresh => 3,
+        };
+        // A window is stricter than none, and a shorter one than a longer one.
+        let window = match self.max_age {
+            None => std::cmp::Reverse(Some(Duration::MAX)),
+            some => std::cmp::Reverse(some),
+        };
+        (rank, window)
+    }
+}
+
 impl From<Policy> for Rule {
     fn from(policy: Policy) -> Self {
         Rule {

@@ -52,6 +52,8 @@ pub struct RawServer {
     pub max_uri_bytes: Option<Spanned<i64>>,
     pub max_token_bytes: Option<Spanned<i64>>,
     pub max_body_bytes: Option<Spanned<i64>>,
+    pub path_aliases: Option<Spanned<Vec<Spanned<String>>>>,
+    pub allowed_hosts: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -80,6 +80,7 @@ impl Validator<'_> {
                 }
             }
         }
+        table.fold();
         ok.then_some(table)
     }
 
