@@ -37,11 +37,11 @@ pub mod policy;
 mod settings;
 pub mod source;
 
-pub use decide::{decide, decide_reporting, is_fresh, Identity, Outcome};
+pub use decide::{decide, decide_reporting, decide_websocket, is_fresh, Identity, Outcome};
 pub use denylist::Denylist;
 pub use error::AuthError;
 pub use jws::{Claims, DecodeError, Decoder};
-pub use policy::{Mode, Policy, Rule, TokenType};
+pub use policy::{Mode, Policy, Rule, TokenType, WebSocketMode};
 pub use settings::{AuthSettings, AuthSettingsBuilder, CookieSettings};
 
 #[cfg(test)]

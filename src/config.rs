@@ -58,6 +58,21 @@ pub struct ServerSettings {
     pub path_aliases: AliasSet,
     /// `allowed_hosts`: the `Host` names served (421 otherwise); `None` serves any valid host.
     pub allowed_hosts: Option<AllowedHosts>,
+    /// How a refused WebSocket handshake is answered (`websocket_reject`).
+    pub websocket_reject: WebSocketReject,
+    /// A relayed WebSocket with no bytes either way for this long is closed
+    /// (`websocket_idle_timeout`, default 300 s).
+    pub websocket_idle_timeout: Duration,
+}
+
+/// `[server] websocket_reject`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebSocketReject {
+    /// Complete the handshake, send the library's message as one text frame, close with 1008:
+    /// what the library's documented app pattern shows the client (the default).
+    Message,
+    /// Answer the handshake with the JSON 401/422 and `WWW-Authenticate`.
+    Http,
 }
 
 impl Default for ServerSettings {
@@ -74,6 +89,8 @@ impl Default for ServerSettings {
             max_body_bytes: None,
             path_aliases: AliasSet::ALL,
             allowed_hosts: None,
+            websocket_reject: WebSocketReject::Message,
+            websocket_idle_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -350,6 +367,24 @@ impl Validator<'_> {
                 .map(|v| self.count(Some(v), "server.max_body_bytes", 0, 0) as u64),
             path_aliases: self.path_aliases(raw.path_aliases.as_ref()),
             allowed_hosts: self.allowed_hosts(raw.allowed_hosts.as_ref()),
+            websocket_reject: self.websocket_reject(raw.websocket_reject.as_ref()),
+            websocket_idle_timeout: self.duration(
+                raw.websocket_idle_timeout.as_ref(),
+                "server.websocket_idle_timeout",
+                d.websocket_idle_timeout,
+            ),
+        }
+    }
+
+    fn websocket_reject(&mut self, raw: Option<&Spanned<String>>) -> WebSocketReject {
+        match raw.map(|r| r.get_ref().as_str()) {
+            None | Some("message") => WebSocketReject::Message,
+            Some("http") => WebSocketReject::Http,
+            Some(other) => {
+                let span = raw.map_or(0..0, Spanned::span);
+                self.err(span, "server.websocket_reject", format!("unknown rejection mode {other:?}"), "use \"message\" (a text frame and a close, as the library's app does) or \"http\" (the JSON 401/422)");
+                WebSocketReject::Message
+            }
         }
     }
 

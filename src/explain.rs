@@ -125,11 +125,13 @@ pub fn explain(
             route,
             outcome,
             reported,
+            handshake,
             ..
         } => {
             let forward = Forward {
                 authority: uri.authority(),
                 client_ip: &CLIENT_IP,
+                upgrade: handshake,
                 request_id: &REQUEST_ID,
                 reported: reported.as_ref().map(|e| e.reason()),
                 identity: match &outcome {

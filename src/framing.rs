@@ -51,13 +51,23 @@ impl Violation {
 
 /// Shared between a connection's guard and its request handler.
 #[derive(Debug, Default)]
-pub struct Flags(AtomicU8);
+pub struct Flags(AtomicU8, std::sync::atomic::AtomicBool);
 
 impl Flags {
     /// The first violation seen on this connection, if any. Every request handled after it is
     /// refused and the connection closed.
     pub fn violation(&self) -> Option<Violation> {
         Violation::from_u8(self.0.load(Ordering::Acquire))
+    }
+
+    /// The connection switches to another protocol (a WebSocket): from now on the guard
+    /// passes bytes through without parsing or timing them.
+    pub fn switch_protocols(&self) {
+        self.1.store(true, Ordering::Release);
+    }
+
+    fn switched(&self) -> bool {
+        self.1.load(Ordering::Acquire)
     }
 
     fn set(&self, v: Violation) {
@@ -389,6 +399,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        if this.flags.switched() {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {

@@ -18,7 +18,7 @@ use hyper::body::Incoming;
 
 use crate::auth::{Identity, Outcome, Policy};
 use crate::clock;
-use crate::config::Snapshot;
+use crate::config::{Snapshot, WebSocketReject};
 use crate::error::{json_response, Body, GatewayError};
 use crate::framing;
 use crate::headers::{self, Forward, X_REQUEST_ID};
@@ -26,6 +26,9 @@ use crate::pipeline::{self, declared_length, Evaluation, RequestHead};
 use crate::proxy::{UpstreamBody, UpstreamClient};
 use crate::routes::Route;
 use crate::state::Gateway;
+use crate::websocket;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// What became of a request, for the access log and the metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,19 +168,34 @@ pub struct Handler {
     gateway: Arc<Gateway>,
     client: UpstreamClient,
     ids: RequestIds,
+    /// Relayed and refused WebSockets, which outlive their request; drained at shutdown.
+    sockets: Sockets,
+}
+
+/// The tasks that serve upgraded connections, and the signal that ends them when shutdown's
+/// drain runs out.
+#[derive(Debug, Clone, Default)]
+pub struct Sockets {
+    pub tasks: TaskTracker,
+    pub closing: CancellationToken,
 }
 
 impl Handler {
-    pub fn new(gateway: Arc<Gateway>, connect_timeout: Duration) -> Self {
+    pub fn new(gateway: Arc<Gateway>, connect_timeout: Duration, sockets: Sockets) -> Self {
         Handler {
             gateway,
             client: UpstreamClient::new(connect_timeout),
             ids: RequestIds::default(),
+            sockets,
         }
     }
 
     pub fn gateway(&self) -> &Arc<Gateway> {
         &self.gateway
+    }
+
+    pub fn sockets(&self) -> &Sockets {
+        &self.sockets
     }
 
     /// [`Handler::handle`], with a panic (a bug, never a client's doing) contained to its
@@ -237,29 +255,34 @@ impl Handler {
         }
         let now = clock::now_ms();
         let snapshot = exchange.snapshot;
-        let (target, route, outcome) =
-            match pipeline::evaluate(snapshot, &RequestHead::of(&request), now) {
-                Evaluation::Refuse {
-                    target,
-                    route,
-                    error,
-                } => {
-                    (exchange.target, exchange.route) = (target, route);
-                    return Err(error);
+        let evaluation = pipeline::evaluate(snapshot, &RequestHead::of(&request), now);
+        let (target, route, outcome, handshake) = match evaluation {
+            Evaluation::Refuse {
+                target,
+                route,
+                error,
+                handshake,
+            } => {
+                (exchange.target, exchange.route) = (target, route);
+                if handshake && snapshot.server.websocket_reject == WebSocketReject::Message {
+                    return Ok(self.refuse_socket(exchange, request, peer, &error));
                 }
-                Evaluation::Forward {
-                    target,
-                    route,
-                    outcome,
-                    reported,
-                } => {
-                    if let Some(reported) = reported {
-                        exchange.decision = Decision::Reported;
-                        exchange.reason = reported.reason();
-                    }
-                    (target, route, outcome)
+                return Err(error);
+            }
+            Evaluation::Forward {
+                target,
+                route,
+                outcome,
+                reported,
+                handshake,
+            } => {
+                if let Some(reported) = reported {
+                    exchange.decision = Decision::Reported;
+                    exchange.reason = reported.reason();
                 }
-            };
+                (target, route, outcome, handshake)
+            }
+        };
         exchange.target = Some(target.clone());
         exchange.route = Some(route);
         let identity = match &outcome {
@@ -269,8 +292,33 @@ impl Handler {
         if let Some(identity) = identity {
             self.observe(exchange, route, identity, now);
         }
-        self.forward(exchange, route, request, target, identity, peer)
-            .await
+        let sent = Sent {
+            target,
+            identity,
+            handshake,
+        };
+        self.forward(exchange, route, request, sent, peer).await
+    }
+
+    /// `websocket_reject = "message"`: the handshake is completed here and the refusal sent as
+    /// frames; the upstream is never contacted.
+    fn refuse_socket(
+        &self,
+        exchange: &mut Exchange<'_>,
+        mut request: Request<Incoming>,
+        peer: &Peer,
+        error: &GatewayError,
+    ) -> Response<Body> {
+        exchange.decision = Decision::Rejected;
+        exchange.reason = error.reason();
+        let route = exchange.route.map_or("-", |r| &*r.name);
+        self.gateway.metrics().record_websocket(route, "rejected");
+        let upgrade = hyper::upgrade::on(&mut request);
+        let message = error.detail().into_owned();
+        let (response, task) = websocket::reject_with_message(request.headers(), upgrade, message);
+        peer.flags.switch_protocols();
+        self.sockets.tasks.spawn(task);
+        response
     }
 
     /// What a verified identity tells the log and the metrics.
@@ -293,24 +341,26 @@ impl Handler {
         }
     }
 
-    /// Rewrites the headers and sends the request to the route's upstream.
+    /// Rewrites the headers and sends the request to the route's upstream; a WebSocket
+    /// handshake the upstream accepts is relayed on a task of its own.
     async fn forward(
         &self,
         exchange: &mut Exchange<'_>,
         route: &Route,
         mut request: Request<Incoming>,
-        target: PathAndQuery,
-        identity: Option<&Identity>,
+        sent: Sent<'_>,
         peer: &Peer,
     ) -> Result<Response<Body>, GatewayError> {
         let snapshot = exchange.snapshot;
         let authority = request.uri().authority().cloned();
+        let client_side = sent.handshake.then(|| hyper::upgrade::on(&mut request));
         let forward = Forward {
             authority: authority.as_ref(),
             client_ip: &peer.ip,
+            upgrade: sent.handshake,
             request_id: &exchange.request_id,
             reported: exchange.reported(),
-            identity,
+            identity: sent.identity,
             claims: &snapshot.forward.claims,
             strip_token: route.strip_token.then_some(&snapshot.auth),
         };
@@ -322,7 +372,7 @@ impl Handler {
             .client
             .forward(
                 &route.upstream,
-                target,
+                sent.target,
                 request,
                 server.upstream_timeout,
                 server.request_head_timeout,
@@ -333,8 +383,31 @@ impl Handler {
         self.gateway
             .metrics()
             .record_upstream(&route.upstream, elapsed, result.as_ref().err());
-        Ok(result?.map(Either::Left))
+        let mut response = result?;
+        if let Some(client_side) = client_side {
+            let session = websocket::Session {
+                gateway: &self.gateway,
+                sockets: &self.sockets,
+                route,
+                identity: sent.identity,
+                request_id: &exchange.request_id,
+                idle: server.websocket_idle_timeout,
+            };
+            if session.upgrade(client_side, &mut response) {
+                peer.flags.switch_protocols();
+            }
+        }
+        Ok(response.map(Either::Left))
     }
+}
+
+/// What is sent upstream besides the request itself.
+struct Sent<'a> {
+    /// The canonical path and the untouched query.
+    target: PathAndQuery,
+    identity: Option<&'a Identity>,
+    /// A WebSocket handshake to relay.
+    handshake: bool,
 }
 
 /// Applies the route's body limit to a body of unknown length: it is cut off at the limit

@@ -36,6 +36,9 @@ pub struct Forward<'a> {
     pub authority: Option<&'a Authority>,
     /// The client's address as header text, for `X-Forwarded-For`.
     pub client_ip: &'a HeaderValue,
+    /// A WebSocket handshake to relay: `Upgrade: websocket` and `Connection: upgrade` are kept
+    /// for this exchange only (RFC 9110 section 7.8).
+    pub upgrade: bool,
     pub request_id: &'a HeaderValue,
     /// Report mode: the reason enforcement would have rejected the request.
     pub reported: Option<&'static str>,
@@ -58,6 +61,9 @@ pub fn rewrite_request(headers: &mut HeaderMap, forward: &Forward<'_>) {
         }
     }
     remove_hop_by_hop(headers);
+    if forward.upgrade {
+        set_upgrade(headers);
+    }
     remove_identity(headers);
     set_forwarded(headers, forward.client_ip);
     headers.insert(X_REQUEST_ID, forward.request_id.clone());
@@ -102,6 +108,13 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     ] {
         headers.remove(name);
     }
+}
+
+/// `Upgrade: websocket` and `Connection: upgrade`, after the hop-by-hop removal, for a relayed
+/// WebSocket handshake and its `101`.
+pub fn set_upgrade(headers: &mut HeaderMap) {
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
 }
 
 /// Removes every client-sent `X-Auth-*` header, whatever the route, including spellings with

@@ -30,6 +30,7 @@ pub mod runtime;
 pub mod server;
 pub mod state;
 pub mod token;
+pub mod websocket;
 
 pub use config::Snapshot;
 pub use server::serve;

@@ -18,6 +18,7 @@ use crate::config::Upstream;
 use crate::error::GatewayError;
 use crate::handler::{Decision, Exchange};
 use crate::routes::Route;
+use crate::websocket::Relayed;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -53,6 +54,20 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SessionLabels {
+    route: Arc<str>,
+    /// `rejected`, `not_upgraded`, or how a relayed socket closed: `client`, `upstream`,
+    /// `idle_timeout`, `token_expired`, `shutdown`, `failed` (an upgrade never completed).
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DirectionLabels {
+    /// `upstream` (client to upstream) or `downstream`.
+    direction: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     route: Arc<str>,
 }
@@ -68,6 +83,9 @@ pub struct Metrics {
     open_connections: Gauge,
     reloads: Family<OutcomeLabels, Counter>,
     fresh_token_age: Family<RouteLabels, Histogram>,
+    websockets_open: Gauge,
+    websocket_sessions: Family<SessionLabels, Counter>,
+    websocket_bytes: Family<DirectionLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -104,6 +122,9 @@ impl Default for Metrics {
             open_connections: Gauge::default(),
             reloads: Family::default(),
             fresh_token_age: Family::new_with_constructor(age_histogram as fn() -> Histogram),
+            websockets_open: Gauge::default(),
+            websocket_sessions: Family::default(),
+            websocket_bytes: Family::default(),
             registry: Registry::default(),
         };
         let m = &metrics;
@@ -147,6 +168,21 @@ impl Default for Metrics {
             "fresh_token_age_seconds",
             "On fresh routes: seconds since the user authenticated (auth_time, else iat), to help choose max_age",
             m.fresh_token_age.clone(),
+        );
+        r.register(
+            "websockets_open",
+            "Relayed WebSockets open now",
+            m.websockets_open.clone(),
+        );
+        r.register(
+            "websocket_sessions",
+            "WebSocket handshakes on WebSocket routes, by route and outcome",
+            m.websocket_sessions.clone(),
+        );
+        r.register(
+            "websocket_bytes",
+            "Bytes relayed on WebSockets, by direction",
+            m.websocket_bytes.clone(),
         );
         Metrics {
             registry,
@@ -221,6 +257,40 @@ impl Metrics {
                 route: route.name.clone(),
             })
             .observe(age_seconds);
+    }
+
+    /// A WebSocket handshake that was not relayed: `rejected` or `not_upgraded`.
+    pub fn record_websocket(&self, route: &str, outcome: &'static str) {
+        self.websocket_sessions
+            .get_or_create(&SessionLabels {
+                route: route.into(),
+                outcome,
+            })
+            .inc();
+    }
+
+    pub fn websocket_opened(&self) {
+        self.websockets_open.inc();
+    }
+
+    /// A relayed WebSocket ended (`None`: the upgrade never completed on one side).
+    pub fn websocket_closed(&self, route: &Arc<str>, relayed: Option<&Relayed>) {
+        self.websockets_open.dec();
+        let outcome = relayed.map_or("failed", |r| r.closed.as_str());
+        self.websocket_sessions
+            .get_or_create(&SessionLabels {
+                route: route.clone(),
+                outcome,
+            })
+            .inc();
+        if let Some(r) = relayed {
+            let bytes = |direction| {
+                self.websocket_bytes
+                    .get_or_create(&DirectionLabels { direction })
+            };
+            bytes("upstream").inc_by(r.up);
+            bytes("downstream").inc_by(r.down);
+        }
     }
 
     pub fn connection_opened(&self) {

@@ -12,6 +12,7 @@ use crate::auth::{self, AuthError, Mode, Outcome};
 use crate::config::{ServerSettings, Snapshot};
 use crate::error::GatewayError;
 use crate::routes::{AliasError, Route};
+use crate::websocket::{self, Handshake};
 use crate::{host, method, path};
 
 /// What the gateway will do with a request, and what it learned on the way.
@@ -23,6 +24,9 @@ pub enum Evaluation<'a> {
         target: Option<PathAndQuery>,
         route: Option<&'a Route>,
         error: GatewayError,
+        /// A valid WebSocket handshake on a WebSocket route, refused by the decision: the
+        /// handler may answer it with frames (`websocket_reject = "message"`).
+        handshake: bool,
     },
     /// Forward to `route`'s upstream with `outcome`'s identity.
     Forward {
@@ -32,6 +36,8 @@ pub enum Evaluation<'a> {
         outcome: Outcome,
         /// Report mode: the rejection that was logged and counted but not enforced.
         reported: Option<AuthError>,
+        /// A valid WebSocket handshake on a WebSocket route: relay the upgrade.
+        handshake: bool,
     },
 }
 
@@ -80,6 +86,7 @@ pub fn evaluate<'a>(snapshot: &'a Snapshot, head: &RequestHead<'_>, now_ms: i64)
                 target: None,
                 route: None,
                 error,
+                handshake: false,
             }
         }
     };
@@ -103,6 +110,7 @@ pub fn evaluate<'a>(snapshot: &'a Snapshot, head: &RequestHead<'_>, now_ms: i64)
                 target: Some(target),
                 route: None,
                 error,
+                handshake: false,
             };
         }
     };
@@ -111,23 +119,52 @@ pub fn evaluate<'a>(snapshot: &'a Snapshot, head: &RequestHead<'_>, now_ms: i64)
             target: Some(target),
             route: None,
             error: GatewayError::NotFound,
+            handshake: false,
         };
     };
-    let refuse = |target, error| Evaluation::Refuse {
+    decide(snapshot, head, target, route, now_ms)
+}
+
+/// The token decision on the route (the WebSocket rules for a handshake on a WebSocket route),
+/// report mode, and the declared body size.
+fn decide<'a>(
+    snapshot: &'a Snapshot,
+    head: &RequestHead<'_>,
+    target: PathAndQuery,
+    route: &'a Route,
+    now_ms: i64,
+) -> Evaluation<'a> {
+    let handshake = match route.websocket {
+        Some(_) => websocket::handshake(head.method, head.version, head.headers),
+        None => Handshake::None,
+    };
+    let refuse = |target, error, handshake| Evaluation::Refuse {
         target: Some(target),
         route: Some(route),
         error,
+        handshake,
     };
-    let decision = auth::decide_reporting(
-        &snapshot.auth,
-        route.rule,
-        head.method,
-        head.headers,
-        now_ms,
-    );
+    if let Handshake::Invalid(detail) = handshake {
+        return refuse(target, GatewayError::BadRequest(detail), false);
+    }
+    let handshake = handshake == Handshake::Valid;
+    let auth = &snapshot.auth;
+    let decision = match route.websocket.filter(|_| handshake) {
+        Some(mode) => auth::decide_websocket(
+            auth,
+            route.rule,
+            mode,
+            head.uri.query(),
+            head.headers,
+            now_ms,
+        ),
+        None => auth::decide_reporting(auth, route.rule, head.method, head.headers, now_ms),
+    };
     let (outcome, reported) = match (decision, route.mode) {
         (Ok(outcome), _) => (outcome, None),
-        (Err((error, _)), Mode::Enforce) => return refuse(target, GatewayError::Auth(error)),
+        (Err((error, _)), Mode::Enforce) => {
+            return refuse(target, GatewayError::Auth(error), handshake)
+        }
         (Err((error, identity)), Mode::Report) => (
             identity.map_or(Outcome::Anonymous, Outcome::Authenticated),
             Some(error),
@@ -137,13 +174,14 @@ pub fn evaluate<'a>(snapshot: &'a Snapshot, head: &RequestHead<'_>, now_ms: i64)
         .zip(route.max_body_bytes)
         .is_some_and(|(len, limit)| len > limit)
     {
-        return refuse(target, GatewayError::PayloadTooLarge);
+        return refuse(target, GatewayError::PayloadTooLarge, false);
     }
     Evaluation::Forward {
         target,
         route,
         outcome,
         reported,
+        handshake,
     }
 }
 

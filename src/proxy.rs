@@ -200,6 +200,9 @@ impl UpstreamClient {
         }
         .map_err(Failed::into_error)?;
         headers::remove_hop_by_hop(response.headers_mut());
+        if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+            headers::set_upgrade(response.headers_mut());
+        }
         Ok(response)
     }
 }

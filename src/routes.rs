@@ -23,7 +23,7 @@ use std::sync::Arc;
 use http::Method;
 
 use crate::aliases::{self, AliasRefused, AliasSet};
-use crate::auth::{Mode, Policy, Rule};
+use crate::auth::{Mode, Policy, Rule, WebSocketMode};
 use crate::config::Upstream;
 
 /// How a route selects paths.
@@ -63,6 +63,11 @@ pub struct Route {
     /// Remove the token before forwarding: the route's own, else `[forward]
     /// strip_authorization`.
     pub strip_token: bool,
+    /// Relay WebSocket handshakes, deciding on the token where this says; `None`: upgrades
+    /// are not relayed.
+    pub websocket: Option<WebSocketMode>,
+    /// WebSocket routes: close the relayed socket when the token's `exp` passes.
+    pub close_at_expiry: bool,
 }
 
 impl Route {

@@ -6,18 +6,20 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::ServerSettings;
 use crate::framing;
-use crate::handler::{Handler, Peer};
+use crate::handler::{Handler, Peer, Sockets};
 use crate::state::Gateway;
 
 /// Serves `listener` until `shutdown` resolves, then stops accepting and waits up to the
@@ -41,9 +43,10 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()>,
     permits: Arc<Semaphore>,
 ) {
-    let graceful = GracefulShutdown::new();
+    let sockets = Sockets::default();
+    let draining = CancellationToken::new();
     let connect_timeout = gateway.snapshot().startup.upstream_connect_timeout;
-    let handler = Arc::new(Handler::new(gateway, connect_timeout));
+    let handler = Arc::new(Handler::new(gateway, connect_timeout, sockets.clone()));
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -66,21 +69,29 @@ pub async fn serve_with(
             },
             () = &mut shutdown => break,
         };
-        spawn_connection(&handler, &graceful, stream, addr, permit);
+        spawn_connection(&handler, &draining, stream, addr, permit);
     }
     drop(listener);
+    // Idle keep-alive connections close now, busy ones after their response; relayed
+    // WebSockets run on. Whatever is still open when the drain runs out is closed.
+    draining.cancel();
+    sockets.tasks.close();
     let drain = handler.gateway().snapshot().server.shutdown_timeout;
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections drained"),
+        () = sockets.tasks.wait() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(drain) => tracing::warn!(?drain, "shutdown timeout reached; closing remaining connections"),
     }
+    sockets.closing.cancel();
+    // Closing is prompt: every task stops at its next poll.
+    let _ = tokio::time::timeout(Duration::from_secs(1), sockets.tasks.wait()).await;
 }
 
-/// Serves one accepted connection on its own task, behind the framing guard, under the
-/// graceful-shutdown watch; the connection permit is released when it ends.
+/// Serves one accepted connection on its own task, behind the framing guard; the connection
+/// permit is released when it ends. When `draining` fires, hyper finishes the request in flight
+/// and closes; when the handler's `closing` fires, the connection is dropped.
 fn spawn_connection(
     handler: &Arc<Handler>,
-    graceful: &GracefulShutdown,
+    draining: &CancellationToken,
     stream: TcpStream,
     addr: SocketAddr,
     permit: OwnedSemaphorePermit,
@@ -97,12 +108,29 @@ fn spawn_connection(
         let peer = peer.clone();
         async move { Ok::<_, Infallible>(handler.handle_contained(request, &peer).await) }
     });
-    let connection =
-        graceful.watch(http_builder(limits).serve_connection(TokioIo::new(stream), service));
+    let connection = http_builder(limits)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
     let gateway = handler.gateway().clone();
+    let (draining, closing) = (draining.clone(), handler.sockets().closing.clone());
     gateway.metrics().connection_opened();
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
+    handler.sockets().tasks.spawn(async move {
+        let mut connection = std::pin::pin!(connection);
+        let mut drain = std::pin::pin!(draining.cancelled_owned());
+        let mut close = std::pin::pin!(closing.cancelled_owned());
+        let mut draining = false;
+        let result = std::future::poll_fn(|cx| {
+            if !draining && drain.as_mut().poll(cx).is_ready() {
+                draining = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            if close.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(()));
+            }
+            connection.as_mut().poll(cx)
+        })
+        .await;
+        if let Err(error) = result {
             tracing::debug!(%error, peer = %addr, "connection ended with an error");
         }
         gateway.metrics().connection_closed();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::Value;
 
-use super::{jws, source, AuthError, AuthSettings, Claims, Policy, Rule, TokenType};
+use super::{jws, source, AuthError, AuthSettings, Claims, Policy, Rule, TokenType, WebSocketMode};
 
 /// A verified token's identity, as forwarded upstream.
 #[derive(Clone, PartialEq)]
@@ -78,7 +78,7 @@ enum Found<'h> {
     /// A cookie, with the CSRF header's value (if any) and whether the method needs CSRF.
     Cookie {
         token: Option<Cow<'h, [u8]>>,
-        csrf: Option<&'h [u8]>,
+        csrf: Option<Cow<'h, [u8]>>,
         csrf_method: bool,
     },
 }
@@ -97,14 +97,79 @@ pub fn decide_reporting(
     headers: &HeaderMap,
     now_ms: i64,
 ) -> Result<Outcome, Rejection> {
-    let (wanted, check_issuer) = match rule.policy {
-        Policy::Public => return Ok(Outcome::Anonymous),
-        Policy::Optional => (TokenType::Access, false),
-        Policy::Access | Policy::Fresh => (TokenType::Access, true),
-        Policy::Refresh => (TokenType::Refresh, false),
+    let Some(wanted) = wanted(rule.policy) else {
+        return Ok(Outcome::Anonymous);
     };
     let found = find_token(settings, wanted, method, headers).map_err(|e| (e, None))?;
-    let Some((token, csrf)) = presented(settings, rule.policy, wanted, found)? else {
+    let missing = &settings.missing_header_detail;
+    decide_found(settings, rule, wanted, found, missing, now_ms)
+}
+
+/// Decides a WebSocket handshake on a route whose token comes from `mode` (see
+/// [`WebSocketMode`]): `query` reads the raw token from `[jwt] websocket_token_param` in
+/// `query`, with fastapi-jwt-auth's `Missing access token from Query or Path` when absent;
+/// `cookies` reads the token cookie and requires the CSRF value from
+/// `[jwt] websocket_csrf_param` on every handshake when CSRF protection is on; `headers`
+/// follows the ordinary rules. Everything after finding the token is as for HTTP.
+pub fn decide_websocket(
+    settings: &AuthSettings,
+    rule: Rule,
+    mode: WebSocketMode,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    now_ms: i64,
+) -> Result<Outcome, Rejection> {
+    let Some(wanted) = wanted(rule.policy) else {
+        return Ok(Outcome::Anonymous);
+    };
+    let param = |name: &str| query.and_then(|q| source::query_param(q, name));
+    let found = match mode {
+        WebSocketMode::Headers => {
+            return decide_reporting(settings, rule, &Method::GET, headers, now_ms)
+        }
+        WebSocketMode::Query => match param(&settings.websocket_token_param) {
+            Some(token) if !token.is_empty() => Found::Header(token),
+            _ => Found::None,
+        },
+        WebSocketMode::Cookies => {
+            let cookies = settings.cookies();
+            let name = match wanted {
+                TokenType::Access => &cookies.access,
+                TokenType::Refresh => &cookies.refresh,
+            };
+            Found::Cookie {
+                token: source::cookie(headers, name).filter(|t| !t.is_empty()),
+                csrf: param(&settings.websocket_csrf_param).filter(|v| !v.is_empty()),
+                // A handshake is always checked, whatever its method, as the library does.
+                csrf_method: true,
+            }
+        }
+    };
+    let missing: Arc<str> = format!("Missing {} token from Query or Path", wanted.as_str()).into();
+    decide_found(settings, rule, wanted, found, &missing, now_ms)
+}
+
+/// The token type a policy wants; `None` for `public`, which checks nothing.
+fn wanted(policy: Policy) -> Option<TokenType> {
+    match policy {
+        Policy::Public => None,
+        Policy::Optional | Policy::Access | Policy::Fresh => Some(TokenType::Access),
+        Policy::Refresh => Some(TokenType::Refresh),
+    }
+}
+
+/// The decision once the token was looked for: `missing` is the detail when none was found.
+fn decide_found(
+    settings: &AuthSettings,
+    rule: Rule,
+    wanted: TokenType,
+    found: Found<'_>,
+    missing: &Arc<str>,
+    now_ms: i64,
+) -> Result<Outcome, Rejection> {
+    // The issuer is checked only for access tokens on `access` and `fresh` routes.
+    let check_issuer = matches!(rule.policy, Policy::Access | Policy::Fresh);
+    let Some((token, csrf)) = presented(settings, rule.policy, wanted, found, missing)? else {
         return Ok(Outcome::Anonymous);
     };
     if token.len() > settings.max_token_bytes {
@@ -134,7 +199,7 @@ pub fn decide_reporting(
         {
             Some(AuthError::NotFresh)
         }
-        Some(_) => csrf.and_then(|sent| csrf_failure(sent, &claims)),
+        Some(_) => csrf.and_then(|sent| csrf_failure(&sent, &claims)),
     });
     let identity = token_type.map(|token_type| Identity {
         claims,
@@ -150,7 +215,7 @@ pub fn decide_reporting(
 }
 
 /// A token to verify and the CSRF header value to compare once it is verified.
-type Presented<'h> = (Cow<'h, [u8]>, Option<&'h [u8]>);
+type Presented<'h> = (Cow<'h, [u8]>, Option<Cow<'h, [u8]>>);
 
 /// The token to verify and the CSRF header value to compare after verification (`None`: not
 /// checked), or `None` for an anonymous request an `optional` route admits. Missing tokens and
@@ -161,14 +226,12 @@ fn presented<'h>(
     policy: Policy,
     wanted: TokenType,
     found: Found<'h>,
+    missing: &Arc<str>,
 ) -> Result<Option<Presented<'h>>, Rejection> {
     let optional = policy == Policy::Optional;
     match found {
         Found::None | Found::Cookie { token: None, .. } if optional => Ok(None),
-        Found::None => Err((
-            AuthError::MissingToken(settings.missing_header_detail.clone()),
-            None,
-        )),
+        Found::None => Err((AuthError::MissingToken(missing.clone()), None)),
         Found::Cookie { token: None, .. } => {
             let cookies = settings.cookies();
             let name = match wanted {
@@ -220,7 +283,8 @@ fn find_token<'h>(
     let csrf = headers
         .get(&cookies.csrf_header)
         .map(HeaderValue::as_bytes)
-        .filter(|v| !v.is_empty());
+        .filter(|v| !v.is_empty())
+        .map(Cow::Borrowed);
     Ok(Found::Cookie {
         token,
         csrf,

@@ -70,6 +70,41 @@ impl Mode {
     }
 }
 
+/// Where a WebSocket handshake on a route carries its token (the route's `websocket`), after
+/// fastapi-jwt-auth's WebSocket mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebSocketMode {
+    /// `jwt_required("websocket", token=token)`: the raw token in a query parameter
+    /// (`[jwt] websocket_token_param`).
+    Query,
+    /// `jwt_required("websocket", websocket=websocket, csrf_token=csrf_token)`: the token
+    /// cookie, with the CSRF value from a query parameter (`[jwt] websocket_csrf_param`),
+    /// checked on every handshake.
+    Cookies,
+    /// The ordinary header rules, for clients that can set headers.
+    Headers,
+}
+
+impl WebSocketMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebSocketMode::Query => "query",
+            WebSocketMode::Cookies => "cookies",
+            WebSocketMode::Headers => "headers",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WebSocketMode> {
+        [
+            WebSocketMode::Query,
+            WebSocketMode::Cookies,
+            WebSocketMode::Headers,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
+}
+
 /// What a route asks of the decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {

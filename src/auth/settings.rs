@@ -28,6 +28,9 @@ pub struct AuthSettings {
     cache: cache::TokenCache,
     pub(super) bad_header_detail: Arc<str>,
     pub(super) missing_header_detail: Arc<str>,
+    /// WebSocket handshakes: the query parameters of the token and of the CSRF value.
+    pub(super) websocket_token_param: String,
+    pub(super) websocket_csrf_param: String,
 }
 
 /// Cookie names and CSRF double-submit settings, with the library's defaults.
@@ -63,9 +66,19 @@ pub struct AuthSettingsBuilder {
     from_cookies: bool,
     cookies: CookieSettings,
     denylist: Option<Arc<Denylist>>,
+    websocket_token_param: String,
+    websocket_csrf_param: String,
 }
 
 impl AuthSettingsBuilder {
+    /// The query parameters a WebSocket handshake carries its token and its CSRF value in
+    /// (`token` and `csrf_token` by default, as the library's examples name them).
+    pub fn websocket_params(mut self, token: &str, csrf: &str) -> Self {
+        self.websocket_token_param = token.to_string();
+        self.websocket_csrf_param = csrf.to_string();
+        self
+    }
+
     /// The token header and its type (`Authorization`, `Bearer`); an empty type means a bare
     /// token. The name is used as written in messages and case-insensitively for lookup.
     pub fn header(mut self, name: &str, kind: &str) -> Self {
@@ -115,6 +128,8 @@ impl AuthSettingsBuilder {
             cookies: self.cookies,
             denylist: self.denylist,
             cache: cache::TokenCache::default(),
+            websocket_token_param: self.websocket_token_param,
+            websocket_csrf_param: self.websocket_csrf_param,
         })
     }
 }
@@ -132,6 +147,8 @@ impl AuthSettings {
             from_cookies: false,
             cookies: CookieSettings::default(),
             denylist: None,
+            websocket_token_param: "token".into(),
+            websocket_csrf_param: "csrf_token".into(),
         }
     }
 

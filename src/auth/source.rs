@@ -127,6 +127,53 @@ fn unquote(value: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(latin1_to_utf8(&out).into_owned())
 }
 
+/// The value of query parameter `name` as Starlette's `QueryParams` reads it: form-decoded
+/// (`+` is a space, `%XX` a byte), the last occurrence winning. `None` when absent.
+pub fn query_param<'q>(query: &'q str, name: &str) -> Option<Cow<'q, [u8]>> {
+    let raw = query.split('&').rev().find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (form_decode(key).as_ref() == name.as_bytes()).then_some(value)
+    })?;
+    Some(form_decode(raw))
+}
+
+/// `application/x-www-form-urlencoded` decoding; invalid escapes are kept as written.
+fn form_decode(text: &str) -> Cow<'_, [u8]> {
+    let bytes = text.as_bytes();
+    if !bytes.iter().any(|&b| b == b'%' || b == b'+') {
+        return Cow::Borrowed(bytes);
+    }
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match bytes[i] {
+            b'%' => bytes
+                .get(i + 1)
+                .copied()
+                .and_then(hex)
+                .zip(bytes.get(i + 2).copied().and_then(hex)),
+            _ => None,
+        };
+        match (bytes[i], escaped) {
+            (_, Some((hi, lo))) => {
+                // Two hex digits make one byte.
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(0));
+                i += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, None) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,6 +62,14 @@ impl Validator<'_> {
             .locations(from_headers, from_cookies)
             .cookies(cookies)
             .denylist(denylist_file.as_ref().map(|f| f.denylist().clone()))
+            .websocket_params(
+                raw.websocket_token_param
+                    .as_ref()
+                    .map_or("token", |p| p.get_ref()),
+                raw.websocket_csrf_param
+                    .as_ref()
+                    .map_or("csrf_token", |p| p.get_ref()),
+            )
             .build();
         let Ok(auth) = built else {
             self.err(

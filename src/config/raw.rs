@@ -54,6 +54,8 @@ pub struct RawServer {
     pub max_body_bytes: Option<Spanned<i64>>,
     pub path_aliases: Option<Spanned<Vec<Spanned<String>>>>,
     pub allowed_hosts: Option<Spanned<Vec<Spanned<String>>>>,
+    pub websocket_reject: Option<Spanned<String>>,
+    pub websocket_idle_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +73,8 @@ pub struct RawJwt {
     pub public_key_file: Option<Spanned<OneOrMany>>,
     pub jwks_file: Option<Spanned<String>>,
     pub token_location: Option<Spanned<Vec<Spanned<String>>>>,
+    pub websocket_token_param: Option<Spanned<String>>,
+    pub websocket_csrf_param: Option<Spanned<String>>,
     pub access_cookie: Option<Spanned<String>>,
     pub refresh_cookie: Option<Spanned<String>>,
     pub csrf_protect: Option<bool>,
@@ -107,4 +111,6 @@ pub struct RawRoute {
     pub mode: Option<Spanned<String>>,
     pub max_age: Option<Spanned<String>>,
     pub strip_authorization: Option<bool>,
+    pub websocket: Option<Spanned<String>>,
+    pub close_at_expiry: Option<Spanned<bool>>,
 }

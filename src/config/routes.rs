@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use super::raw::RawRoute;
 use super::{parse_duration, ServerSettings, Upstream, Validator};
-use crate::auth::{Mode, Policy, Rule};
+use crate::auth::{Mode, Policy, Rule, WebSocketMode};
 use crate::routes::{Matcher, Route, RouteError, RouteTable};
 
 /// Where a route stands, and the defaults it inherits.
@@ -97,8 +97,10 @@ impl Validator<'_> {
             .as_ref()
             .map(|v| self.count(Some(v), &key("max_body_bytes"), 0, 0) as u64);
         let upstream = self.route_upstream(raw.upstream.as_ref(), &key("upstream"), at);
-        let (matcher, policy, methods, upstream, mode, max_age) =
-            (matcher?, policy?, methods?, upstream?, mode?, max_age?);
+        let (websocket, close_at_expiry) = self.websocket(raw, &key);
+        let (matcher, policy, methods, upstream, mode, max_age, websocket) = (
+            matcher?, policy?, methods?, upstream?, mode?, max_age?, websocket?,
+        );
         Some(Route {
             index,
             name: route_name(&matcher, &methods).into(),
@@ -109,7 +111,41 @@ impl Validator<'_> {
             max_body_bytes: max_body_bytes.or(at.server.max_body_bytes),
             mode,
             strip_token: raw.strip_authorization.unwrap_or(at.strip_token),
+            websocket,
+            close_at_expiry,
         })
+    }
+
+    /// `websocket` (`Some(None)`: upgrades not relayed) and `close_at_expiry`, which needs it.
+    fn websocket(
+        &mut self,
+        raw: &RawRoute,
+        key: &dyn Fn(&str) -> String,
+    ) -> (Option<Option<WebSocketMode>>, bool) {
+        let mode = match &raw.websocket {
+            None => Some(None),
+            Some(m) => match WebSocketMode::parse(m.get_ref()) {
+                Some(mode) => Some(Some(mode)),
+                None => {
+                    self.err(m.span(), key("websocket"), format!("unknown WebSocket token source {:?}", m.get_ref()), "use \"query\" (a token query parameter), \"cookies\" (the token cookie, CSRF from a query parameter) or \"headers\"");
+                    None
+                }
+            },
+        };
+        let close = match &raw.close_at_expiry {
+            Some(close) if *close.get_ref() && raw.websocket.is_none() => {
+                self.err(
+                    close.span(),
+                    key("close_at_expiry"),
+                    "close_at_expiry applies to relayed WebSockets, and this route relays none",
+                    "add websocket = \"query\", \"cookies\" or \"headers\", or remove close_at_expiry",
+                );
+                false
+            }
+            Some(close) => *close.get_ref(),
+            None => false,
+        };
+        (mode, close)
     }
 
     fn matcher(&mut self, index: usize, raw: &RawRoute, span: Range<usize>) -> Option<Matcher> {

@@ -17,6 +17,8 @@ fn route(matcher: Matcher, methods: &[&str], policy: Policy) -> Route {
         max_body_bytes: None,
         mode: Mode::Enforce,
         strip_token: false,
+        websocket: None,
+        close_at_expiry: false,
     }
 }
 
