@@ -8,6 +8,7 @@
 //! | [`claims`]     | issuer, audience, token type, freshness values                     |
 //! | [`algorithms`] | accepted algorithms, and where the library answers 500             |
 //! | [`identity`]   | the accepted identity, and every rejection's status and detail     |
+//! | [`cookies`]    | cookies and CSRF, with `token_location` cookies and both           |
 //!
 //! Every token is built by hand (base64url of chosen header and payload JSON plus an HMAC
 //! signature) so that a row can carry exactly the defect it names. The clock is fixed: `NOW_MS`
@@ -19,19 +20,23 @@
 
 mod algorithms;
 mod claims;
+mod cookies;
 mod decode;
 mod headers;
 mod identity;
 
+use std::sync::Arc;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use http::header::COOKIE;
 use http::HeaderValue;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Value};
 
 use super::jws::VerifyKey;
 use super::*;
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, Method};
 
 /// The secret of every test decoder.
 const SECRET: &[u8] = b"unit-test-secret";
@@ -68,6 +73,19 @@ fn settings_with(change: impl FnOnce(&mut Decoder)) -> AuthSettings {
     let mut d = decoder();
     change(&mut d);
     AuthSettings::new(d, "Authorization", "Bearer").expect("Authorization is a valid header name")
+}
+
+/// The default decoder with the builder's settings changed by `change`: the token locations,
+/// the cookie settings, a denylist, the token size limit.
+fn built(change: impl FnOnce(AuthSettingsBuilder) -> AuthSettingsBuilder) -> AuthSettings {
+    change(AuthSettings::builder(decoder()))
+        .build()
+        .expect("Authorization is a valid header name")
+}
+
+/// A denylist of these `jti`s, as the builder takes it.
+fn denylist<const N: usize>(jtis: [&str; N]) -> Option<Arc<Denylist>> {
+    Some(Arc::new(Denylist::from_entries(jtis)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,17 +197,53 @@ fn bearer(token: &str) -> HeaderMap {
     authorization(&[&format!("Bearer {token}")])
 }
 
+/// One `Cookie` line.
+fn cookie(value: &str) -> HeaderMap {
+    HeaderMap::new().cookie(value)
+}
+
+/// Adds header lines to a request's headers, so a row can read `cookie(..).csrf(..)`.
+trait Lines: Sized {
+    /// Appends a `name: value` line (a repeated name adds a second line).
+    fn line(self, name: &str, value: impl AsRef<[u8]>) -> Self;
+
+    fn cookie(self, value: &str) -> Self {
+        self.line(COOKIE.as_str(), value)
+    }
+
+    /// The default CSRF header, `X-CSRF-Token`.
+    fn csrf(self, value: impl AsRef<[u8]>) -> Self {
+        self.line("X-CSRF-Token", value)
+    }
+
+    fn authorization(self, value: &str) -> Self {
+        self.line("Authorization", value)
+    }
+}
+
+impl Lines for HeaderMap {
+    fn line(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
+        let name = HeaderName::from_bytes(name.as_bytes()).expect("valid header name");
+        let value = HeaderValue::from_bytes(value.as_ref()).expect("valid header value");
+        self.append(name, value);
+        self
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rows and the runner
 // ---------------------------------------------------------------------------------------------
 
-/// What a row expects [`decide`] to answer.
+/// What a row expects the decision to answer.
 #[derive(Debug)]
 enum Want {
     /// Forwarded without identity.
     Anonymous,
     /// Forwarded with an identity of this type and freshness.
     Authenticated { token_type: TokenType, fresh: bool },
+    /// Forwarded with the identity of the token whose subject is this (for rows where two
+    /// tokens are sent and the row names which one counts).
+    Subject(&'static str),
     /// Rejected with exactly this status and detail.
     Rejected(u16, &'static str),
     /// Rejected with this status and a detail that starts with this text (the rest is the JSON
@@ -212,19 +266,39 @@ const REFRESH: Want = Authenticated {
     fresh: false,
 };
 
+/// One request and the answer the contract gives it.
 struct Case {
     name: &'static str,
-    policy: Policy,
+    rule: Rule,
+    method: Method,
     headers: HeaderMap,
+    now_ms: i64,
     want: Want,
 }
 
+/// A `GET` under `policy` at `NOW_MS`, the common row.
 fn case(name: &'static str, policy: Policy, headers: HeaderMap, want: Want) -> Case {
     Case {
         name,
-        policy,
+        rule: policy.into(),
+        method: Method::GET,
         headers,
+        now_ms: NOW_MS,
         want,
+    }
+}
+
+/// A request with another method: CSRF applies to some.
+fn request(
+    name: &'static str,
+    policy: Policy,
+    method: Method,
+    headers: HeaderMap,
+    want: Want,
+) -> Case {
+    Case {
+        method,
+        ..case(name, policy, headers, want)
     }
 }
 
@@ -232,9 +306,10 @@ fn describe(got: &Result<Outcome, AuthError>) -> String {
     match got {
         Ok(Outcome::Anonymous) => "forwarded anonymously".to_string(),
         Ok(Outcome::Authenticated(id)) => format!(
-            "forwarded with type {}, fresh={}",
+            "forwarded with type {}, fresh={}, sub={:?}",
             id.token_type.as_str(),
-            id.fresh
+            id.fresh,
+            id.subject()
         ),
         Err(e) => format!("{} {:?}", e.status().as_u16(), e.detail()),
     }
@@ -247,6 +322,9 @@ impl Want {
             (Authenticated { token_type, fresh }, Ok(Outcome::Authenticated(id))) => {
                 id.token_type == *token_type && id.fresh == *fresh
             }
+            (Subject(subject), Ok(Outcome::Authenticated(id))) => {
+                id.subject().as_deref() == Some(*subject)
+            }
             (Rejected(status, detail), Err(e)) => {
                 e.status().as_u16() == *status && e.detail() == *detail
             }
@@ -258,28 +336,50 @@ impl Want {
     }
 }
 
+/// Why a row disagrees, or `None` when it agrees. Every row goes through
+/// [`decide_reporting`]; a plain `GET` row without a window also through [`decide`], which must
+/// give the same answer.
+fn disagreement(settings: &AuthSettings, c: &Case) -> Option<String> {
+    let got = decide_reporting(settings, c.rule, &c.method, &c.headers, c.now_ms)
+        .map_err(|(error, _)| error);
+    let label = format!("{} [{} {}]", c.name, c.method, c.rule.policy);
+    if !c.want.matches(&got) {
+        return Some(format!(
+            "  {label}\n    want: {:?}\n    got:  {}",
+            c.want,
+            describe(&got)
+        ));
+    }
+    if c.method == Method::GET && c.rule.max_age.is_none() {
+        let short = decide(settings, c.rule.policy, &c.headers, c.now_ms);
+        if short != got {
+            return Some(format!(
+                "  {label}\n    decide:           {}\n    decide_reporting: {}",
+                describe(&short),
+                describe(&got)
+            ));
+        }
+    }
+    None
+}
+
 /// Runs every row and fails once, listing every row that disagrees, so one wrong row does not
 /// hide the others.
 fn check(settings: &AuthSettings, cases: Vec<Case>) {
+    check_in("", settings, cases);
+}
+
+/// [`check`], naming the settings in the failure (for rows run under several settings).
+fn check_in(settings_name: &str, settings: &AuthSettings, cases: Vec<Case>) {
     let total = cases.len();
     let failures: Vec<String> = cases
         .into_iter()
-        .filter_map(|c| {
-            let got = decide(settings, c.policy, &c.headers, NOW_MS);
-            (!c.want.matches(&got)).then(|| {
-                format!(
-                    "  {} [{}]\n    want: {:?}\n    got:  {}",
-                    c.name,
-                    c.policy,
-                    c.want,
-                    describe(&got)
-                )
-            })
-        })
+        .filter_map(|c| disagreement(settings, &c))
         .collect();
     assert!(
         failures.is_empty(),
-        "{} of {total} rows disagree with the contract:\n{}",
+        "{settings_name}{}{} of {total} rows disagree with the contract:\n{}",
+        if settings_name.is_empty() { "" } else { ": " },
         failures.len(),
         failures.join("\n")
     );
@@ -288,3 +388,7 @@ fn check(settings: &AuthSettings, cases: Vec<Case>) {
 const BAD_HEADER: &str = "Bad Authorization header. Expected value 'Bearer <JWT>'";
 const MISSING_HEADER: &str = "Missing Authorization Header";
 const ALG_NOT_ALLOWED: &str = "The specified alg value is not allowed";
+const NOT_FRESH: &str = "Fresh token required";
+const REVOKED: &str = "Token has been revoked";
+const ONLY_ACCESS: &str = "Only access tokens are allowed";
+const ONLY_REFRESH: &str = "Only refresh tokens are allowed";
