@@ -9,6 +9,7 @@
 //! | [`algorithms`] | accepted algorithms, and where the library answers 500             |
 //! | [`identity`]   | the accepted identity, and every rejection's status and detail     |
 //! | [`cookies`]    | cookies and CSRF, with `token_location` cookies and both           |
+//! | [`denylist`]   | revocation by `jti`, and its place in the order of checks          |
 //!
 //! Every token is built by hand (base64url of chosen header and payload JSON plus an HMAC
 //! signature) so that a row can carry exactly the defect it names. The clock is fixed: `NOW_MS`
@@ -22,6 +23,7 @@ mod algorithms;
 mod claims;
 mod cookies;
 mod decode;
+mod denylist;
 mod headers;
 mod identity;
 
@@ -63,6 +65,13 @@ fn decoder() -> Decoder {
     }
 }
 
+/// The default decoder changed by `change`.
+fn decoder_with(change: impl FnOnce(&mut Decoder)) -> Decoder {
+    let mut d = decoder();
+    change(&mut d);
+    d
+}
+
 /// The library's defaults: HS256, `Authorization: Bearer <JWT>`, leeway 0, no issuer or audience.
 fn default_settings() -> AuthSettings {
     settings_with(|_| {})
@@ -70,15 +79,22 @@ fn default_settings() -> AuthSettings {
 
 /// Default settings with the decoder changed by `change`.
 fn settings_with(change: impl FnOnce(&mut Decoder)) -> AuthSettings {
-    let mut d = decoder();
-    change(&mut d);
-    AuthSettings::new(d, "Authorization", "Bearer").expect("Authorization is a valid header name")
+    AuthSettings::new(decoder_with(change), "Authorization", "Bearer")
+        .expect("Authorization is a valid header name")
 }
 
 /// The default decoder with the builder's settings changed by `change`: the token locations,
 /// the cookie settings, a denylist, the token size limit.
 fn built(change: impl FnOnce(AuthSettingsBuilder) -> AuthSettingsBuilder) -> AuthSettings {
-    change(AuthSettings::builder(decoder()))
+    built_from(decoder(), change)
+}
+
+/// [`built`] with another decoder.
+fn built_from(
+    decoder: Decoder,
+    change: impl FnOnce(AuthSettingsBuilder) -> AuthSettingsBuilder,
+) -> AuthSettings {
+    change(AuthSettings::builder(decoder))
         .build()
         .expect("Authorization is a valid header name")
 }
