@@ -10,11 +10,13 @@
 //! | [`identity`]   | the accepted identity, and every rejection's status and detail     |
 //! | [`cookies`]    | cookies and CSRF, with `token_location` cookies and both           |
 //! | [`denylist`]   | revocation by `jti`, and its place in the order of checks          |
+//! | [`windows`]    | `max_age` freshness windows, with leeway                           |
 //!
 //! Every token is built by hand (base64url of chosen header and payload JSON plus an HMAC
 //! signature) so that a row can carry exactly the defect it names. The clock is fixed: `NOW_MS`
 //! is half a second past `NOW`, which also checks that, like PyJWT, the decision compares whole
-//! seconds (`exp == NOW` is still valid at `NOW + 0.5 s`).
+//! seconds (`exp == NOW` is still valid at `NOW + 0.5 s`). Rows that need another instant say
+//! so with [`Case::at`].
 //!
 //! The row tables carry `#[rustfmt::skip]` so that each row stays on one line and a table reads
 //! like the contract's; everything else is default rustfmt.
@@ -26,6 +28,7 @@ mod decode;
 mod denylist;
 mod headers;
 mod identity;
+mod windows;
 
 use std::sync::Arc;
 
@@ -315,6 +318,23 @@ fn request(
     Case {
         method,
         ..case(name, policy, headers, want)
+    }
+}
+
+impl Case {
+    /// The same request on a `fresh` route with this `max_age` window.
+    fn within(mut self, max_age_secs: u64) -> Case {
+        self.rule = Rule {
+            policy: self.rule.policy,
+            max_age: Some(std::time::Duration::from_secs(max_age_secs)),
+        };
+        self
+    }
+
+    /// The same request decided at `now_ms` instead of `NOW_MS`.
+    fn at(mut self, now_ms: i64) -> Case {
+        self.now_ms = now_ms;
+        self
     }
 }
 
