@@ -11,6 +11,7 @@
 //! | [`cookies`]    | cookies and CSRF, with `token_location` cookies and both           |
 //! | [`denylist`]   | revocation by `jti`, and its place in the order of checks          |
 //! | [`windows`]    | `max_age` freshness windows, with leeway                           |
+//! | [`report`]     | the verified identity a rejection carries for report mode          |
 //!
 //! Every token is built by hand (base64url of chosen header and payload JSON plus an HMAC
 //! signature) so that a row can carry exactly the defect it names. The clock is fixed: `NOW_MS`
@@ -28,6 +29,7 @@ mod decode;
 mod denylist;
 mod headers;
 mod identity;
+mod report;
 mod windows;
 
 use std::sync::Arc;

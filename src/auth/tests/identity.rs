@@ -47,6 +47,13 @@ fn rejections_map_to_the_contract_status_and_detail() {
         (AuthError::WrongType(TokenType::Refresh), 422, "Only refresh tokens are allowed"),
         (AuthError::MissingClaim("type"), 422, "Missing claim: type"),
         (AuthError::NotFresh, 401, "Fresh token required"),
+        (AuthError::MissingClaim("jti"), 422, "Missing claim: jti"),
+        (AuthError::MissingClaim("csrf"), 422, "Missing claim: csrf"),
+        (AuthError::TokenTooLarge, 431, "Token too large"),
+        (AuthError::MissingCookie("access_token_cookie".into()), 401, "Missing cookie access_token_cookie"),
+        (AuthError::MissingCsrf, 401, "Missing CSRF Token"),
+        (AuthError::CsrfMismatch, 401, "CSRF double submit tokens do not match"),
+        (AuthError::Revoked, 401, "Token has been revoked"),
     ];
     for (error, status, detail) in cases {
         assert_eq!(error.status().as_u16(), status, "status of {error:?}");
