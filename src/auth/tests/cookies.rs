@@ -217,6 +217,11 @@ fn the_cookie_header_is_parsed_like_starlette_with_either_location() {
         j.access.as_bytes(),
     ]
     .concat();
+    let nel = [
+        b"theme=dark; \x85access_token_cookie=".as_slice(),
+        j.access.as_bytes(),
+    ]
+    .concat();
     #[rustfmt::skip]
     let rows = || vec![
         case("of two cookies with the same name the last wins: a good one last is accepted", Policy::Access, cookie(&format!("access_token_cookie=garbage; {a}")), FRESH_ACCESS),
@@ -227,6 +232,7 @@ fn the_cookie_header_is_parsed_like_starlette_with_either_location() {
         case("spaces around = and ; are trimmed", Policy::Access, cookie(&format!("other=1 ;  access_token_cookie  =  {}  ; x=y", j.access)), FRESH_ACCESS),
         case("empty chunks between semicolons are skipped", Policy::Access, cookie(&format!(";; {a};;")), FRESH_ACCESS),
         case("a no-break space (0xA0, latin-1) around the name is Python whitespace", Policy::Access, HeaderMap::new().line("cookie", &nbsp), FRESH_ACCESS),
+        case("a next-line byte (0x85, latin-1) before the name is Python whitespace", Policy::Access, HeaderMap::new().line("cookie", &nel), FRESH_ACCESS),
         case("a quoted value is unquoted", Policy::Access, cookie(&format!("access_token_cookie=\"{}\"", j.access)), FRESH_ACCESS),
         case("backslash escapes in a quoted value are decoded", Policy::Access, cookie(&escaped), FRESH_ACCESS),
         case("an octal escape in a quoted value is decoded", Policy::Access, cookie(&octal_j), FRESH_ACCESS),
