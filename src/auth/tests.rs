@@ -7,7 +7,7 @@
 //! | [`decode`]     | decode failures (PyJWT 1.7.1 wording and order), time claims, leeway |
 //! | [`claims`]     | issuer, audience, token type, freshness values                     |
 //! | [`algorithms`] | accepted algorithms, and where the library answers 500             |
-//! | [`identity`]   | the accepted identity, and every rejection's status and detail     |
+//! | [`identity`]   | the accepted identity; every rejection's status, detail, challenge |
 //! | [`cookies`]    | cookies and CSRF, with `token_location` cookies and both           |
 //! | [`denylist`]   | revocation by `jti`, and its place in the order of checks          |
 //! | [`windows`]    | `max_age` freshness windows, with leeway                           |
