@@ -291,3 +291,6 @@ fn canonical_target(uri: &Uri) -> Result<PathAndQuery, GatewayError> {
     PathAndQuery::try_from(rebuilt)
         .map_err(|_| GatewayError::BadRequest("Request target must be an absolute path"))
 }
+
+#[cfg(test)]
+mod tests;
