@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use serde_json::Value;
 
-use crate::auth::{AuthSettings, Identity};
+use crate::auth::{source, AuthSettings, Identity};
 use crate::config::ClaimHeader;
 
 pub const X_AUTH_SUBJECT: HeaderName = HeaderName::from_static("x-auth-subject");
@@ -84,12 +84,12 @@ pub fn rewrite_request(headers: &mut HeaderMap, forward: &Forward<'_>) {
 /// `Trailer`, `Transfer-Encoding`, `Upgrade`). Framing is re-derived by hyper on the next hop.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // `remove` on a multi-valued header drops all of its values.
+    // Token by token, so one unreadable token does not hide the others.
     let named: Vec<HeaderName> = headers
         .get_all(CONNECTION)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim_ascii()).ok())
         .collect();
     for name in named {
         // `Connection: Host` must not take away the request's authority.
@@ -204,17 +204,17 @@ pub fn strip_token(headers: &mut HeaderMap, auth: &AuthSettings) {
     }
     let cookies = auth.cookies();
     let names = [cookies.access.as_bytes(), cookies.refresh.as_bytes()];
-    // Every Cookie line, not only the first: none may carry the token on.
+    // Every Cookie line, not only the first: none may carry the token on. Names are trimmed
+    // as the decision trims them, so no spelling the decision reads stays behind.
     let kept: Vec<Vec<u8>> = headers
         .get_all(COOKIE)
         .iter()
         .flat_map(|line| line.as_bytes().split(|&b| b == b';'))
-        .map(<[u8]>::trim_ascii)
         .filter(|chunk| {
             let name = chunk.split(|&b| b == b'=').next().unwrap_or_default();
-            !chunk.is_empty() && !names.contains(&name.trim_ascii())
+            !chunk.trim_ascii().is_empty() && !names.contains(&source::trim(name))
         })
-        .map(<[u8]>::to_vec)
+        .map(|chunk| chunk.trim_ascii().to_vec())
         .collect();
     headers.remove(COOKIE);
     if let Ok(value) = HeaderValue::from_bytes(&kept.join(&b"; "[..])) {
@@ -256,13 +256,19 @@ pub fn set_forwarded(headers: &mut HeaderMap, client: &HeaderValue) {
     if !headers.contains_key(&X_FORWARDED_FOR) {
         headers.insert(X_FORWARDED_FOR, client.clone());
     } else {
-        let mut xff = headers
+        // The readable lines of the client's chain, in order; an unreadable line is dropped
+        // with its separator.
+        let mut xff = String::new();
+        for line in headers
             .get_all(&X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .collect::<Vec<_>>()
-            .join(", ");
-        xff.push_str(", ");
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
+            xff.push_str(line);
+            xff.push_str(", ");
+        }
         xff.push_str(client.to_str().unwrap_or_default());
         match HeaderValue::from_str(&xff) {
             Ok(v) => headers.insert(X_FORWARDED_FOR, v),

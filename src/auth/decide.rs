@@ -299,6 +299,8 @@ fn revoked(settings: &AuthSettings, claims: &Claims) -> Option<AuthError> {
     match claims.get("jti") {
         None => Some(AuthError::MissingClaim("jti")),
         Some(Value::String(jti)) => denylist.contains(jti).then_some(AuthError::Revoked),
+        // The library's set lookup crashes on these (unhashable): refused, never forwarded.
+        Some(Value::Array(_) | Value::Object(_)) => Some(AuthError::BadClaim("jti")),
         Some(other) => denylist
             .contains(&other.to_string())
             .then_some(AuthError::Revoked),

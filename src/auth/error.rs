@@ -17,6 +17,8 @@ pub enum AuthError {
     Decode(DecodeError),
     WrongType(TokenType),
     MissingClaim(&'static str),
+    /// A claim of a JSON type the library cannot handle (it crashes); carries the claim.
+    BadClaim(&'static str),
     NotFresh,
     /// The token is longer than `max_token_bytes`.
     TokenTooLarge,
@@ -43,7 +45,8 @@ impl AuthError {
             AuthError::BadHeader(_)
             | AuthError::Decode(_)
             | AuthError::WrongType(_)
-            | AuthError::MissingClaim(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            | AuthError::MissingClaim(_)
+            | AuthError::BadClaim(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -54,6 +57,7 @@ impl AuthError {
             AuthError::WrongType(TokenType::Access) => "Only access tokens are allowed".into(),
             AuthError::WrongType(TokenType::Refresh) => "Only refresh tokens are allowed".into(),
             AuthError::MissingClaim(claim) => format!("Missing claim: {claim}").into(),
+            AuthError::BadClaim(claim) => format!("Invalid claim: {claim}").into(),
             AuthError::NotFresh => "Fresh token required".into(),
             AuthError::TokenTooLarge => "Token too large".into(),
             AuthError::MissingCookie(name) => format!("Missing cookie {name}").into(),
@@ -71,6 +75,7 @@ impl AuthError {
             AuthError::Decode(e) => e.reason(),
             AuthError::WrongType(_) => "wrong_type",
             AuthError::MissingClaim(_) => "missing_claim",
+            AuthError::BadClaim(_) => "bad_claim",
             AuthError::NotFresh => "not_fresh",
             AuthError::TokenTooLarge => "token_too_large",
             AuthError::MissingCookie(_) => "missing",
@@ -105,6 +110,7 @@ impl AuthError {
             | AuthError::Decode(_)
             | AuthError::WrongType(_)
             | AuthError::MissingClaim(_)
+            | AuthError::BadClaim(_)
             | AuthError::TokenTooLarge => return None,
         };
         HeaderValue::from_str(&value).ok()

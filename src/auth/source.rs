@@ -76,7 +76,9 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, [u8]>> {
     found.map(unquote)
 }
 
-fn trim(bytes: &[u8]) -> &[u8] {
+/// Trims Python's `str.strip()` whitespace (ASCII whitespace plus 0x1C-0x1F, 0x85 and 0xA0 as
+/// Latin-1 reads them), as Starlette trims cookie names and values.
+pub fn trim(bytes: &[u8]) -> &[u8] {
     let start = bytes
         .iter()
         .position(|&b| !is_py_space(b))

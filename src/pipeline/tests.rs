@@ -233,6 +233,7 @@ fn observed(evaluation: &Evaluation<'_>) -> String {
             target,
             route,
             error,
+            ..
         } => format!(
             "refused {} {:?} ({}) at {:?} on {:?}",
             error.status().as_u16(),
@@ -246,6 +247,7 @@ fn observed(evaluation: &Evaluation<'_>) -> String {
             route,
             outcome,
             reported,
+            ..
         } => {
             let subject = match outcome {
                 Outcome::Anonymous => None,
