@@ -13,7 +13,8 @@
 //! HAProxy and wrk join the same table when installed; their configs are in `bench/`.
 //! `bench/README.md` has the caveats and a recent table.
 //!
-//! One bench target, `benches/load/main.rs`, with a module per responsibility beside it.
+//! One bench target, `benches/load/main.rs`, with a module per responsibility beside it. The
+//! gateway's route table is the shared fixture `tests/fixtures/routes.toml`.
 
 mod client;
 mod peers;

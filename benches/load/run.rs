@@ -22,14 +22,17 @@ mod gateway;
 mod peer_rows;
 mod rows;
 
+/// The gateway's settings, with `{{NAME}}` placeholders; the routes are [`ROUTES`].
 const FRESHGATE_TOML: &str = include_str!("../../bench/freshgate.toml");
+/// The shared route table: gateway.toml.example's (tests/example_config.rs checks it).
+const ROUTES: &str = include_str!("../../tests/fixtures/routes.toml");
 /// The generated gateway's secret; the one used with `--target` is `--secret`'s.
 const SECRET: &str = "freshgate-load-harness-secret-not-for-production";
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
 const IDLE_CONNECTIONS: usize = 1000;
 const MANY_SUBJECTS: usize = 10_000;
 
-/// The paths of gateway.toml.example's routes, which bench/freshgate.toml copies.
+/// Paths of gateway.toml.example's routes, which [`ROUTES`] is.
 const PUBLIC_PATH: &str = "/static/app.css";
 const ACCESS_PATH: &str = "/protected";
 const FRESH_PATH: &str = "/protected-fresh";

@@ -1,5 +1,5 @@
-//! The gateway side of a row: the upstream and freshgate processes, their configs (from the
-//! template bench/freshgate.toml), and one measured row.
+//! The gateway side of a row: the upstream and freshgate processes, their configs (the template
+//! bench/freshgate.toml plus the shared route table), and one measured row.
 
 use super::*;
 
@@ -40,9 +40,9 @@ impl Bench {
         SocketAddr::from(([127, 0, 0, 1], self.gateway_port))
     }
 
-    /// Writes a freshgate config with `jwt_key` as the `[jwt]` key lines.
+    /// Writes a freshgate config with `jwt_key` as the `[jwt]` key lines, and the routes.
     pub(super) fn write_config(&self, name: &str, jwt_key: &str) -> Result<PathBuf, String> {
-        let text = render(
+        let settings = render(
             FRESHGATE_TOML,
             "bench/freshgate.toml",
             &[
@@ -51,6 +51,7 @@ impl Bench {
                 ("JWT_KEY", jwt_key.to_string()),
             ],
         )?;
+        let text = format!("{settings}\n{ROUTES}");
         let path = self.dir.join(name);
         fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(path)
