@@ -9,13 +9,14 @@
     clippy::needless_pass_by_value
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{SystemTime, UNIX_EPOCH};
+mod support;
+
+use std::process::Output;
 
 use freshgate::config::{parse, ConfigError};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
+use support::{freshgate_command, now, ConfigFile};
 use tempfile::TempDir;
 
 /// A valid config; every bad config below is this one with one defect.
@@ -152,8 +153,8 @@ fn mismatch(bad: &Bad, file: &str, got: &[ConfigError]) -> Option<String> {
 
 /// Why `check --config <file>` did not refuse `bad` as expected, or `None`.
 fn check_mismatch(bad: &Bad) -> Option<String> {
-    let dir = TempDir::new().expect("temp dir");
-    let file = write_config(dir.path(), &bad.text).display().to_string();
+    let config = ConfigFile::new(&bad.text);
+    let file = config.path.display().to_string();
     let out = freshgate(&["check", "--config", &file]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     let (line, column) = position(&bad.text, bad.at);
@@ -416,7 +417,7 @@ fn a_relative_secret_file_is_read_from_the_config_directory_without_its_line_bre
 // ---------------------------------------------------------------------------------------------
 
 fn freshgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_freshgate"))
+    freshgate_command()
         .args(args)
         .env_remove("RUST_LOG")
         .env_remove(UNSET_VAR)
@@ -424,19 +425,12 @@ fn freshgate(args: &[&str]) -> Output {
         .expect("run the freshgate binary")
 }
 
-/// Writes `text` as `gateway.toml` in `dir` and returns its path.
-fn write_config(dir: &Path, text: &str) -> PathBuf {
-    let path = dir.join("gateway.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
-}
-
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]
-fn check_exits_1_when_the_config_file_does_not_exist() {
+fn freshgate_check_exits_1_when_the_config_file_does_not_exist() {
     let dir = TempDir::new().expect("temp dir");
     let missing = dir.path().join("absent.toml").display().to_string();
     let out = freshgate(&["check", "--config", &missing]);
@@ -449,7 +443,7 @@ fn check_exits_1_when_the_config_file_does_not_exist() {
 }
 
 #[test]
-fn check_exits_0_on_a_valid_config_and_prints_the_routes_in_match_order() {
+fn freshgate_check_exits_0_on_a_valid_config_and_prints_the_routes_in_match_order() {
     let config = r#"[upstreams]
 app = "http://127.0.0.1:8000"
 admin = "http://127.0.0.1:9000"
@@ -484,9 +478,8 @@ methods = ["POST", "PUT"]
 policy = "refresh"
 upstream = "app"
 "#;
-    let dir = TempDir::new().expect("temp dir");
-    let path = write_config(dir.path(), config);
-    let file = path.display().to_string();
+    let config = ConfigFile::new(config);
+    let file = config.path.display().to_string();
     let out = freshgate(&["check", "--config", &file]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "exit status; stderr: {stderr}");
@@ -517,26 +510,19 @@ upstream = "app"
 // freshgate token
 // ---------------------------------------------------------------------------------------------
 
-fn unix_now() -> i64 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970");
-    i64::try_from(now.as_secs()).expect("seconds fit in i64")
-}
-
-/// Writes `config` into `dir`, runs `freshgate token --config <it> <args>` with `envs` set, and
-/// returns the printed token with the times the command ran between.
-fn run_token(dir: &Path, config: &str, args: &[&str], envs: &[(&str, &str)]) -> (String, i64, i64) {
-    let file = write_config(dir, config).display().to_string();
-    let before = unix_now();
-    let out = Command::new(env!("CARGO_BIN_EXE_freshgate"))
+/// Runs `freshgate token --config <config> <args>` with `envs` set, and returns the printed
+/// token with the times the command ran between.
+fn run_token(config: &ConfigFile, args: &[&str], envs: &[(&str, &str)]) -> (String, i64, i64) {
+    let file = config.path.display().to_string();
+    let before = now();
+    let out = freshgate_command()
         .args(["token", "--config", &file])
         .args(args)
         .envs(envs.iter().copied())
         .env_remove("RUST_LOG")
         .output()
         .expect("run the freshgate binary");
-    let after = unix_now();
+    let after = now();
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(
         out.status.code(),
@@ -570,8 +556,7 @@ fn verify(token: &str, secret: &[u8], alg: Algorithm) -> Value {
 
 /// `run_token` and `verify` for a config signed with `secret` and `alg`.
 fn mint(config: &str, secret: &[u8], alg: Algorithm, args: &[&str]) -> (Value, i64, i64) {
-    let dir = TempDir::new().expect("temp dir");
-    let (token, before, after) = run_token(dir.path(), config, args, &[]);
+    let (token, before, after) = run_token(&ConfigFile::new(config), args, &[]);
     (verify(&token, secret, alg), before, after)
 }
 
@@ -593,7 +578,7 @@ fn common_claims(claims: &Value, sub: &str, before: i64, after: i64) -> i64 {
 }
 
 #[test]
-fn token_fresh_mints_a_fresh_access_token_for_15_minutes() {
+fn freshgate_token_with_fresh_mints_a_fresh_access_token_for_15_minutes() {
     let (claims, before, after) = mint(
         VALID,
         b"s3cret",
@@ -613,7 +598,7 @@ fn token_fresh_mints_a_fresh_access_token_for_15_minutes() {
 }
 
 #[test]
-fn token_without_fresh_mints_a_non_fresh_access_token() {
+fn freshgate_token_without_fresh_mints_a_non_fresh_access_token() {
     let (claims, before, after) = mint(VALID, b"s3cret", Algorithm::HS256, &["--sub", "alice"]);
     let lifetime = common_claims(&claims, "alice", before, after);
     assert_eq!(claims["type"], "access", "type in {claims}");
@@ -622,7 +607,7 @@ fn token_without_fresh_mints_a_non_fresh_access_token() {
 }
 
 #[test]
-fn token_refresh_mints_a_refresh_token_for_30_days_without_fresh() {
+fn freshgate_token_with_refresh_mints_a_refresh_token_for_30_days_without_fresh() {
     let (claims, before, after) = mint(
         VALID,
         b"s3cret",
@@ -639,7 +624,7 @@ fn token_refresh_mints_a_refresh_token_for_30_days_without_fresh() {
 }
 
 #[test]
-fn token_expires_in_sets_the_lifetime() {
+fn freshgate_token_with_expires_in_sets_the_lifetime() {
     let cases: &[(&[&str], &str, i64)] = &[
         (&["--sub", "alice", "--expires-in", "1h"], "access", 3600),
         (
@@ -662,7 +647,7 @@ fn token_expires_in_sets_the_lifetime() {
 }
 
 #[test]
-fn token_uses_the_first_algorithm_the_issuer_and_the_first_audience() {
+fn freshgate_token_uses_the_first_algorithm_the_issuer_and_the_first_audience() {
     let config = edit(&[(
         "secret = \"s3cret\"\n",
         "secret = \"s3cret\"\nalgorithms = [\"HS512\", \"HS256\"]\nissuer = \"https://auth.example\"\naudience = [\"api\", \"web\"]\n",
@@ -681,20 +666,23 @@ fn token_uses_the_first_algorithm_the_issuer_and_the_first_audience() {
 }
 
 #[test]
-fn token_signs_with_a_secret_from_the_environment_or_a_file() {
-    let dir = TempDir::new().expect("temp dir");
+fn freshgate_token_signs_with_a_secret_from_the_environment_or_a_file() {
     let env_config = edit(&[(
         "secret = \"s3cret\"",
         "secret_env = \"FRESHGATE_TEST_SECRET_9D2E\"",
     )]);
     let env = [("FRESHGATE_TEST_SECRET_9D2E", "env-secret")];
-    let (token, _, _) = run_token(dir.path(), &env_config, &["--sub", "carol"], &env);
+    let config = ConfigFile::new(&env_config);
+    let (token, _, _) = run_token(&config, &["--sub", "carol"], &env);
     let claims = verify(&token, b"env-secret", Algorithm::HS256);
     assert_eq!(claims["sub"], "carol", "signed with the variable's value");
 
-    std::fs::write(dir.path().join("jwt.key"), "file-secret\n").expect("write secret");
-    let file_config = edit(&[("secret = \"s3cret\"", "secret_file = \"jwt.key\"")]);
-    let (token, _, _) = run_token(dir.path(), &file_config, &["--sub", "dave"], &[]);
+    config.write_beside("jwt.key", "file-secret\n");
+    config.write(&edit(&[(
+        "secret = \"s3cret\"",
+        "secret_file = \"jwt.key\"",
+    )]));
+    let (token, _, _) = run_token(&config, &["--sub", "dave"], &[]);
     let claims = verify(&token, b"file-secret", Algorithm::HS256);
     assert_eq!(
         claims["sub"], "dave",
@@ -703,10 +691,9 @@ fn token_signs_with_a_secret_from_the_environment_or_a_file() {
 }
 
 #[test]
-fn token_refuses_a_bad_config_and_conflicting_flags() {
-    let dir = TempDir::new().expect("temp dir");
-    let bad = write_config(dir.path(), &edit(&[("\"access\"", "\"acess\"")]));
-    let bad = bad.display().to_string();
+fn freshgate_token_refuses_a_bad_config_and_conflicting_flags() {
+    let bad = ConfigFile::new(&edit(&[("\"access\"", "\"acess\"")]));
+    let bad = bad.path.display().to_string();
     let out = freshgate(&["token", "--config", &bad, "--sub", "alice"]);
     assert_eq!(out.status.code(), Some(1), "a bad config is exit 1");
     assert!(
@@ -718,7 +705,8 @@ fn token_refuses_a_bad_config_and_conflicting_flags() {
         "the config error is printed: {}",
         text(&out.stderr)
     );
-    let good = write_config(dir.path(), VALID).display().to_string();
+    let good = ConfigFile::new(VALID);
+    let good = good.path.display().to_string();
     let out = freshgate(&[
         "token",
         "--config",

@@ -7,11 +7,13 @@
     clippy::needless_pass_by_value
 )]
 
+mod support;
+
 use std::path::Path;
-use std::process::Command;
 
 use freshgate::auth::Policy;
 use http::Method;
+use support::{freshgate_command, ROUTES};
 
 fn example_path() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/gateway.toml.example"))
@@ -79,8 +81,8 @@ fn the_example_config_forwards_to_the_app_and_listens_where_it_says() {
 }
 
 #[test]
-fn check_accepts_the_example_config() {
-    let out = Command::new(env!("CARGO_BIN_EXE_freshgate"))
+fn freshgate_check_accepts_the_example_config() {
+    let out = freshgate_command()
         .args(["check", "--config"])
         .arg(example_path())
         .env_remove("RUST_LOG")
@@ -96,5 +98,27 @@ fn check_accepts_the_example_config() {
     assert!(
         stdout.contains(": valid; listen 127.0.0.1:8080"),
         "check says the file is valid: {stdout}"
+    );
+}
+
+#[test]
+fn the_shared_route_fixture_is_the_example_config_s_route_table() {
+    let text =
+        format!("[upstreams]\napp = \"http://127.0.0.1:9\"\n\n[jwt]\nsecret = \"s\"\n\n{ROUTES}");
+    let fixture = freshgate::config::parse(&text, "routes.toml", Path::new("."))
+        .unwrap_or_else(|e| panic!("tests/fixtures/routes.toml must be valid:\n{e}"));
+    let table = |snapshot: &freshgate::Snapshot| {
+        snapshot
+            .routes
+            .routes()
+            .iter()
+            .map(|r| (r.name.to_string(), r.policy(), r.rule.max_age))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        table(&fixture),
+        table(&example()),
+        "tests/fixtures/routes.toml (shared by tests, benches and fuzz targets) is the example \
+         config's route table, route for route"
     );
 }

@@ -9,12 +9,11 @@
     clippy::needless_pass_by_value
 )]
 
-use std::path::PathBuf;
-use std::process::Command;
+mod support;
 
 use freshgate::auth::TokenType;
 use freshgate::token::{sign_hmac, TokenSpec};
-use tempfile::TempDir;
+use support::{freshgate_command, now, ConfigFile};
 
 const SECRET: &str = "explain-test-secret";
 
@@ -55,8 +54,7 @@ mode = "report"
 /// The config above in its own directory. The upstream is never contacted: nothing listens on
 /// port 9 and explain must not need it.
 struct Fixture {
-    _dir: TempDir,
-    config: PathBuf,
+    config: ConfigFile,
 }
 
 /// What one `freshgate explain` run printed, and its exit code.
@@ -69,16 +67,15 @@ struct Run {
 
 impl Fixture {
     fn new() -> Fixture {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let config = dir.path().join("gateway.toml");
-        std::fs::write(&config, CONFIG).expect("write the config");
-        Fixture { _dir: dir, config }
+        Fixture {
+            config: ConfigFile::new(CONFIG),
+        }
     }
 
     fn freshgate(&self, args: &[&str]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_freshgate"))
+        let output = freshgate_command()
             .arg("--config")
-            .arg(&self.config)
+            .arg(&self.config.path)
             .args(args)
             .env("RUST_LOG", "warn")
             .output()
@@ -309,11 +306,7 @@ fn a_fresh_route_forwards_a_fresh_token_and_rejects_a_non_fresh_one_with_401() {
 fn an_expired_or_forged_token_is_rejected_with_pyjwts_message() {
     let f = Fixture::new();
     // Issued an hour ago with the default 15 minute lifetime: expired 45 minutes ago.
-    let an_hour_ago = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs() as i64
-        - 3600;
+    let an_hour_ago = now() - 3600;
     let claims = TokenSpec::new("alice", TokenType::Access, true).claims(an_hour_ago);
     let expired = sign_hmac(&claims, SECRET.as_bytes(), jsonwebtoken::Algorithm::HS256)
         .expect("sign an expired token");

@@ -44,51 +44,45 @@ prefix = "/public"
 policy = "public"
 "#;
 
-async fn setup() -> (Upstream, TestGateway) {
-    let upstream = Upstream::start().await;
-    let gateway = TestGateway::start(LIMITS, upstream.addr).await;
-    (upstream, gateway)
-}
-
 #[tokio::test]
 async fn headers_over_max_header_bytes_are_431_with_a_json_detail() {
-    let (upstream, gw) = setup().await;
+    let (upstream, gw) = start_with_echo(LIMITS).await;
     let big = vec![b'a'; 5000];
     let reply = send(gw.addr, "GET", "/public/x", &[("x-big", &big)]).await;
-    assert_eq!(reply.status, 431);
+    assert_eq!(reply.status, 431, "5000 header bytes are over 4096");
     assert_eq!(
-        reply.body,
-        r#"{"detail":"Request Header Fields Too Large"}"#
+        reply.body, r#"{"detail":"Request Header Fields Too Large"}"#,
+        "the 431 body"
     );
-    assert_eq!(upstream.hits(), 0);
+    assert_eq!(upstream.hits(), 0, "nothing was forwarded");
 }
 
 #[tokio::test]
 async fn a_uri_over_max_uri_bytes_is_414() {
-    let (upstream, gw) = setup().await;
+    let (upstream, gw) = start_with_echo(LIMITS).await;
     let path = format!("/public/{}", "a".repeat(300));
     let reply = send(gw.addr, "GET", &path, &[]).await;
-    assert_eq!(reply.status, 414);
-    assert_eq!(reply.detail(), "URI Too Long");
-    assert_eq!(upstream.hits(), 0);
+    assert_eq!(reply.status, 414, "a 308-byte URI is over 256");
+    assert_eq!(reply.detail(), "URI Too Long", "the 414 detail");
+    assert_eq!(upstream.hits(), 0, "nothing was forwarded");
 }
 
 #[tokio::test]
 async fn a_token_over_max_token_bytes_is_431_before_decoding() {
-    let (upstream, gw) = setup().await;
+    let (upstream, gw) = start_with_echo(LIMITS).await;
     let mut claims =
         freshgate::token::TokenSpec::new("alice", TokenType::Access, true).claims(now());
     claims.insert("pad".into(), "x".repeat(2000).into());
     let (name, value) = bearer(&sign_claims(&claims));
     let reply = send(gw.addr, "GET", "/protected", &[(name, &value)]).await;
-    assert_eq!(reply.status, 431);
-    assert_eq!(reply.detail(), "Token too large");
-    assert_eq!(upstream.hits(), 0);
+    assert_eq!(reply.status, 431, "a token over 1024 bytes");
+    assert_eq!(reply.detail(), "Token too large", "the 431 detail");
+    assert_eq!(upstream.hits(), 0, "nothing was forwarded");
 }
 
 #[tokio::test]
 async fn a_declared_body_over_the_route_limit_is_413_and_not_forwarded() {
-    let (upstream, gw) = setup().await;
+    let (upstream, gw) = start_with_echo(LIMITS).await;
     let reply = send_body(
         gw.addr,
         "POST",
@@ -97,9 +91,12 @@ async fn a_declared_body_over_the_route_limit_is_413_and_not_forwarded() {
         Bytes::from(vec![b'x'; 1001]),
     )
     .await;
-    assert_eq!(reply.status, 413);
-    assert_eq!(reply.detail(), "Request Entity Too Large");
-    assert_eq!(upstream.hits(), 0);
+    assert_eq!(
+        reply.status, 413,
+        "1001 declared bytes are over the route's 1000"
+    );
+    assert_eq!(reply.detail(), "Request Entity Too Large", "the 413 detail");
+    assert_eq!(upstream.hits(), 0, "the refused upload was not forwarded");
     let reply = send_body(
         gw.addr,
         "POST",
@@ -122,7 +119,7 @@ async fn a_declared_body_over_the_route_limit_is_413_and_not_forwarded() {
 
 #[tokio::test]
 async fn a_chunked_body_over_the_route_limit_is_413() {
-    let (_upstream, gw) = setup().await;
+    let (_upstream, gw) = start_with_echo(LIMITS).await;
     let mut request = b"POST /upload/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
     for _ in 0..3 {
         request.extend_from_slice(b"200\r\n");
@@ -130,29 +127,29 @@ async fn a_chunked_body_over_the_route_limit_is_413() {
         request.extend_from_slice(b"\r\n");
     }
     request.extend_from_slice(b"0\r\n\r\n");
-    let addr = gw.addr;
-    let answer = tokio::task::spawn_blocking(move || raw_exchange(addr, &request))
-        .await
-        .unwrap();
-    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let answer = raw(gw.addr, &request).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 413"),
+        "1536 chunked bytes are over the route's 1000: {answer}"
+    );
     assert!(
         answer.contains(r#"{"detail":"Request Entity Too Large"}"#),
-        "{answer}"
+        "the 413 body: {answer}"
     );
 }
 
 #[tokio::test]
 async fn a_slow_header_client_is_cut_off_while_others_are_served() {
-    let (_upstream, gw) = setup().await;
+    let (_upstream, gw) = start_with_echo(LIMITS).await;
     let addr = gw.addr;
     let slow = tokio::task::spawn_blocking(move || {
-        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
+            .expect("read timeout");
         stream
             .write_all(b"GET /public/x HTTP/1.1\r\nHost: x\r\n")
-            .unwrap();
+            .expect("write half a head");
         let started = Instant::now();
         let mut buf = Vec::new();
         let _ = stream.read_to_end(&mut buf);
@@ -163,7 +160,7 @@ async fn a_slow_header_client_is_cut_off_while_others_are_served() {
     });
     let reply = send(gw.addr, "GET", "/public/ok", &[]).await;
     assert_eq!(reply.status, 200, "a normal request is served meanwhile");
-    let (waited, answer) = slow.await.unwrap();
+    let (waited, answer) = slow.await.expect("slow client task");
     assert!(
         waited < Duration::from_secs(4),
         "the slow client was cut off after {waited:?}"
@@ -176,15 +173,27 @@ async fn a_slow_header_client_is_cut_off_while_others_are_served() {
 
 #[tokio::test]
 async fn connections_beyond_max_connections_wait_until_one_closes() {
-    let (_upstream, gw) = setup().await;
+    let (_upstream, gw) = start_with_echo(LIMITS).await;
     // Two idle keep-alive connections take both permits.
-    let first = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
-    let second = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let first = tokio::net::TcpStream::connect(gw.addr)
+        .await
+        .expect("connect");
+    let second = tokio::net::TcpStream::connect(gw.addr)
+        .await
+        .expect("connect");
+    eventually(
+        Duration::from_secs(5),
+        "both idle connections to be accepted",
+        async || metric(&gw.metrics(), "freshgate_open_connections", &[]) == Some(2.0),
+    )
+    .await;
     let addr = gw.addr;
-    let third = tokio::spawn(async move { send(addr, "GET", "/public/third", &[]).await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut third = tokio::spawn(async move { send(addr, "GET", "/public/third", &[]).await });
+    // That something does not happen can only be watched for a while.
     assert!(
-        !third.is_finished(),
+        tokio::time::timeout(Duration::from_millis(100), &mut third)
+            .await
+            .is_err(),
         "the third connection waits while two are open"
     );
     drop(first);
@@ -192,32 +201,38 @@ async fn connections_beyond_max_connections_wait_until_one_closes() {
     let reply = tokio::time::timeout(Duration::from_secs(5), third)
         .await
         .expect("served once a connection closed")
-        .unwrap();
-    assert_eq!(reply.status, 200);
+        .expect("third client task");
+    assert_eq!(reply.status, 200, "the waiting connection is served");
 }
 
 #[tokio::test]
 async fn http_1_1_without_host_is_400_and_http_1_0_without_host_is_served() {
-    let (_upstream, gw) = setup().await;
+    let (_upstream, gw) = start_with_echo(LIMITS).await;
     let answer = raw(
         gw.addr,
         b"GET /public/x HTTP/1.1\r\nConnection: close\r\n\r\n",
     )
     .await;
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 400"),
+        "HTTP/1.1 requires Host: {answer}"
+    );
     assert!(
         answer.contains(r#"{"detail":"Missing Host header"}"#),
-        "{answer}"
+        "the 400 body: {answer}"
     );
     let answer = raw(gw.addr, b"GET /public/x HTTP/1.0\r\n\r\n").await;
-    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.0 200"),
+        "HTTP/1.0 without Host is served: {answer}"
+    );
 }
 
 #[tokio::test]
 async fn non_utf8_header_values_are_forwarded_as_bytes() {
-    let (_upstream, gw) = setup().await;
+    let (_upstream, gw) = start_with_echo(LIMITS).await;
     let reply = send(gw.addr, "GET", "/public/x", &[("x-latin1", b"caf\xe9")]).await;
-    assert_eq!(reply.status, 200);
+    assert_eq!(reply.status, 200, "a latin-1 header value is forwarded");
     assert_eq!(
         reply.upstream_saw("x-latin1"),
         ["caf\u{fffd}"],
@@ -227,14 +242,14 @@ async fn non_utf8_header_values_are_forwarded_as_bytes() {
 
 /// Sends a POST whose body arrives one byte every `gap`, then reads the answer.
 fn trickle(addr: std::net::SocketAddr, path: &str, bytes: usize, gap: Duration) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+        .expect("read timeout");
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {bytes}\r\nConnection: close\r\n\r\n"
     );
-    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(head.as_bytes()).expect("write the head");
     for _ in 0..bytes {
         std::thread::sleep(gap);
         if stream.write_all(b"x").is_err() {
@@ -261,25 +276,34 @@ async fn a_slow_upload_does_not_count_against_upstream_timeout() {
         trickle(addr, "/public/upload", 6, Duration::from_millis(200))
     })
     .await
-    .unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.contains(r#""body_len":6"#), "{answer}");
+    .expect("trickling client task");
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "a slow but steady upload is served: {answer}"
+    );
+    assert!(
+        answer.contains(r#""body_len":6"#),
+        "the upstream got all six bytes: {answer}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stalled_request_body_is_408_not_an_upstream_error() {
-    let (_upstream, gw) = setup().await;
+    let (_upstream, gw) = start_with_echo(LIMITS).await;
     let addr = gw.addr;
     // request_head_timeout is 300 ms in LIMITS; the body stalls for 1 s between bytes.
     let answer = tokio::task::spawn_blocking(move || {
         trickle(addr, "/public/upload", 3, Duration::from_millis(1000))
     })
     .await
-    .unwrap();
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    .expect("trickling client task");
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "a stalled body is the client's fault: {answer}"
+    );
     assert!(
         answer.contains(r#"{"detail":"Request Timeout"}"#),
-        "{answer}"
+        "the 408 body: {answer}"
     );
 }
 
@@ -287,7 +311,9 @@ async fn a_stalled_request_body_is_408_not_an_upstream_error() {
 /// body; `Content-Length` framing is enough for these small answers).
 fn request_on(stream: &mut std::net::TcpStream, path: &str) -> String {
     let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
+    stream
+        .write_all(request.as_bytes())
+        .expect("write a request");
     let mut buf = vec![0u8; 64 * 1024];
     let n = stream.read(&mut buf).unwrap_or(0);
     String::from_utf8_lossy(&buf[..n]).into_owned()
@@ -303,11 +329,15 @@ async fn an_idle_keep_alive_connection_outlives_the_head_timeout_and_ends_at_idl
     let gw = TestGateway::start(&config, upstream.addr).await;
     let addr = gw.addr;
     let (second, closed_after) = tokio::task::spawn_blocking(move || {
-        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        assert!(request_on(&mut stream, "/public/1").starts_with("HTTP/1.1 200"));
+            .expect("read timeout");
+        let first = request_on(&mut stream, "/public/1");
+        assert!(
+            first.starts_with("HTTP/1.1 200"),
+            "the first request is served: {first}"
+        );
         // Idle for longer than the head timeout: the connection must stay.
         std::thread::sleep(Duration::from_millis(700));
         let second = request_on(&mut stream, "/public/2");
@@ -319,7 +349,7 @@ async fn an_idle_keep_alive_connection_outlives_the_head_timeout_and_ends_at_idl
         (second, idle_from.elapsed())
     })
     .await
-    .unwrap();
+    .expect("keep-alive client task");
     assert!(
         second.starts_with("HTTP/1.1 200"),
         "served after idling past the head timeout: {second}"

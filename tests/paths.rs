@@ -9,20 +9,12 @@
 
 mod support;
 
-use std::io::{Read, Write};
-
 use freshgate::auth::TokenType;
 use support::*;
 
-async fn setup() -> (Upstream, TestGateway) {
-    let upstream = Upstream::start().await;
-    let gateway = TestGateway::start(EXAMPLE_ROUTES, upstream.addr).await;
-    (upstream, gateway)
-}
-
 #[tokio::test]
 async fn every_spelling_of_a_fresh_route_demands_a_fresh_token() {
-    let (upstream, gw) = setup().await;
+    let (upstream, gw) = start_with_echo(EXAMPLE_ROUTES).await;
     let stale = bearer(&token("alice", TokenType::Access, false));
     for spelling in [
         "/protected-fresh",
@@ -67,7 +59,7 @@ async fn an_encoded_path_character_is_decided_like_the_character_itself() {
 
 #[tokio::test]
 async fn the_upstream_receives_the_canonical_path_and_the_query_untouched() {
-    let (_upstream, gw) = setup().await;
+    let (_upstream, gw) = start_with_echo(EXAMPLE_ROUTES).await;
     let reply = send(gw.addr, "GET", "/public//a/./b/../%63?q=%2F..%2f&x=//", &[]).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json()["path"], "/public/a/c?q=%2F..%2f&x=//");
@@ -75,7 +67,7 @@ async fn the_upstream_receives_the_canonical_path_and_the_query_untouched() {
 
 #[tokio::test]
 async fn ambiguous_paths_are_400_with_a_json_detail_and_never_forwarded() {
-    let (upstream, gw) = setup().await;
+    let (upstream, gw) = start_with_echo(EXAMPLE_ROUTES).await;
     let cases = [
         ("/public/a%2Fb", "Encoded slash or backslash in path"),
         ("/public/a%2fb", "Encoded slash or backslash in path"),
@@ -95,42 +87,26 @@ async fn ambiguous_paths_are_400_with_a_json_detail_and_never_forwarded() {
     assert_eq!(upstream.hits(), 0);
 }
 
-/// Sends raw bytes and returns the raw answer (the connection is closed by `Connection: close`
-/// or by the server).
-fn raw(addr: std::net::SocketAddr, request: &[u8]) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .unwrap();
-    stream.write_all(request).expect("write");
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
 #[tokio::test(flavor = "multi_thread")]
-async fn a_raw_backslash_is_400() {
-    let (upstream, gw) = setup().await;
-    let answer = tokio::task::spawn_blocking(move || {
-        raw(
-            gw.addr,
-            b"GET /public\\..\\protected-fresh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-    })
-    .await
-    .unwrap();
+async fn a_raw_backslash_in_the_path_is_400() {
+    let (upstream, gw) = start_with_echo(EXAMPLE_ROUTES).await;
+    let answer = raw(
+        gw.addr,
+        b"GET /public\\..\\protected-fresh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert_eq!(upstream.hits(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn absolute_form_targets_use_their_path_and_authority() {
-    let (_upstream, gw) = setup().await;
-    let answer = tokio::task::spawn_blocking(move || {
-        raw(gw.addr, b"GET http://example.test/public/%61 HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n")
-    })
-    .await
-    .unwrap();
+    let (_upstream, gw) = start_with_echo(EXAMPLE_ROUTES).await;
+    let answer = raw(
+        gw.addr,
+        b"GET http://example.test/public/%61 HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains(r#""path":"/public/a""#), "{answer}");
     assert!(answer.contains(r#"["host","example.test"]"#), "{answer}");
@@ -138,18 +114,16 @@ async fn absolute_form_targets_use_their_path_and_authority() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn options_star_connect_and_trace_get_deliberate_answers() {
-    let (upstream, gw) = setup().await;
-    let addr = gw.addr;
-    let answers = tokio::task::spawn_blocking(move || {
-        [
-            raw(addr, b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
-            raw(addr, b"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\nConnection: close\r\n\r\n"),
-            raw(addr, b"TRACE /public HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
-            raw(addr, b"GET https://example.test/public HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
-        ]
-    })
-    .await
-    .unwrap();
+    let (upstream, gw) = start_with_echo(EXAMPLE_ROUTES).await;
+    let mut answers = Vec::new();
+    for request in [
+        &b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"[..],
+        b"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\nConnection: close\r\n\r\n",
+        b"TRACE /public HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET https://example.test/public HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ] {
+        answers.push(raw(gw.addr, request).await);
+    }
     assert!(
         answers[0].starts_with("HTTP/1.1 400"),
         "OPTIONS *: {}",

@@ -139,31 +139,13 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 // Spellings of a path under a `fresh` route
 
-/// The route table of these properties; `{upstream}` is the echo upstream in the socket test.
-const FRESH_ROUTES: &str = r#"
-[upstreams]
-app = "http://{upstream}"
-
-[jwt]
-secret = "test-secret-not-for-production"
-
-[[route]]
-path = "/protected-fresh"
-policy = "fresh"
-
-[[route]]
-path = "/repos/{o}/{r}"
-methods = ["DELETE"]
-policy = "fresh"
-
-[[route]]
-prefix = "/static"
-policy = "public"
-
-[[route]]
-prefix = "/"
-policy = "public"
-"#;
+/// The route table of these properties: the example app's ([`EXAMPLE_ROUTES`], where
+/// `/protected-fresh` and `DELETE /repos/{owner}/{repo}` are `fresh`) above a catch-all public
+/// prefix, so a spelling that escaped its route would be forwarded. `{upstream}` is the echo
+/// upstream in the socket test.
+fn fresh_routes() -> String {
+    format!("{EXAMPLE_ROUTES}\n[[route]]\nprefix = \"/\"\npolicy = \"public\"\n")
+}
 
 /// How a character of a segment is written (`how` in `0..8`): as is half the time, else
 /// percent-encoded with each hex digit in either case.
@@ -219,7 +201,7 @@ fn noise() -> impl Strategy<Value = Noise> {
     ]
 }
 
-/// A request governed by a `fresh` route of [`FRESH_ROUTES`]: its method, its canonical path
+/// A request governed by a `fresh` route of [`fresh_routes`]: its method, its canonical path
 /// and a random spelling of that path (percent-encoded unreserved characters in any case,
 /// `./`, `x/../` and repeated slashes inserted).
 fn fresh_request() -> impl Strategy<Value = (Method, String, String)> {
@@ -291,7 +273,7 @@ fn authorization(token: &str) -> HeaderMap {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let text = FRESH_ROUTES.replace("{upstream}", "127.0.0.1:9");
+        let text = fresh_routes().replace("{upstream}", "127.0.0.1:9");
         let snapshot =
             freshgate::config::parse(&text, "properties.toml", std::path::Path::new("."))
                 .unwrap_or_else(|e| panic!("the properties' config is invalid:\n{e}"));
@@ -340,11 +322,7 @@ fn no_spelling_of_a_fresh_path_reaches_the_upstream_with_a_non_fresh_token() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let (upstream, gateway) = runtime.block_on(async {
-        let upstream = Upstream::start().await;
-        let gateway = TestGateway::start(FRESH_ROUTES, upstream.addr).await;
-        (upstream, gateway)
-    });
+    let (upstream, gateway) = runtime.block_on(start_with_echo(&fresh_routes()));
     let stale = bearer(&token("alice", TokenType::Access, false));
     let mut runner = TestRunner::new(ProptestConfig::with_cases(32));
     runner

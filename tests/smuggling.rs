@@ -12,15 +12,9 @@ mod support;
 
 use support::*;
 
-async fn setup() -> (Upstream, TestGateway) {
-    let upstream = Upstream::start().await;
-    let gateway = TestGateway::start(EXAMPLE_ROUTES, upstream.addr).await;
-    (upstream, gateway)
-}
-
 #[tokio::test]
 async fn framing_tricks_are_400_and_never_forwarded() {
-    let (upstream, gw) = setup().await;
+    let (upstream, gw) = start_with_echo(EXAMPLE_ROUTES).await;
     let cases: &[(&str, &'static [u8])] = &[
         ("two different Content-Length values", b"POST /public/a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabc"),
         ("a Content-Length list", b"POST /public/a HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 40\r\n\r\nabc"),
@@ -46,7 +40,7 @@ async fn framing_tricks_are_400_and_never_forwarded() {
 
 #[tokio::test]
 async fn a_malformed_chunked_body_is_400_and_the_upstream_never_gets_a_complete_request() {
-    let (upstream, gw) = setup().await;
+    let (upstream, gw) = start_with_echo(EXAMPLE_ROUTES).await;
     let answer = raw(
         gw.addr,
         b"POST /public/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\nGET /public/smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -67,14 +61,12 @@ async fn a_malformed_chunked_body_is_400_and_the_upstream_never_gets_a_complete_
 async fn content_length_with_transfer_encoding_is_400_and_the_connection_closed() {
     // hyper would read this as chunked (RFC 9112 section 6.3); freshgate's framing guard sees
     // both headers in the raw head and refuses it, whatever their order.
-    let (upstream, gw) = setup().await;
+    let (upstream, gw) = start_with_echo(EXAMPLE_ROUTES).await;
     for request in [
         &b"POST /public/a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /public/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"[..],
         &b"POST /public/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\nGET /public/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"[..],
     ] {
-        let addr = gw.addr;
-        let request = request.to_vec();
-        let answer = tokio::task::spawn_blocking(move || raw_exchange(addr, &request)).await.unwrap();
+        let answer = raw(gw.addr, request).await;
         assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
         assert!(answer.contains(r#"{"detail":"Both Content-Length and Transfer-Encoding"}"#), "{answer}");
         assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
@@ -85,7 +77,7 @@ async fn content_length_with_transfer_encoding_is_400_and_the_connection_closed(
 
 #[tokio::test]
 async fn a_head_with_bare_lf_line_endings_is_400_and_never_forwarded() {
-    let (upstream, gw) = setup().await;
+    let (upstream, gw) = start_with_echo(EXAMPLE_ROUTES).await;
     let answer = raw(
         gw.addr,
         b"GET /public/lf HTTP/1.1\nHost: x\nConnection: close\n\n",
@@ -113,7 +105,7 @@ async fn a_head_with_bare_lf_line_endings_is_400_and_never_forwarded() {
 
 #[tokio::test]
 async fn pipelined_requests_are_each_forwarded_once() {
-    let (upstream, gw) = setup().await;
+    let (upstream, gw) = start_with_echo(EXAMPLE_ROUTES).await;
     let answer = raw(
         gw.addr,
         b"GET /public/1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /public/2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /public/3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",

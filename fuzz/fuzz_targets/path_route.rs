@@ -20,35 +20,20 @@ use freshgate::routes::{Matcher, Route, RouteTable};
 use http::Method;
 use libfuzzer_sys::fuzz_target;
 
-const CONFIG: &str = r#"
+/// The example app's route table (tests/fixtures/routes.toml, shared with the tests and the load
+/// harness), then routes for the corners of the lookup: a literal segment beside a template,
+/// templates at either end, the root, a trailing slash, nested and method-limited prefixes.
+const CONFIG: &str = concat!(
+    r#"
 [upstreams]
 app = "http://127.0.0.1:9"
 
 [jwt]
 secret = "fuzz-secret-not-for-production"
 
-[[route]]
-path = "/login"
-methods = ["POST"]
-policy = "public"
-
-[[route]]
-path = "/protected"
-policy = "access"
-
-[[route]]
-path = "/protected-fresh"
-policy = "fresh"
-
-[[route]]
-path = "/repos/{owner}/{repo}"
-methods = ["DELETE"]
-policy = "fresh"
-
-[[route]]
-path = "/repos/{owner}/{repo}"
-policy = "access"
-
+"#,
+    include_str!("../../tests/fixtures/routes.toml"),
+    r#"
 [[route]]
 path = "/repos/new/{repo}"
 policy = "optional"
@@ -72,10 +57,6 @@ path = "/dir/"
 policy = "optional"
 
 [[route]]
-prefix = "/static"
-policy = "public"
-
-[[route]]
 prefix = "/static/private"
 policy = "access"
 
@@ -88,7 +69,8 @@ policy = "fresh"
 prefix = "/"
 methods = ["GET", "HEAD", "OPTIONS"]
 policy = "public"
-"#;
+"#
+);
 
 fn table() -> &'static RouteTable {
     static SNAPSHOT: OnceLock<freshgate::Snapshot> = OnceLock::new();
