@@ -15,6 +15,7 @@
 
 use std::sync::OnceLock;
 
+use freshgate::aliases::{for_each_alias, AliasSet};
 use freshgate::path::canonicalize;
 use freshgate::routes::{Matcher, Route, RouteTable};
 use http::Method;
@@ -140,9 +141,15 @@ fn check_canonical(input: &str, path: &str) {
 
 /// The matching contract of `src/routes.rs`, read naively: among the routes that allow the
 /// method, `path` routes first (literal segments before `{param}` left to right), then the
-/// longest `prefix`; for the same pattern, a route listing the method before one listing none.
+/// longest `prefix`; for the same pattern, a route listing the method before (for `HEAD`) one
+/// listing `GET`, before one listing none.
 fn reference_lookup<'t>(routes: &'t [Route], method: &Method, path: &str) -> Option<&'t Route> {
-    let allowed = |r: &Route| r.methods.is_empty() || r.methods.contains(method);
+    let rank = |r: &Route| match () {
+        () if r.methods.contains(method) => 0u8,
+        () if method == Method::HEAD && r.methods.contains(&Method::GET) => 1,
+        () => 2,
+    };
+    let allowed = |r: &Route| r.methods.is_empty() || rank(r) < 2;
     let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
     let by_path = routes
         .iter()
@@ -164,7 +171,7 @@ fn reference_lookup<'t>(routes: &'t [Route], method: &Method, path: &str) -> Opt
                     false => return None,
                 }
             }
-            Some(((key, r.methods.is_empty()), r))
+            Some(((key, rank(r)), r))
         })
         .min_by(|a, b| a.0.cmp(&b.0))
         .map(|(_, r)| r);
@@ -183,7 +190,7 @@ fn reference_lookup<'t>(routes: &'t [Route], method: &Method, path: &str) -> Opt
                 || path
                     .strip_prefix(prefix.as_str())
                     .is_some_and(|rest| rest.starts_with('/'));
-            covers.then_some(((std::cmp::Reverse(prefix.len()), r.methods.is_empty()), r))
+            covers.then_some(((std::cmp::Reverse(prefix.len()), rank(r)), r))
         })
         .min_by(|a, b| a.0.cmp(&b.0))
         .map(|(_, r)| r)
@@ -207,4 +214,21 @@ fuzz_target!(|data: &[u8]| {
     let got = table.lookup(&method, &path).map(|r| r.index);
     let want = reference_lookup(table.routes(), &method, &path).map(|r| r.index);
     assert_eq!(got, want, "{method} {path:?}: route (by config index)");
+    // The alias-aware lookup never panics, answers the same route when it answers one, and
+    // that route's rule implies the rule of every route an alias of the path reaches.
+    if let Ok(Some(judged)) = table.lookup_aliased(&method, &path, AliasSet::ALL) {
+        assert_eq!(Some(judged.index), got, "{method} {path:?}: aliased lookup, same route");
+        let mut buf = String::new();
+        let _ = for_each_alias(&path, AliasSet::ALL, &mut buf, |alias| {
+            if let Some(other) = table.lookup(&method, alias) {
+                assert!(
+                    judged.rule.implies(&other.rule),
+                    "{method} {path:?} judged by {} but its alias {alias:?} reaches {}",
+                    judged.name,
+                    other.name
+                );
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+    }
 });

@@ -10,6 +10,12 @@ Routes (as in the library's documentation, plus the "partially protecting" examp
 The three protected routes also answer POST, PUT, PATCH and DELETE (the library's CSRF methods)
 with the same check, so that the CSRF double submit can be exercised.
 
+WebSocket endpoints, in the library's documented pattern (accept, check, then on success send
+"Successfully Login!" and the subject, on AuthJWTException send err.message; then close):
+  /ws/query/{access,fresh,optional,refresh}    jwt_*("websocket", token=token), token from ?token=
+  /ws/cookies/{access,fresh,optional,refresh}  jwt_*("websocket", websocket=websocket,
+                                               csrf_token=csrf_token), CSRF from ?csrf_token=
+
 With cookies among the token locations, /login, /fresh-login and /refresh also set the tokens as
 cookies themselves (`set_access_cookies` / `set_refresh_cookies`, as the library's docs do), still
 returning them in the body as well.
@@ -39,7 +45,7 @@ import threading
 from typing import List, Optional, Union
 
 import uvicorn
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.responses import JSONResponse
 from fastapi_jwt_auth import AuthJWT
 from fastapi_jwt_auth.exceptions import AuthJWTException
@@ -181,6 +187,38 @@ def partially_protected(Authorize: AuthJWT = Depends()):
     Authorize.jwt_optional()
     current_user = Authorize.get_jwt_subject() or "anonymous"
     return {"user": current_user}
+
+
+_WS_CHECKS = {
+    "access": lambda a: a.jwt_required,
+    "fresh": lambda a: a.fresh_jwt_required,
+    "optional": lambda a: a.jwt_optional,
+    "refresh": lambda a: a.jwt_refresh_token_required,
+}
+
+
+async def _socket(websocket: WebSocket, run, Authorize: AuthJWT, token: str) -> None:
+    await websocket.accept()
+    try:
+        run()
+        await websocket.send_text("Successfully Login!")
+        raw = Authorize.get_raw_jwt(token or None)
+        await websocket.send_text(f"subject: {raw['sub'] if raw else None}")
+    except AuthJWTException as err:
+        await websocket.send_text(err.message)
+    await websocket.close()
+
+
+@app.websocket("/ws/query/{policy}")
+async def ws_query(websocket: WebSocket, policy: str, token: str = Query(""), Authorize: AuthJWT = Depends()):
+    check = _WS_CHECKS[policy](Authorize)
+    await _socket(websocket, lambda: check("websocket", token=token), Authorize, token)
+
+
+@app.websocket("/ws/cookies/{policy}")
+async def ws_cookies(websocket: WebSocket, policy: str, csrf_token: str = Query(""), Authorize: AuthJWT = Depends()):
+    check = _WS_CHECKS[policy](Authorize)
+    await _socket(websocket, lambda: check("websocket", websocket=websocket, csrf_token=csrf_token), Authorize, "")
 
 
 def _exit_on_stdin_eof() -> None:

@@ -38,6 +38,7 @@ mod freshness;
 mod issued_tokens;
 mod issuer_audience;
 mod library_crashes;
+mod websocket;
 
 use freshgate::auth::TokenType;
 use freshgate::token::TokenSpec;
