@@ -9,7 +9,7 @@ use std::path::Path;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
 use crate::auth::{AuthError, Outcome};
-use crate::config::Snapshot;
+use crate::config::{Snapshot, WebSocketReject};
 use crate::error::{json_body, GatewayError};
 use crate::headers::{self, Forward};
 use crate::pipeline::{self, Evaluation, RequestHead};
@@ -24,6 +24,8 @@ const REQUEST_ID: HeaderValue = HeaderValue::from_static("explain");
 #[derive(Debug)]
 pub struct Report {
     request: String,
+    /// The request is a WebSocket handshake on a WebSocket route: how it is decided.
+    websocket: Option<String>,
     canonical: Option<String>,
     route: Option<RouteLine>,
     verdict: Verdict,
@@ -119,6 +121,19 @@ pub fn explain(
     let evaluation = pipeline::evaluate(snapshot, &head, now_ms);
     let route = evaluation.route();
     let canonical = evaluation.target().map(|t| t.as_str().to_owned());
+    let handshake = match &evaluation {
+        Evaluation::Refuse { handshake, .. } | Evaluation::Forward { handshake, .. } => *handshake,
+    };
+    let websocket = route
+        .and_then(|r| r.websocket)
+        .filter(|_| handshake)
+        .map(|mode| {
+            let refusal = match snapshot.server.websocket_reject {
+                WebSocketReject::Message => "a refusal is a text frame and a 1008 close",
+                WebSocketReject::Http => "a refusal is the JSON answer",
+            };
+            format!("handshake, token from {}; {refusal}", mode.as_str())
+        });
     let verdict = match evaluation {
         Evaluation::Refuse { error, .. } => Verdict::reject(&error, route),
         Evaluation::Forward {
@@ -147,6 +162,7 @@ pub fn explain(
     };
     Ok(Report {
         request: format!("{method} {url}"),
+        websocket,
         canonical,
         route: route.map(RouteLine::of),
         verdict,
@@ -241,6 +257,9 @@ impl fmt::Display for Report {
             }
             None => writeln!(f, "route:      none")?,
         }
+        if let Some(websocket) = &self.websocket {
+            writeln!(f, "websocket:  {websocket}")?;
+        }
         match &self.verdict {
             Verdict::Forward {
                 reported,
@@ -310,8 +329,12 @@ pub fn route_table(path: &Path, snapshot: &Snapshot) -> String {
         };
         let (kind, pattern) = matcher(route);
         let upstream = &route.upstream;
+        let websocket = match route.websocket {
+            Some(mode) => format!("  websocket={}", mode.as_str()),
+            None => String::new(),
+        };
         text.push_str(&format!(
-            "  {methods:<14} {kind:<6} {pattern:<32} {:<8} -> {} (http://{})  [route {}]\n",
+            "  {methods:<14} {kind:<6} {pattern:<32} {:<8} -> {} (http://{})  [route {}]{websocket}\n",
             route.policy().as_str(),
             upstream.name,
             upstream.authority,

@@ -585,3 +585,70 @@ async fn a_thousand_sockets_opened_and_closed_leave_nothing_open() {
         "1,000 sessions closed by the client are counted:\n{text}"
     );
 }
+
+#[tokio::test]
+async fn shutdown_lets_open_sockets_run_until_shutdown_timeout_then_closes_them() {
+    let upstream = EchoSocket::start().await;
+    let gw = gateway(&upstream, "60s", "shutdown_timeout = \"1500ms\"\n").await;
+    let mut socket = connect(gw.addr, &format!("/ws/query?token={}", access()), &[])
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let stopping = tokio::spawn(gw.stop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        echo(&mut socket, Message::text("still here")).await,
+        Message::text("still here"),
+        "an open socket keeps working during the drain"
+    );
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(_)) = socket.next().await {}
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the socket is closed when the drain runs out"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "not before shutdown_timeout: {:?}",
+        started.elapsed()
+    );
+    stopping.await.unwrap();
+}
+
+#[test]
+fn explain_and_check_show_the_websocket_handshake_and_routes() {
+    let text = CONFIG
+        .replace("{idle}", "60s")
+        .replace("{upstream}", "127.0.0.1:9");
+    let snapshot = freshgate::config::parse(&text, "ws.toml", std::path::Path::new(".")).unwrap();
+    let table = freshgate::explain::route_table(std::path::Path::new("ws.toml"), &snapshot);
+    assert!(
+        table.contains("/ws/cookies") && table.contains("websocket=cookies"),
+        "check marks the routes that relay WebSockets:\n{table}"
+    );
+    let handshake = [
+        "Upgrade: websocket".to_string(),
+        "Connection: upgrade".to_string(),
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==".to_string(),
+        "Sec-WebSocket-Version: 13".to_string(),
+    ];
+    let now = freshgate::clock::now_ms();
+    let report = freshgate::explain::explain(&snapshot, "GET", "/ws/query", None, &handshake, now)
+        .unwrap()
+        .to_string();
+    assert!(
+        report.contains("websocket:  handshake, token from query")
+            && report.contains("Missing access token from Query or Path"),
+        "explain shows the handshake decision:\n{report}"
+    );
+    let target = format!("/ws/query?token={}", access());
+    let report = freshgate::explain::explain(&snapshot, "GET", &target, None, &handshake, now)
+        .unwrap()
+        .to_string();
+    assert!(
+        report.contains("upgrade: websocket") && report.contains("connection: upgrade"),
+        "a forwarded handshake keeps its upgrade headers upstream:\n{report}"
+    );
+}
