@@ -8,9 +8,10 @@ mod forward;
 mod jwt;
 mod raw;
 mod routes;
+mod server;
 
 use std::fmt;
-use std::net::SocketAddr;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,118 +23,11 @@ use toml::Spanned;
 
 pub use error::{ConfigError, ConfigErrors, Source};
 use raw::RawConfig;
+pub use server::{ServerSettings, Startup, WebSocketReject, DEFAULT_LISTEN};
 
-use crate::aliases::AliasSet;
 use crate::auth::AuthSettings;
 use crate::fs::{read_file, DenylistFile};
-use crate::host::AllowedHosts;
 use crate::routes::RouteTable;
-
-/// The default `[server] listen`.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-
-/// `[server]` settings that are not the listener.
-#[derive(Debug, Clone)]
-pub struct ServerSettings {
-    /// Time allowed for an upstream's response head (`upstream_timeout`, default 30 s).
-    pub upstream_timeout: Duration,
-    /// Time allowed to receive a request head from its first byte (`request_head_timeout`);
-    /// also how long a request body may stall.
-    pub request_head_timeout: Duration,
-    /// How long a keep-alive connection may wait for its next request (`idle_timeout`).
-    pub idle_timeout: Duration,
-    /// How long SIGTERM/SIGINT wait for requests in flight (`shutdown_timeout`, 30 s).
-    pub shutdown_timeout: Duration,
-    /// Request line plus headers, in bytes (`max_header_bytes`): 431 above it.
-    pub max_header_bytes: usize,
-    /// Number of request headers (`max_headers`): 431 above it.
-    pub max_headers: usize,
-    /// Request target length (`max_uri_bytes`): 414 above it.
-    pub max_uri_bytes: usize,
-    /// Token length (`max_token_bytes`): 431 above it, before any decoding.
-    pub max_token_bytes: usize,
-    /// Default request body limit for routes without their own (`max_body_bytes`): 413.
-    pub max_body_bytes: Option<u64>,
-    /// The spellings of a path a lenient backend may read (`path_aliases`, default all).
-    pub path_aliases: AliasSet,
-    /// `allowed_hosts`: the `Host` names served (421 otherwise); `None` serves any valid host.
-    pub allowed_hosts: Option<AllowedHosts>,
-    /// How a refused WebSocket handshake is answered (`websocket_reject`).
-    pub websocket_reject: WebSocketReject,
-    /// A relayed WebSocket with no bytes either way for this long is closed
-    /// (`websocket_idle_timeout`, default 300 s).
-    pub websocket_idle_timeout: Duration,
-}
-
-/// `[server] websocket_reject`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WebSocketReject {
-    /// Complete the handshake, send the library's message as one text frame, close with 1008:
-    /// what the library's documented app pattern shows the client (the default).
-    Message,
-    /// Answer the handshake with the JSON 401/422 and `WWW-Authenticate`.
-    Http,
-}
-
-impl Default for ServerSettings {
-    fn default() -> Self {
-        ServerSettings {
-            upstream_timeout: Duration::from_secs(30),
-            request_head_timeout: Duration::from_secs(20),
-            idle_timeout: Duration::from_secs(60),
-            shutdown_timeout: Duration::from_secs(30),
-            max_header_bytes: 32 * 1024,
-            max_headers: 100,
-            max_uri_bytes: 8 * 1024,
-            max_token_bytes: 8 * 1024,
-            max_body_bytes: None,
-            path_aliases: AliasSet::ALL,
-            allowed_hosts: None,
-            websocket_reject: WebSocketReject::Message,
-            websocket_idle_timeout: Duration::from_secs(300),
-        }
-    }
-}
-
-/// The settings that take effect only at start: the listeners and the worker topology. A
-/// reload compares them as one value and names the keys that changed (they wait for a
-/// restart); everything else in a [`Snapshot`] applies to the next request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Startup {
-    /// `[server] listen`.
-    pub listen: SocketAddr,
-    /// `[admin] listen`: health and metrics, never on the public listener. Off when absent.
-    pub admin_listen: Option<SocketAddr>,
-    /// Accept loops, one per thread, each with its own upstream pool (`workers`; default: the
-    /// number of CPUs).
-    pub workers: usize,
-    /// Client connections served at once; more wait in the listen backlog (`max_connections`).
-    pub max_connections: usize,
-    /// Time allowed to open a TCP connection to an upstream (`upstream_connect_timeout`, 5 s).
-    pub upstream_connect_timeout: Duration,
-}
-
-impl Startup {
-    /// The keys whose values differ between `self` and `other`, for the reload log.
-    pub fn changed_keys(&self, other: &Startup) -> Vec<&'static str> {
-        [
-            ("server.listen", self.listen != other.listen),
-            ("admin.listen", self.admin_listen != other.admin_listen),
-            ("server.workers", self.workers != other.workers),
-            (
-                "server.max_connections",
-                self.max_connections != other.max_connections,
-            ),
-            (
-                "server.upstream_connect_timeout",
-                self.upstream_connect_timeout != other.upstream_connect_timeout,
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(key, changed)| changed.then_some(key))
-        .collect()
-    }
-}
 
 /// One named upstream.
 #[derive(Debug, Clone)]
@@ -283,154 +177,6 @@ impl Validator<'_> {
         })
     }
 
-    fn startup(&mut self, raw: &RawConfig) -> Option<Startup> {
-        let server = &raw.server;
-        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-        let workers = self.count(server.workers.as_ref(), "server.workers", cpus, 1);
-        let max_connections = self.count(
-            server.max_connections.as_ref(),
-            "server.max_connections",
-            10_000,
-            1,
-        );
-        let upstream_connect_timeout = self.duration(
-            server.upstream_connect_timeout.as_ref(),
-            "server.upstream_connect_timeout",
-            Duration::from_secs(5),
-        );
-        let listen = self.listen(server.listen.as_ref());
-        let admin_listen = match &raw.admin {
-            Some(admin) => {
-                Some(self.listen_addr(&admin.listen, "admin.listen", "127.0.0.1:9901")?)
-            }
-            None => None,
-        };
-        Some(Startup {
-            listen: listen?,
-            admin_listen,
-            workers,
-            max_connections,
-            upstream_connect_timeout,
-        })
-    }
-
-    fn server(&mut self, raw: &raw::RawServer) -> ServerSettings {
-        let d = ServerSettings::default();
-        ServerSettings {
-            upstream_timeout: self.duration(
-                raw.upstream_timeout.as_ref(),
-                "server.upstream_timeout",
-                d.upstream_timeout,
-            ),
-            request_head_timeout: self.duration(
-                raw.request_head_timeout.as_ref(),
-                "server.request_head_timeout",
-                d.request_head_timeout,
-            ),
-            idle_timeout: self.duration(
-                raw.idle_timeout.as_ref(),
-                "server.idle_timeout",
-                d.idle_timeout,
-            ),
-            shutdown_timeout: self.duration(
-                raw.shutdown_timeout.as_ref(),
-                "server.shutdown_timeout",
-                d.shutdown_timeout,
-            ),
-            max_header_bytes: self.count(
-                raw.max_header_bytes.as_ref(),
-                "server.max_header_bytes",
-                d.max_header_bytes,
-                1024,
-            ),
-            max_headers: self.count(
-                raw.max_headers.as_ref(),
-                "server.max_headers",
-                d.max_headers,
-                8,
-            ),
-            max_uri_bytes: self.count(
-                raw.max_uri_bytes.as_ref(),
-                "server.max_uri_bytes",
-                d.max_uri_bytes,
-                64,
-            ),
-            max_token_bytes: self.count(
-                raw.max_token_bytes.as_ref(),
-                "server.max_token_bytes",
-                d.max_token_bytes,
-                256,
-            ),
-            max_body_bytes: raw
-                .max_body_bytes
-                .as_ref()
-                .map(|v| self.count(Some(v), "server.max_body_bytes", 0, 0) as u64),
-            path_aliases: self.path_aliases(raw.path_aliases.as_ref()),
-            allowed_hosts: self.allowed_hosts(raw.allowed_hosts.as_ref()),
-            websocket_reject: self.websocket_reject(raw.websocket_reject.as_ref()),
-            websocket_idle_timeout: self.duration(
-                raw.websocket_idle_timeout.as_ref(),
-                "server.websocket_idle_timeout",
-                d.websocket_idle_timeout,
-            ),
-        }
-    }
-
-    fn websocket_reject(&mut self, raw: Option<&Spanned<String>>) -> WebSocketReject {
-        match raw.map(|r| r.get_ref().as_str()) {
-            None | Some("message") => WebSocketReject::Message,
-            Some("http") => WebSocketReject::Http,
-            Some(other) => {
-                let span = raw.map_or(0..0, Spanned::span);
-                self.err(span, "server.websocket_reject", format!("unknown rejection mode {other:?}"), "use \"message\" (a text frame and a close, as the library's app does) or \"http\" (the JSON 401/422)");
-                WebSocketReject::Message
-            }
-        }
-    }
-
-    fn path_aliases(&mut self, raw: Option<&Spanned<Vec<Spanned<String>>>>) -> AliasSet {
-        let Some(raw) = raw else {
-            return AliasSet::ALL;
-        };
-        let names: Vec<&str> = raw.get_ref().iter().map(|n| n.get_ref().as_str()).collect();
-        AliasSet::parse(&names).unwrap_or_else(|message| {
-            let span = raw
-                .get_ref()
-                .iter()
-                .find(|n| AliasSet::parse(&[n.get_ref()]).is_err())
-                .map_or(raw.span(), Spanned::span);
-            self.err(
-                span,
-                "server.path_aliases",
-                message,
-                format!("list some of {:?}, or [] for none", AliasSet::NAMES),
-            );
-            AliasSet::ALL
-        })
-    }
-
-    fn allowed_hosts(
-        &mut self,
-        raw: Option<&Spanned<Vec<Spanned<String>>>>,
-    ) -> Option<AllowedHosts> {
-        let raw = raw?;
-        let patterns: Vec<String> = raw.get_ref().iter().map(|p| p.get_ref().clone()).collect();
-        match AllowedHosts::from_patterns(&patterns) {
-            Ok(hosts) => Some(hosts),
-            Err(message) => {
-                let span = raw
-                    .get_ref()
-                    .iter()
-                    .find(|p| {
-                        AllowedHosts::from_patterns(std::slice::from_ref(p.get_ref())).is_err()
-                    })
-                    .map_or(raw.span(), Spanned::span);
-                self.err(span, "server.allowed_hosts", message, "list host names such as \"api.example.com\" or \"*.example.com\", or remove the key to serve any host");
-                None
-            }
-        }
-    }
-
     /// A size or count between `min` and the key's upper bound (see [`max_for`]): limits that
     /// large are mistakes, and bounding them keeps the arithmetic on them safe.
     fn count(
@@ -452,35 +198,6 @@ impl Validator<'_> {
                     format!("write a whole number from {min} to {max}"),
                 );
                 default
-            }
-        }
-    }
-
-    fn listen(&mut self, listen: Option<&Spanned<String>>) -> Option<SocketAddr> {
-        match listen {
-            Some(listen) => self.listen_addr(listen, "server.listen", DEFAULT_LISTEN),
-            None => DEFAULT_LISTEN.parse().ok(),
-        }
-    }
-
-    fn listen_addr(
-        &mut self,
-        listen: &Spanned<String>,
-        key: &str,
-        example: &str,
-    ) -> Option<SocketAddr> {
-        match listen.get_ref().parse() {
-            Ok(addr) => Some(addr),
-            Err(_) => {
-                self.err(
-                    listen.span(),
-                    key,
-                    format!("{:?} is not an IP address and port", listen.get_ref()),
-                    format!(
-                        "write listen = {example:?} (an IP address, not a host name, and a port)"
-                    ),
-                );
-                None
             }
         }
     }

@@ -121,19 +121,7 @@ pub fn explain(
     let evaluation = pipeline::evaluate(snapshot, &head, now_ms);
     let route = evaluation.route();
     let canonical = evaluation.target().map(|t| t.as_str().to_owned());
-    let handshake = match &evaluation {
-        Evaluation::Refuse { handshake, .. } | Evaluation::Forward { handshake, .. } => *handshake,
-    };
-    let websocket = route
-        .and_then(|r| r.websocket)
-        .filter(|_| handshake)
-        .map(|mode| {
-            let refusal = match snapshot.server.websocket_reject {
-                WebSocketReject::Message => "a refusal is a text frame and a 1008 close",
-                WebSocketReject::Http => "a refusal is the JSON answer",
-            };
-            format!("handshake, token from {}; {refusal}", mode.as_str())
-        });
+    let websocket = websocket_line(snapshot, route, evaluation.handshake());
     let verdict = match evaluation {
         Evaluation::Refuse { error, .. } => Verdict::reject(&error, route),
         Evaluation::Forward {
@@ -167,6 +155,19 @@ pub fn explain(
         route: route.map(RouteLine::of),
         verdict,
     })
+}
+
+/// How a WebSocket handshake on a WebSocket route is decided and refused.
+fn websocket_line(snapshot: &Snapshot, route: Option<&Route>, handshake: bool) -> Option<String> {
+    let mode = route.and_then(|r| r.websocket).filter(|_| handshake)?;
+    let refusal = match snapshot.server.websocket_reject {
+        WebSocketReject::Message => "a refusal is a text frame and a 1008 close",
+        WebSocketReject::Http => "a refusal is the JSON answer",
+    };
+    Some(format!(
+        "handshake, token from {}; {refusal}",
+        mode.as_str()
+    ))
 }
 
 /// The request's headers: a `Host`, the extra `--header`s, and the token where the config

@@ -127,8 +127,18 @@ impl Default for Metrics {
             websocket_bytes: Family::default(),
             registry: Registry::default(),
         };
-        let m = &metrics;
-        let r = &mut registry;
+        metrics.register(&mut registry);
+        Metrics {
+            registry,
+            ..metrics
+        }
+    }
+}
+
+impl Metrics {
+    /// Registers every family, with its name and help text.
+    fn register(&self, r: &mut Registry) {
+        let m = self;
         r.register(
             "requests",
             "Requests answered, by route, policy, decision and status",
@@ -184,14 +194,8 @@ impl Default for Metrics {
             "Bytes relayed on WebSockets, by direction",
             m.websocket_bytes.clone(),
         );
-        Metrics {
-            registry,
-            ..metrics
-        }
     }
-}
 
-impl Metrics {
     /// Counts one answered request: its route, decision and status, its latency, and for
     /// rejections (enforced or reported) its reason.
     pub fn record_request(&self, exchange: &Exchange<'_>, latency: Duration) {

@@ -49,6 +49,15 @@ impl<'a> Evaluation<'a> {
         }
     }
 
+    /// A valid WebSocket handshake on a WebSocket route.
+    pub fn handshake(&self) -> bool {
+        match self {
+            Evaluation::Refuse { handshake, .. } | Evaluation::Forward { handshake, .. } => {
+                *handshake
+            }
+        }
+    }
+
     pub fn target(&self) -> Option<&PathAndQuery> {
         match self {
             Evaluation::Refuse { target, .. } => target.as_ref(),

@@ -32,8 +32,7 @@ impl Validator<'_> {
             self.err(0..0, "jwt", "the [jwt] table is missing", "add [jwt] with a key: secret, secret_env, secret_file, public_key_file or jwks_file");
             return None;
         };
-        let span = raw.span();
-        let mut raw = raw.into_inner();
+        let (span, mut raw) = (raw.span(), raw.into_inner());
         let secret = self.secret(&raw);
         let (keys, keys_ok) = self.keys(&raw, secret.as_ref(), span.clone());
         let algorithms = self.algorithms(raw.algorithms.as_ref(), &keys, span.clone());
@@ -52,32 +51,30 @@ impl Validator<'_> {
             algorithms,
             keys,
             leeway_ms: i64::try_from(leeway.as_millis()).unwrap_or(i64::MAX),
-            issuer: raw.issuer.map(Spanned::into_inner),
+            issuer: raw.issuer.take().map(Spanned::into_inner),
             audience,
         };
         let (header_name, header_type) = header;
+        let param = |p: &Option<Spanned<String>>, default: &'static str| {
+            p.as_ref()
+                .map_or(default.to_owned(), |p| p.get_ref().clone())
+        };
+        let (token_param, csrf_param) = (
+            param(&raw.websocket_token_param, "token"),
+            param(&raw.websocket_csrf_param, "csrf_token"),
+        );
         let built = AuthSettings::builder(decoder)
             .header(header_name.get_ref(), &header_type)
             .max_token_bytes(max_token_bytes)
             .locations(from_headers, from_cookies)
             .cookies(cookies)
             .denylist(denylist_file.as_ref().map(|f| f.denylist().clone()))
-            .websocket_params(
-                raw.websocket_token_param
-                    .as_ref()
-                    .map_or("token", |p| p.get_ref()),
-                raw.websocket_csrf_param
-                    .as_ref()
-                    .map_or("csrf_token", |p| p.get_ref()),
-            )
+            .websocket_params(&token_param, &csrf_param)
             .build();
         let Ok(auth) = built else {
-            self.err(
-                header_name.span(),
-                "jwt.header_name",
-                format!("{:?} is not a valid header name", header_name.get_ref()),
-                "write a header name such as \"Authorization\"",
-            );
+            let message = format!("{:?} is not a valid header name", header_name.get_ref());
+            let fix = "write a header name such as \"Authorization\"";
+            self.err(header_name.span(), "jwt.header_name", message, fix);
             return None;
         };
         Some(Jwt {
