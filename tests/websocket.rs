@@ -652,3 +652,42 @@ fn explain_and_check_show_the_websocket_handshake_and_routes() {
         "a forwarded handshake keeps its upgrade headers upstream:\n{report}"
     );
 }
+
+#[tokio::test]
+async fn an_upstream_that_vanishes_mid_stream_closes_the_client_side() {
+    // An upstream that completes the handshake, then drops the connection after one message.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await {
+                    let _ = socket.next().await;
+                    drop(socket);
+                }
+            });
+        }
+    });
+    let config = CONFIG.replace("{idle}", "60s");
+    let gw = TestGateway::start(&config, addr).await;
+    let mut socket = connect(gw.addr, &format!("/ws/query?token={}", access()), &[])
+        .await
+        .unwrap();
+    socket.send(Message::text("bye")).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(_)) = socket.next().await {}
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the client side is closed when the upstream vanishes"
+    );
+    let metrics = gw.gateway.metrics().encode();
+    let closed_by_upstream = metrics.lines().any(|l| {
+        l.starts_with("freshgate_websocket_sessions_total") && l.contains("outcome=\"upstream\"")
+    });
+    assert!(
+        closed_by_upstream,
+        "counted as closed by the upstream:\n{metrics}"
+    );
+}

@@ -19,6 +19,7 @@ mod logs;
 mod metrics;
 mod report_mode;
 mod request_id;
+mod runtime;
 mod shutdown;
 
 use std::net::SocketAddr;
