@@ -67,6 +67,8 @@ pub struct Snapshot {
     pub secret: Option<Secret>,
     /// `denylist_file`, polled for changes by the reloader; it feeds `auth`'s denylist.
     pub denylist_file: Option<Arc<DenylistFile>>,
+    /// What the config accepts but should fix (a weak HMAC secret), with position and fix.
+    pub warnings: Vec<ConfigError>,
     /// `[log] subject`: whether access-log lines carry the token's subject.
     pub log_subject: bool,
     /// `[forward]`: claims sent as headers, and whether the token is removed.
@@ -129,10 +131,14 @@ pub fn parse(text: &str, name: &str, base_dir: &Path) -> Result<Snapshot, Config
         src,
         base_dir,
         errors: Vec::new(),
+        warnings: Vec::new(),
     };
     let snapshot = v.snapshot(raw);
     match (snapshot, v.errors.is_empty()) {
-        (Some(s), true) => Ok(s),
+        (Some(mut s), true) => {
+            s.warnings = v.warnings;
+            Ok(s)
+        }
         _ => Err(ConfigErrors(v.errors)),
     }
 }
@@ -141,6 +147,8 @@ struct Validator<'a> {
     src: Source<'a>,
     base_dir: &'a Path,
     errors: Vec<ConfigError>,
+    /// Accepted but worth fixing (a weak secret): printed by `check`, logged by `serve`.
+    warnings: Vec<ConfigError>,
 }
 
 impl Validator<'_> {
@@ -172,6 +180,7 @@ impl Validator<'_> {
             routes: routes?,
             secret: jwt.secret,
             denylist_file: jwt.denylist_file,
+            warnings: Vec::new(),
             log_subject: raw.log.subject.unwrap_or(true),
             forward: forward?,
         })

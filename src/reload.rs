@@ -55,6 +55,9 @@ impl Reloader {
                 for key in snapshot.startup.changed_keys(&old.startup) {
                     tracing::warn!(key, "changed; it takes effect on restart");
                 }
+                for warning in &snapshot.warnings {
+                    tracing::warn!("{warning}");
+                }
                 let routes = snapshot.routes.routes().len();
                 self.gateway.replace(snapshot);
                 metrics.record_reload(true);

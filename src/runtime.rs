@@ -26,7 +26,12 @@ use crate::state::Gateway;
 pub fn load(path: &Path) -> (Option<Vec<u8>>, Option<Snapshot>) {
     let (bytes, loaded) = config::load_read(path);
     match loaded {
-        Ok(snapshot) => (bytes, Some(snapshot)),
+        Ok(snapshot) => {
+            for warning in &snapshot.warnings {
+                tracing::warn!("{warning}");
+            }
+            (bytes, Some(snapshot))
+        }
         Err(errors) => {
             eprintln!("{errors}");
             eprintln!(

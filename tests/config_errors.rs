@@ -726,3 +726,54 @@ fn freshgate_token_refuses_a_bad_config_and_conflicting_flags() {
         "no token is printed for a usage error"
     );
 }
+
+#[test]
+fn weak_hmac_secrets_are_warned_about_by_check_but_still_accepted() {
+    let config = |secret: &str, algorithms: &str| {
+        format!("[upstreams]\napp = \"http://127.0.0.1:9\"\n\n[jwt]\nsecret = \"{secret}\"\n{algorithms}\n\n[[route]]\nprefix = \"/\"\npolicy = \"public\"\n")
+    };
+    let warnings = |text: &str| {
+        freshgate::config::parse(text, "weak.toml", std::path::Path::new("."))
+            .unwrap()
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    };
+    let common = warnings(&config("changeme", ""));
+    assert_eq!(
+        common.len(),
+        1,
+        "a common secret is warned about: {common:?}"
+    );
+    assert!(
+        common[0].starts_with("weak.toml:5:10: jwt.secret: the secret is a common one"),
+        "{common:?}"
+    );
+    let short = warnings(&config("0123456789abcdefghij", ""));
+    assert!(
+        short[0].contains("is 20 bytes, shorter than the 32 bytes"),
+        "{short:?}"
+    );
+    let hs512 = warnings(&config(&"x7".repeat(20), "algorithms = [\"HS512\"]"));
+    assert!(
+        hs512[0].contains("shorter than the 64 bytes"),
+        "HS512 needs 64: {hs512:?}"
+    );
+    assert!(
+        warnings(&config(&"k9".repeat(24), "")).is_empty(),
+        "48 random-looking bytes are fine"
+    );
+    let file = ConfigFile::new(&config("secret", ""));
+    let out = freshgate_command()
+        .args(["check", "--config"])
+        .arg(&file.path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "a weak secret is accepted");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("jwt.secret: the secret is a common one"),
+        "check prints the warning:\n{stderr}"
+    );
+}

@@ -14,6 +14,55 @@ use crate::auth::keys::{parse_jwks, VerifyKey};
 use crate::auth::{AuthSettings, CookieSettings, Decoder};
 use crate::fs::DenylistFile;
 
+/// Secrets a dictionary attack tries first (jwt_tool's and hashcat's short lists, the
+/// placeholders of popular tutorials).
+const COMMON_SECRETS: &[&str] = &[
+    "secret",
+    "secretkey",
+    "secret_key",
+    "secret-key",
+    "mysecret",
+    "my_secret",
+    "my-secret",
+    "supersecret",
+    "super-secret",
+    "topsecret",
+    "changeme",
+    "change-me",
+    "change_me",
+    "password",
+    "passw0rd",
+    "jwt",
+    "jwtsecret",
+    "jwt_secret",
+    "jwt-secret",
+    "key",
+    "test",
+    "testing",
+    "admin",
+    "default",
+    "s3cret",
+    "s3cr3t",
+    "123456",
+    "12345678",
+    "qwerty",
+    "your-256-bit-secret",
+    "your_secret_key",
+    "your-secret-key",
+    "yoursecretkey",
+    "shhhhh",
+    "keyboard cat",
+    "hello",
+    "example",
+    "demo",
+    "dev",
+    "development",
+    "production",
+    "fastapi",
+    "flask",
+    "django-insecure",
+];
+
 /// What `[jwt]` produced.
 pub(super) struct Jwt {
     pub auth: AuthSettings,
@@ -198,12 +247,48 @@ impl Validator<'_> {
                 );
                 None
             }
-            Ok(b) => Some(Some(Secret(b))),
+            Ok(b) => {
+                self.weak_secret(&b, raw, value.span(), key);
+                Some(Some(Secret(b)))
+            }
             Err((message, fix)) => {
                 self.err(value.span(), format!("jwt.{key}"), message, fix);
                 None
             }
         }
+    }
+
+    /// Warns (never refuses: running apps have such secrets) about an HMAC secret shorter than
+    /// the hash output of the strongest configured HS algorithm (RFC 7518 section 3.2: 32 bytes
+    /// for HS256) or found in a list of common secrets that a dictionary attack tries first.
+    fn weak_secret(&mut self, secret: &[u8], raw: &RawJwt, span: Range<usize>, key: &str) {
+        let needed = raw
+            .algorithms
+            .as_ref()
+            .map_or(&[][..], |a| a.get_ref().as_slice())
+            .iter()
+            .filter_map(|a| match a.get_ref().as_str() {
+                "HS256" => Some(32),
+                "HS384" => Some(48),
+                "HS512" => Some(64),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(32);
+        let lower = String::from_utf8_lossy(secret).to_ascii_lowercase();
+        let message = if COMMON_SECRETS.contains(&lower.as_str()) {
+            "the secret is a common one that a dictionary attack finds at once".to_owned()
+        } else if secret.len() < needed {
+            format!(
+                "the secret is {} bytes, shorter than the {needed} bytes RFC 7518 section 3.2 requires for the configured HMAC algorithm",
+                secret.len()
+            )
+        } else {
+            return;
+        };
+        let fix = "use at least 32 random bytes (e.g. `openssl rand -base64 48`), the same secret the app signs with";
+        let warning = self.src.error(span, format!("jwt.{key}"), message, fix);
+        self.warnings.push(warning);
     }
 
     /// The secret's bytes from `secret`, `secret_env` or `secret_file`; `Err` is the message
