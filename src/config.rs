@@ -23,7 +23,7 @@ use toml::Spanned;
 
 pub use error::{ConfigError, ConfigErrors, Source};
 use raw::RawConfig;
-pub use server::{ServerSettings, Startup, WebSocketReject, DEFAULT_LISTEN};
+pub use server::{CorsPreflight, ServerSettings, Startup, WebSocketReject, DEFAULT_LISTEN};
 
 use crate::auth::AuthSettings;
 use crate::fs::{read_file, DenylistFile};

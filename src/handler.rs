@@ -41,6 +41,8 @@ pub enum Decision {
     Rejected,
     /// The upstream could not be reached, broke the exchange or timed out.
     UpstreamError,
+    /// A CORS preflight, forwarded without a token check.
+    Preflight,
 }
 
 impl Decision {
@@ -50,6 +52,7 @@ impl Decision {
             Decision::Reported => "reported",
             Decision::Rejected => "rejected",
             Decision::UpstreamError => "upstream_error",
+            Decision::Preflight => "preflight",
         }
     }
 }
@@ -275,7 +278,11 @@ impl Handler {
                 outcome,
                 reported,
                 handshake,
+                preflight,
             } => {
+                if preflight {
+                    exchange.decision = Decision::Preflight;
+                }
                 if let Some(reported) = reported {
                     exchange.decision = Decision::Reported;
                     exchange.reason = reported.reason();

@@ -214,7 +214,7 @@ impl Metrics {
         let mode = match exchange.decision {
             Decision::Reported => "report",
             Decision::Rejected => "enforce",
-            Decision::Forwarded | Decision::UpstreamError => return,
+            Decision::Forwarded | Decision::UpstreamError | Decision::Preflight => return,
         };
         let reason = exchange.reason;
         self.rejections

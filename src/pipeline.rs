@@ -9,7 +9,7 @@ use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, Uri, Version};
 
 use crate::auth::{self, AuthError, Mode, Outcome};
-use crate::config::{ServerSettings, Snapshot};
+use crate::config::{CorsPreflight, ServerSettings, Snapshot};
 use crate::error::GatewayError;
 use crate::routes::{AliasError, Route};
 use crate::websocket::{self, Handshake};
@@ -38,6 +38,8 @@ pub enum Evaluation<'a> {
         reported: Option<AuthError>,
         /// A valid WebSocket handshake on a WebSocket route: relay the upgrade.
         handshake: bool,
+        /// A CORS preflight forwarded without a token check (`cors_preflight = "forward"`).
+        preflight: bool,
     },
 }
 
@@ -100,10 +102,19 @@ pub fn evaluate<'a>(snapshot: &'a Snapshot, head: &RequestHead<'_>, now_ms: i64)
         }
     };
     let aliases = snapshot.server.path_aliases;
-    let route = match snapshot
+    // A CORS preflight asks about another method: its route is the one for OPTIONS, else the
+    // one for the method it asks about.
+    let preflight =
+        preflight_method(head).filter(|_| snapshot.server.cors_preflight == CorsPreflight::Forward);
+    let mut looked_up = snapshot
         .routes
-        .lookup_aliased(head.method, target.path(), aliases)
-    {
+        .lookup_aliased(head.method, target.path(), aliases);
+    if let (Some(asked), Ok(None)) = (&preflight, &looked_up) {
+        looked_up = snapshot
+            .routes
+            .lookup_aliased(asked, target.path(), aliases);
+    }
+    let route = match looked_up {
         Ok(route) => route,
         Err(error) => {
             let error = match error {
@@ -131,7 +142,31 @@ pub fn evaluate<'a>(snapshot: &'a Snapshot, head: &RequestHead<'_>, now_ms: i64)
             handshake: false,
         };
     };
+    if preflight.is_some() {
+        // Forwarded without a token check and without identity, so the app's CORS middleware
+        // answers it as it does without freshgate.
+        return Evaluation::Forward {
+            target,
+            route,
+            outcome: Outcome::Anonymous,
+            reported: None,
+            handshake: false,
+            preflight: true,
+        };
+    }
     decide(snapshot, head, target, route, now_ms)
+}
+
+/// A CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`): the method
+/// it asks about.
+fn preflight_method(head: &RequestHead<'_>) -> Option<Method> {
+    if head.method != Method::OPTIONS || !head.headers.contains_key(http::header::ORIGIN) {
+        return None;
+    }
+    let asked = head
+        .headers
+        .get(http::header::ACCESS_CONTROL_REQUEST_METHOD)?;
+    Method::from_bytes(asked.as_bytes().trim_ascii()).ok()
 }
 
 /// The token decision on the route (the WebSocket rules for a handshake on a WebSocket route),
@@ -191,6 +226,7 @@ fn decide<'a>(
         outcome,
         reported,
         handshake,
+        preflight: false,
     }
 }
 

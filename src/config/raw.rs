@@ -55,6 +55,7 @@ pub struct RawServer {
     pub path_aliases: Option<Spanned<Vec<Spanned<String>>>>,
     pub allowed_hosts: Option<Spanned<Vec<Spanned<String>>>>,
     pub websocket_reject: Option<Spanned<String>>,
+    pub cors_preflight: Option<Spanned<String>>,
     pub websocket_idle_timeout: Option<Spanned<String>>,
 }
 

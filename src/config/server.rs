@@ -40,11 +40,23 @@ pub struct ServerSettings {
     pub path_aliases: AliasSet,
     /// `allowed_hosts`: the `Host` names served (421 otherwise); `None` serves any valid host.
     pub allowed_hosts: Option<AllowedHosts>,
+    /// CORS preflights (`cors_preflight`).
+    pub cors_preflight: CorsPreflight,
     /// How a refused WebSocket handshake is answered (`websocket_reject`).
     pub websocket_reject: WebSocketReject,
     /// A relayed WebSocket with no bytes either way for this long is closed
     /// (`websocket_idle_timeout`, default 300 s).
     pub websocket_idle_timeout: Duration,
+}
+
+/// `[server] cors_preflight`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CorsPreflight {
+    /// A CORS preflight is forwarded without a token check or identity headers, so the app's
+    /// CORS middleware answers it (the default): browsers never send credentials on one.
+    Forward,
+    /// A preflight is judged by the route's policy like any request.
+    Policy,
 }
 
 /// `[server] websocket_reject`.
@@ -71,6 +83,7 @@ impl Default for ServerSettings {
             max_body_bytes: None,
             path_aliases: AliasSet::ALL,
             allowed_hosts: None,
+            cors_preflight: CorsPreflight::Forward,
             websocket_reject: WebSocketReject::Message,
             websocket_idle_timeout: Duration::from_secs(300),
         }
@@ -183,6 +196,7 @@ impl Validator<'_> {
             path_aliases: self.path_aliases(raw.path_aliases.as_ref()),
             allowed_hosts: self.allowed_hosts(raw.allowed_hosts.as_ref()),
             websocket_reject: self.websocket_reject(raw.websocket_reject.as_ref()),
+            cors_preflight: self.cors_preflight(raw.cors_preflight.as_ref()),
             ..self.timeouts(raw)
         }
     }
@@ -217,6 +231,18 @@ impl Validator<'_> {
                 d.websocket_idle_timeout,
             ),
             ..d
+        }
+    }
+
+    fn cors_preflight(&mut self, raw: Option<&Spanned<String>>) -> CorsPreflight {
+        match raw.map(|r| r.get_ref().as_str()) {
+            None | Some("forward") => CorsPreflight::Forward,
+            Some("policy") => CorsPreflight::Policy,
+            Some(other) => {
+                let span = raw.map_or(0..0, Spanned::span);
+                self.err(span, "server.cors_preflight", format!("unknown preflight mode {other:?}"), "use \"forward\" (the app's CORS middleware answers preflights) or \"policy\" (the route's policy applies)");
+                CorsPreflight::Forward
+            }
         }
     }
 
