@@ -134,6 +134,7 @@ pub fn explain(
             let forward = Forward {
                 authority: uri.authority(),
                 client_ip: &CLIENT_IP,
+                trusted: false,
                 upgrade: handshake,
                 request_id: &REQUEST_ID,
                 reported: reported.as_ref().map(|e| e.reason()),

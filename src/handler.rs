@@ -4,7 +4,7 @@
 //! (framing verdict -> [`pipeline::evaluate`] -> [`headers::rewrite_request`] -> [`proxy`]) and
 //! uses `?`. What the request learns on the way is kept in its [`Exchange`].
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -78,6 +78,8 @@ pub struct Exchange<'s> {
     pub status: StatusCode,
     /// The framing guard refused the request: the connection closes after the answer.
     pub close: bool,
+    /// The client's address (behind trusted proxies, from `X-Forwarded-For`).
+    pub client: Option<IpAddr>,
 }
 
 impl<'s> Exchange<'s> {
@@ -95,6 +97,7 @@ impl<'s> Exchange<'s> {
             upstream_latency: None,
             status: StatusCode::OK,
             close: false,
+            client: None,
         }
     }
 
@@ -127,6 +130,7 @@ impl<'s> Exchange<'s> {
             target: "freshgate::access",
             tracing::Level::INFO,
             request.id = self.request_id.to_str().unwrap_or("-"),
+            client.address = self.client.map(tracing::field::display),
             http.method = self.method.as_str(),
             http.path = self.path(),
             route.id = self.route.map_or("-", |r| &*r.name),
@@ -144,22 +148,54 @@ impl<'s> Exchange<'s> {
 /// The client side of a connection, formatted once per connection.
 #[derive(Debug)]
 pub struct Peer {
+    /// The TCP peer, or the client a PROXY header named.
     pub addr: SocketAddr,
-    /// The client's IP as header text, for `X-Forwarded-For`.
+    /// The peer's IP as header text, for `X-Forwarded-For`.
     pub ip: HeaderValue,
+    /// The peer is one of `[server] trusted_proxies`: its `X-Forwarded-*` are believed.
+    pub trusted: bool,
     /// What the framing guard found on this connection.
     pub flags: Arc<framing::Flags>,
 }
 
 impl Peer {
-    pub fn new(addr: SocketAddr, flags: Arc<framing::Flags>) -> Self {
+    pub fn new(addr: SocketAddr, flags: Arc<framing::Flags>, trusted: bool) -> Self {
         Peer {
             addr,
             // An IP address is always a valid header value.
             ip: HeaderValue::from_str(&addr.ip().to_string())
                 .unwrap_or(HeaderValue::from_static("unknown")),
+            trusted,
             flags,
         }
+    }
+
+    /// The client's address: the peer's, or behind trusted proxies the right-most
+    /// `X-Forwarded-For` entry that is not a trusted proxy.
+    fn client(&self, headers: &http::HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+        if !self.trusted {
+            return self.addr.ip();
+        }
+        let chain = headers
+            .get_all(crate::headers::X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|entry| {
+                let entry = entry.trim();
+                entry
+                    .parse::<IpAddr>()
+                    .or_else(|_| entry.parse::<SocketAddr>().map(|a| a.ip()))
+                    .ok()
+            })
+            .collect::<Vec<_>>();
+        chain
+            .iter()
+            .rev()
+            .find(|ip| !trusted.iter().any(|net| net.contains(*ip)))
+            .or(chain.first())
+            .copied()
+            .unwrap_or(self.addr.ip())
     }
 }
 
@@ -226,6 +262,7 @@ impl Handler {
         let snapshot = self.gateway.snapshot();
         let request_id = self.ids.for_request(&request);
         let mut exchange = Exchange::new(&snapshot, request_id, request.method().clone());
+        exchange.client = Some(peer.client(request.headers(), &snapshot.server.trusted_proxies));
         let mut response = match self.try_handle(&mut exchange, request, peer).await {
             Ok(response) => response,
             Err(error) => exchange.fail(error),
@@ -364,6 +401,7 @@ impl Handler {
         let forward = Forward {
             authority: authority.as_ref(),
             client_ip: &peer.ip,
+            trusted: peer.trusted,
             upgrade: sent.handshake,
             request_id: &exchange.request_id,
             reported: exchange.reported(),

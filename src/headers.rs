@@ -3,7 +3,7 @@
 //! headers set from verified claims (and client-sent ones always removed), the `X-Forwarded-*`
 //! family, the request id, report mode's marker, claim headers and token removal.
 
-use http::header::{CONNECTION, COOKIE, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::header::{CONNECTION, COOKIE, FORWARDED, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::uri::Authority;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -36,6 +36,9 @@ pub struct Forward<'a> {
     pub authority: Option<&'a Authority>,
     /// The client's address as header text, for `X-Forwarded-For`.
     pub client_ip: &'a HeaderValue,
+    /// The peer is a trusted proxy: its `X-Forwarded-Proto`, `X-Forwarded-Host` and
+    /// `Forwarded` are kept.
+    pub trusted: bool,
     /// A WebSocket handshake to relay: `Upgrade: websocket` and `Connection: upgrade` are kept
     /// for this exchange only (RFC 9110 section 7.8).
     pub upgrade: bool,
@@ -65,7 +68,7 @@ pub fn rewrite_request(headers: &mut HeaderMap, forward: &Forward<'_>) {
         set_upgrade(headers);
     }
     remove_identity(headers);
-    set_forwarded(headers, forward.client_ip);
+    set_forwarded(headers, forward.client_ip, forward.trusted);
     headers.insert(X_REQUEST_ID, forward.request_id.clone());
     if let Some(reason) = forward.reported {
         headers.insert(X_AUTH_REPORTED, HeaderValue::from_static(reason));
@@ -250,9 +253,12 @@ pub fn subject_header_value(subject: &str) -> (HeaderValue, bool) {
 }
 
 /// Adds the client to `X-Forwarded-For` (appending to a chain the client sent, as nginx's
-/// `$proxy_add_x_forwarded_for` does) and sets `X-Forwarded-Proto` and `X-Forwarded-Host`.
-/// `client` is the client's address as header text, formatted once per connection.
-pub fn set_forwarded(headers: &mut HeaderMap, client: &HeaderValue) {
+/// `$proxy_add_x_forwarded_for` does) and sets `X-Forwarded-Proto` and `X-Forwarded-Host`. From a
+/// trusted proxy, the `X-Forwarded-Proto` and `X-Forwarded-Host` it sent are kept (set when
+/// absent) and RFC 7239 `Forwarded` passes; from any other peer they are set, and `Forwarded` is
+/// removed, so a client never chooses the scheme or host the upstream sees. `client` is the
+/// client's address as header text, formatted once per connection.
+pub fn set_forwarded(headers: &mut HeaderMap, client: &HeaderValue, trusted: bool) {
     if !headers.contains_key(&X_FORWARDED_FOR) {
         headers.insert(X_FORWARDED_FOR, client.clone());
     } else {
@@ -275,11 +281,18 @@ pub fn set_forwarded(headers: &mut HeaderMap, client: &HeaderValue) {
             Err(_) => headers.remove(X_FORWARDED_FOR),
         };
     }
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    match headers.get(HOST).cloned() {
-        Some(host) => headers.insert(X_FORWARDED_HOST, host),
-        None => headers.remove(X_FORWARDED_HOST),
-    };
+    if !(trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    }
+    if !(trusted && headers.contains_key(&X_FORWARDED_HOST)) {
+        match headers.get(HOST).cloned() {
+            Some(host) => headers.insert(X_FORWARDED_HOST, host),
+            None => headers.remove(X_FORWARDED_HOST),
+        };
+    }
+    if !trusted {
+        headers.remove(FORWARDED);
+    }
 }
 
 #[cfg(test)]

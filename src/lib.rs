@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod path;
 pub mod pipeline;
 pub mod proxy;
+pub mod proxy_protocol;
 pub mod reload;
 pub mod routes;
 pub mod runtime;

@@ -18,9 +18,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::ServerSettings;
-use crate::framing;
 use crate::handler::{Handler, Peer, Sockets};
 use crate::state::Gateway;
+use crate::{framing, proxy_protocol};
 
 /// Serves `listener` until `shutdown` resolves, then stops accepting and waits up to the
 /// snapshot's `shutdown_timeout` for requests in flight to finish. At most
@@ -86,9 +86,10 @@ pub async fn serve_with(
     let _ = tokio::time::timeout(Duration::from_secs(1), sockets.tasks.wait()).await;
 }
 
-/// Serves one accepted connection on its own task, behind the framing guard; the connection
-/// permit is released when it ends. When `draining` fires, hyper finishes the request in flight
-/// and closes; when the handler's `closing` fires, the connection is dropped.
+/// Serves one accepted connection on its own task, behind the framing guard (and, with
+/// `proxy_protocol`, after its PROXY header); the connection permit is released when it ends.
+/// When `draining` fires, hyper finishes the request in flight and closes; when the handler's
+/// `closing` fires, the connection is dropped.
 fn spawn_connection(
     handler: &Arc<Handler>,
     draining: &CancellationToken,
@@ -97,24 +98,33 @@ fn spawn_connection(
     permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
-    let snapshot = handler.gateway().snapshot();
-    let limits = &snapshot.server;
-    let flags = Arc::new(framing::Flags::default());
-    let peer = Arc::new(Peer::new(addr, flags.clone()));
-    let stream = framing::Guarded::new(stream, flags, limits.request_head_timeout);
-    let service_handler = handler.clone();
-    let service = service_fn(move |request| {
-        let handler = service_handler.clone();
-        let peer = peer.clone();
-        async move { Ok::<_, Infallible>(handler.handle_contained(request, &peer).await) }
-    });
-    let connection = http_builder(limits)
-        .serve_connection(TokioIo::new(stream), service)
-        .with_upgrades();
-    let gateway = handler.gateway().clone();
+    let handler = handler.clone();
     let (draining, closing) = (draining.clone(), handler.sockets().closing.clone());
-    gateway.metrics().connection_opened();
-    handler.sockets().tasks.spawn(async move {
+    let tasks = handler.sockets().tasks.clone();
+    tasks.spawn(async move {
+        let snapshot = handler.gateway().snapshot();
+        let Some((stream, peer)) = accept_peer(stream, addr, &snapshot.server).await else {
+            return;
+        };
+        let limits = &snapshot.server;
+        let flags = Arc::new(framing::Flags::default());
+        let peer = Arc::new(Peer::new(
+            peer,
+            flags.clone(),
+            is_trusted(limits, peer.ip()),
+        ));
+        let stream = framing::Guarded::new(stream, flags, limits.request_head_timeout);
+        let service_handler = handler.clone();
+        let service = service_fn(move |request| {
+            let handler = service_handler.clone();
+            let peer = peer.clone();
+            async move { Ok::<_, Infallible>(handler.handle_contained(request, &peer).await) }
+        });
+        let connection = http_builder(limits)
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let gateway = handler.gateway().clone();
+        gateway.metrics().connection_opened();
         let mut connection = std::pin::pin!(connection);
         let mut drain = std::pin::pin!(draining.cancelled_owned());
         let mut close = std::pin::pin!(closing.cancelled_owned());
@@ -136,6 +146,34 @@ fn spawn_connection(
         gateway.metrics().connection_closed();
         drop(permit);
     });
+}
+
+fn is_trusted(limits: &ServerSettings, ip: std::net::IpAddr) -> bool {
+    limits.trusted_proxies.iter().any(|net| net.contains(&ip))
+}
+
+/// The connection's client: the TCP peer, or with `proxy_protocol` the client its PROXY header
+/// names. `None` closes the connection: with the PROXY protocol on, a peer that is not a trusted
+/// proxy, or a missing, truncated or invalid header.
+async fn accept_peer(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    limits: &ServerSettings,
+) -> Option<(TcpStream, SocketAddr)> {
+    let Some(protocol) = limits.proxy_protocol else {
+        return Some((stream, addr));
+    };
+    if !is_trusted(limits, addr.ip()) {
+        tracing::debug!(peer = %addr, "PROXY protocol from a peer that is not a trusted proxy; closed");
+        return None;
+    }
+    match proxy_protocol::read_header(&mut stream, protocol, limits.request_head_timeout).await {
+        Ok(client) => Some((stream, client.unwrap_or(addr))),
+        Err(error) => {
+            tracing::debug!(peer = %addr, %error, "PROXY header refused; closed");
+            None
+        }
+    }
 }
 
 /// hyper's connection settings from the snapshot's limits.

@@ -56,6 +56,8 @@ pub struct RawServer {
     pub allowed_hosts: Option<Spanned<Vec<Spanned<String>>>>,
     pub websocket_reject: Option<Spanned<String>>,
     pub cors_preflight: Option<Spanned<String>>,
+    pub trusted_proxies: Option<Spanned<Vec<Spanned<String>>>>,
+    pub proxy_protocol: Option<Spanned<String>>,
     pub websocket_idle_timeout: Option<Spanned<String>>,
 }
 

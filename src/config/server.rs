@@ -10,6 +10,8 @@ use super::raw::{self, RawConfig};
 use super::Validator;
 use crate::aliases::AliasSet;
 use crate::host::AllowedHosts;
+use crate::proxy_protocol::ProxyProtocol;
+use ipnet::IpNet;
 
 /// The default `[server] listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -40,6 +42,11 @@ pub struct ServerSettings {
     pub path_aliases: AliasSet,
     /// `allowed_hosts`: the `Host` names served (421 otherwise); `None` serves any valid host.
     pub allowed_hosts: Option<AllowedHosts>,
+    /// The proxies in front whose `X-Forwarded-*`, `Forwarded` and PROXY headers are believed
+    /// (`trusted_proxies`, CIDRs; default none).
+    pub trusted_proxies: Vec<IpNet>,
+    /// `proxy_protocol`: every connection starts with a PROXY header from a trusted proxy.
+    pub proxy_protocol: Option<ProxyProtocol>,
     /// CORS preflights (`cors_preflight`).
     pub cors_preflight: CorsPreflight,
     /// How a refused WebSocket handshake is answered (`websocket_reject`).
@@ -84,6 +91,8 @@ impl Default for ServerSettings {
             path_aliases: AliasSet::ALL,
             allowed_hosts: None,
             cors_preflight: CorsPreflight::Forward,
+            trusted_proxies: Vec::new(),
+            proxy_protocol: None,
             websocket_reject: WebSocketReject::Message,
             websocket_idle_timeout: Duration::from_secs(300),
         }
@@ -197,6 +206,8 @@ impl Validator<'_> {
             allowed_hosts: self.allowed_hosts(raw.allowed_hosts.as_ref()),
             websocket_reject: self.websocket_reject(raw.websocket_reject.as_ref()),
             cors_preflight: self.cors_preflight(raw.cors_preflight.as_ref()),
+            trusted_proxies: self.trusted_proxies(raw.trusted_proxies.as_ref()),
+            proxy_protocol: self.proxy_protocol(raw),
             ..self.timeouts(raw)
         }
     }
@@ -232,6 +243,47 @@ impl Validator<'_> {
             ),
             ..d
         }
+    }
+
+    fn trusted_proxies(&mut self, raw: Option<&Spanned<Vec<Spanned<String>>>>) -> Vec<IpNet> {
+        let Some(raw) = raw else {
+            return Vec::new();
+        };
+        let mut nets = Vec::new();
+        for entry in raw.get_ref() {
+            let text = entry.get_ref().trim();
+            let parsed = text
+                .parse::<IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
+            match parsed {
+                Ok(net) => nets.push(net.trunc()),
+                Err(_) => self.err(entry.span(), "server.trusted_proxies", format!("{text:?} is not an IP network"), "write CIDRs such as \"10.0.0.0/8\", \"127.0.0.1/32\" or \"::1/128\" (a bare address means just that address)"),
+            }
+        }
+        nets
+    }
+
+    /// `proxy_protocol` needs someone to trust: a header from any other peer closes the
+    /// connection.
+    fn proxy_protocol(&mut self, raw: &raw::RawServer) -> Option<ProxyProtocol> {
+        let value = raw.proxy_protocol.as_ref()?;
+        let Some(protocol) = ProxyProtocol::parse(value.get_ref()) else {
+            self.err(
+                value.span(),
+                "server.proxy_protocol",
+                format!("unknown PROXY protocol version {:?}", value.get_ref()),
+                "use \"v1\", \"v2\" or \"any\", or remove the key",
+            );
+            return None;
+        };
+        if raw
+            .trusted_proxies
+            .as_ref()
+            .is_none_or(|t| t.get_ref().is_empty())
+        {
+            self.err(value.span(), "server.proxy_protocol", "the PROXY protocol is on but no proxy is trusted, so every connection would be closed", "list the load balancers' addresses in server.trusted_proxies");
+        }
+        Some(protocol)
     }
 
     fn cors_preflight(&mut self, raw: Option<&Spanned<String>>) -> CorsPreflight {

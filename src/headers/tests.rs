@@ -157,6 +157,7 @@ fn check(rows: Vec<Row<'_>>) {
             let forward = Forward {
                 authority: authority.as_ref(),
                 client_ip: &CLIENT,
+                trusted: false,
                 upgrade: false,
                 request_id: &REQUEST_ID,
                 reported: setup.reported,

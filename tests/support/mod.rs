@@ -8,7 +8,8 @@
 //! - [`process`]: the real `freshgate` binary, its log lines and signals;
 //! - [`metrics`]: the OpenMetrics text read back into samples;
 //! - [`forge`]: tokens, from honest ones to hand-built headers, payloads and signatures;
-//! - [`wait`]: polling a condition with a deadline, instead of sleeping.
+//! - [`wait`]: polling a condition with a deadline, instead of sleeping;
+//! - [`peer`]: real HAProxy, nginx and Caddy processes beside the gateway.
 //!
 //! A test binary uses part of it, so unused parts are not warnings here.
 #![allow(dead_code, unused_imports)]
@@ -18,6 +19,7 @@ pub mod config;
 pub mod forge;
 pub mod gateway;
 pub mod metrics;
+pub mod peer;
 pub mod process;
 pub mod upstream;
 pub mod wait;
@@ -27,6 +29,7 @@ pub use config::ConfigFile;
 pub use forge::{now, sign_claims, token, ClaimsExt};
 pub use gateway::{start_with_echo, TestGateway};
 pub use metrics::{counter, metric, parse_metrics, Sample};
+pub use peer::{free_port, PeerProcess};
 pub use process::{freshgate_command, message, Process};
 pub use upstream::{dead_port, Upstream};
 pub use wait::{eventually, poll_until};
