@@ -6,7 +6,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +15,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{Either, Limited};
 use hyper::body::Incoming;
 
-use crate::auth::{Identity, Outcome, Policy};
+use crate::auth::{Identity, Policy};
 use crate::clock;
 use crate::config::{Snapshot, WebSocketReject};
 use crate::error::{json_response, Body, GatewayError};
@@ -24,6 +23,7 @@ use crate::framing;
 use crate::headers::{self, Forward, X_REQUEST_ID};
 use crate::pipeline::{self, declared_length, Evaluation, RequestHead};
 use crate::proxy::{UpstreamBody, UpstreamClient};
+pub use crate::request_id::RequestIds;
 use crate::routes::Route;
 use crate::state::Gateway;
 use crate::websocket;
@@ -83,7 +83,7 @@ pub struct Exchange<'s> {
 }
 
 impl<'s> Exchange<'s> {
-    fn new(snapshot: &'s Snapshot, request_id: HeaderValue, method: Method) -> Self {
+    pub(crate) fn new(snapshot: &'s Snapshot, request_id: HeaderValue, method: Method) -> Self {
         Exchange {
             started: Instant::now(),
             snapshot,
@@ -106,13 +106,24 @@ impl<'s> Exchange<'s> {
         self.target.as_ref().map_or("-", PathAndQuery::path)
     }
 
+    /// What a forwarded request is: a preflight, or report mode's would-be rejection.
+    fn decide(&mut self, preflight: bool, reported: Option<&crate::auth::AuthError>) {
+        if preflight {
+            self.decision = Decision::Preflight;
+        }
+        if let Some(reported) = reported {
+            self.decision = Decision::Reported;
+            self.reason = reported.reason();
+        }
+    }
+
     /// Report mode's would-be rejection reason, for the `X-Auth-Reported` marker.
     fn reported(&self) -> Option<&'static str> {
         (self.decision == Decision::Reported).then_some(self.reason)
     }
 
     /// Turns an error into its response and records it as the decision.
-    fn fail(&mut self, error: GatewayError) -> Response<Body> {
+    pub(crate) fn fail(&mut self, error: GatewayError) -> Response<Body> {
         self.reason = error.reason();
         self.decision = match error.is_client_error() {
             true => Decision::Rejected,
@@ -125,7 +136,7 @@ impl<'s> Exchange<'s> {
     }
 
     /// The access-log line (target `freshgate::access`).
-    fn log(&self, latency: Duration) {
+    pub(crate) fn log(&self, latency: Duration) {
         tracing::event!(
             target: "freshgate::access",
             tracing::Level::INFO,
@@ -317,22 +328,13 @@ impl Handler {
                 handshake,
                 preflight,
             } => {
-                if preflight {
-                    exchange.decision = Decision::Preflight;
-                }
-                if let Some(reported) = reported {
-                    exchange.decision = Decision::Reported;
-                    exchange.reason = reported.reason();
-                }
+                exchange.decide(preflight, reported.as_ref());
                 (target, route, outcome, handshake)
             }
         };
         exchange.target = Some(target.clone());
         exchange.route = Some(route);
-        let identity = match &outcome {
-            Outcome::Authenticated(identity) => Some(identity),
-            Outcome::Anonymous => None,
-        };
+        let identity = outcome.identity();
         if let Some(identity) = identity {
             self.observe(exchange, route, identity, now);
         }
@@ -465,45 +467,5 @@ fn limit_body(request: Request<Incoming>, limit: Option<u64>) -> Request<Upstrea
             request.map(|body| Either::Right(Limited::new(body, limit)))
         }
         _ => request.map(Either::Left),
-    }
-}
-
-/// Request ids: the client's `X-Request-Id` when it is a sane token (1 to 128 visible ASCII
-/// characters), otherwise `<random per process>-<counter>`: unique across replicas and
-/// restarts without a `getrandom` system call per request (a UUID v4 each time cost 2% of CPU).
-#[derive(Debug)]
-pub struct RequestIds {
-    prefix: String,
-    next: AtomicU64,
-}
-
-impl Default for RequestIds {
-    fn default() -> Self {
-        let random = uuid::Uuid::new_v4().simple().to_string();
-        RequestIds {
-            prefix: random[..12].to_string(),
-            next: AtomicU64::new(1),
-        }
-    }
-}
-
-impl RequestIds {
-    /// The id of `request`: the client's, when sane, else a new one.
-    pub fn for_request<B>(&self, request: &Request<B>) -> HeaderValue {
-        if let Some(id) = request.headers().get(X_REQUEST_ID) {
-            let bytes = id.as_bytes();
-            if (1..=128).contains(&bytes.len()) && bytes.iter().all(|b| (0x21..0x7f).contains(b)) {
-                return id.clone();
-            }
-        }
-        self.next()
-    }
-
-    /// A new id.
-    pub fn next(&self) -> HeaderValue {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        // Only hex digits and '-': always a valid header value.
-        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
-            .unwrap_or(HeaderValue::from_static("-"))
     }
 }

@@ -101,31 +101,14 @@ pub fn evaluate<'a>(snapshot: &'a Snapshot, head: &RequestHead<'_>, now_ms: i64)
             }
         }
     };
-    let aliases = snapshot.server.path_aliases;
     // A CORS preflight asks about another method: its route is the one for OPTIONS, else the
     // one for the method it asks about.
     let preflight =
         preflight_method(head).filter(|_| snapshot.server.cors_preflight == CorsPreflight::Forward);
-    let mut looked_up = snapshot
-        .routes
-        .lookup_aliased(head.method, target.path(), aliases);
-    if let (Some(asked), Ok(None)) = (&preflight, &looked_up) {
-        looked_up = snapshot
-            .routes
-            .lookup_aliased(asked, target.path(), aliases);
-    }
-    let route = match looked_up {
-        Ok(route) => route,
-        Err(error) => {
-            let error = match error {
-                AliasError::Ambiguous => GatewayError::AmbiguousPath,
-                AliasError::Refused(refused) => GatewayError::UnsafeAlias(refused.detail()),
-            };
-            tracing::debug!(
-                http.path = target.path(),
-                reason = error.reason(),
-                "path refused"
-            );
+    let route = match find_route(snapshot, head.method, preflight.as_ref(), target.path()) {
+        Ok(Some(route)) => route,
+        found => {
+            let error = found.err().unwrap_or(GatewayError::NotFound);
             return Evaluation::Refuse {
                 target: Some(target),
                 route: None,
@@ -133,14 +116,6 @@ pub fn evaluate<'a>(snapshot: &'a Snapshot, head: &RequestHead<'_>, now_ms: i64)
                 handshake: false,
             };
         }
-    };
-    let Some(route) = route else {
-        return Evaluation::Refuse {
-            target: Some(target),
-            route: None,
-            error: GatewayError::NotFound,
-            handshake: false,
-        };
     };
     if preflight.is_some() {
         // Forwarded without a token check and without identity, so the app's CORS middleware
@@ -155,6 +130,29 @@ pub fn evaluate<'a>(snapshot: &'a Snapshot, head: &RequestHead<'_>, now_ms: i64)
         };
     }
     decide(snapshot, head, target, route, now_ms)
+}
+
+/// The route for `method` (or, for a preflight, the method it asks about) with the path's
+/// aliases checked; `Err` when an alias is ambiguous or cannot be formed safely.
+fn find_route<'a>(
+    snapshot: &'a Snapshot,
+    method: &Method,
+    preflight: Option<&Method>,
+    path: &str,
+) -> Result<Option<&'a Route>, GatewayError> {
+    let aliases = snapshot.server.path_aliases;
+    let mut found = snapshot.routes.lookup_aliased(method, path, aliases);
+    if let (Some(asked), Ok(None)) = (preflight, &found) {
+        found = snapshot.routes.lookup_aliased(asked, path, aliases);
+    }
+    found.map_err(|error| {
+        let error = match error {
+            AliasError::Ambiguous => GatewayError::AmbiguousPath,
+            AliasError::Refused(refused) => GatewayError::UnsafeAlias(refused.detail()),
+        };
+        tracing::debug!(http.path = path, reason = error.reason(), "path refused");
+        error
+    })
 }
 
 /// A CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`): the method

@@ -80,7 +80,7 @@ pub async fn run(path: &Path, shutdown: impl Future<Output = ()>) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let startup = snapshot.startup.clone();
-    let (listeners, admin_listener) = match bind(&startup).await {
+    let (listeners, admin_listener, forward_auth) = match bind(&startup).await {
         Ok(bound) => bound,
         Err(message) => {
             eprintln!("{message}");
@@ -90,19 +90,11 @@ pub async fn run(path: &Path, shutdown: impl Future<Output = ()>) -> ExitCode {
     let addr = listeners[0].local_addr().map_or(startup.listen, |a| a);
     let routes = snapshot.routes.routes().len();
     let gateway = Gateway::new(snapshot);
-    let reloader = Reloader::seeded(path.to_path_buf(), gateway.clone(), loaded_bytes);
-    tokio::spawn(reloader.clone().watch_file(Duration::from_secs(1)));
-    #[cfg(unix)]
-    match hangup {
-        Ok(hangup) => {
-            tokio::spawn(reloader.on_sighup(hangup));
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGHUP; reload by editing the file")
-        }
-    }
+    start_reloads(path, &gateway, loaded_bytes, hangup);
     let draining = Arc::new(Draining::default());
     let stop_admin = admin_listener.map(|l| start_admin(l, &gateway, &draining));
+    let prefix = startup.forward_auth_prefix.clone();
+    let stop_forward_auth = forward_auth.map(|l| start_forward_auth(l, &gateway, prefix));
     let mut workers = match Workers::start(listeners, &gateway, startup.max_connections) {
         Ok(w) => w,
         Err(e) => {
@@ -122,28 +114,73 @@ pub async fn run(path: &Path, shutdown: impl Future<Output = ()>) -> ExitCode {
     }
     draining.start();
     workers.stop().await;
-    if let Some(stop_admin) = stop_admin {
-        let _ = stop_admin.send(());
+    for stop in [stop_admin, stop_forward_auth].into_iter().flatten() {
+        let _ = stop.send(());
     }
     tracing::info!("freshgate stopped");
     code
 }
 
-/// The public listening socket (one clone per worker) and the admin listener, if any.
-async fn bind(
-    startup: &Startup,
-) -> Result<(Vec<std::net::TcpListener>, Option<tokio::net::TcpListener>), String> {
+/// The listeners: public (one clone per worker), admin and forward-auth.
+type Bound = (
+    Vec<std::net::TcpListener>,
+    Option<tokio::net::TcpListener>,
+    Option<tokio::net::TcpListener>,
+);
+
+/// The public listening socket (one clone per worker), and the admin and forward-auth
+/// listeners, if any.
+async fn bind(startup: &Startup) -> Result<Bound, String> {
     let listeners = bind_workers(startup.listen, startup.workers)
         .map_err(|e| format!("cannot listen on {}: {e}", startup.listen))?;
-    let admin = match startup.admin_listen {
-        Some(addr) => Some(
-            tokio::net::TcpListener::bind(addr)
+    let own = |key: &'static str, addr: Option<std::net::SocketAddr>| async move {
+        match addr {
+            Some(addr) => tokio::net::TcpListener::bind(addr)
                 .await
-                .map_err(|e| format!("cannot listen on admin.listen {addr}: {e}"))?,
-        ),
-        None => None,
+                .map(Some)
+                .map_err(|e| format!("cannot listen on {key} {addr}: {e}")),
+            None => Ok(None),
+        }
     };
-    Ok((listeners, admin))
+    let admin = own("admin.listen", startup.admin_listen).await?;
+    let forward_auth = own("forward_auth.listen", startup.forward_auth_listen).await?;
+    Ok((listeners, admin, forward_auth))
+}
+
+/// Reloads on a file change and on SIGHUP.
+fn start_reloads(
+    path: &Path,
+    gateway: &Arc<Gateway>,
+    loaded_bytes: Option<Vec<u8>>,
+    #[cfg(unix)] hangup: std::io::Result<tokio::signal::unix::Signal>,
+) {
+    let reloader = Reloader::seeded(path.to_path_buf(), gateway.clone(), loaded_bytes);
+    tokio::spawn(reloader.clone().watch_file(Duration::from_secs(1)));
+    #[cfg(unix)]
+    match hangup {
+        Ok(hangup) => {
+            tokio::spawn(reloader.on_sighup(hangup));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; reload by editing the file")
+        }
+    }
+}
+
+/// Serves forward-auth subrequests until the returned sender fires.
+fn start_forward_auth(
+    listener: tokio::net::TcpListener,
+    gateway: &Arc<Gateway>,
+    prefix: Option<String>,
+) -> oneshot::Sender<()> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    tracing::info!(forward_auth = ?listener.local_addr().ok(), "forward-auth listening");
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let serve = crate::forward_auth::serve(listener, gateway.clone(), prefix, shutdown);
+    tokio::spawn(serve);
+    stop
 }
 
 /// Serves the admin endpoints until the returned sender fires.

@@ -59,6 +59,16 @@ pub enum Outcome {
     Authenticated(Identity),
 }
 
+impl Outcome {
+    /// The verified identity, if any.
+    pub fn identity(&self) -> Option<&Identity> {
+        match self {
+            Outcome::Authenticated(identity) => Some(identity),
+            Outcome::Anonymous => None,
+        }
+    }
+}
+
 /// Decides a request whose token can only be in a header, as on a `GET`: the common case and
 /// the one the table tests drive. See [`decide_reporting`] for the general form.
 pub fn decide(

@@ -17,6 +17,7 @@ pub struct RawConfig {
     #[serde(default, rename = "route")]
     pub routes: Vec<Spanned<RawRoute>>,
     pub admin: Option<RawAdmin>,
+    pub forward_auth: Option<RawForwardAuth>,
     #[serde(default)]
     pub forward: RawForward,
     #[serde(default)]
@@ -27,6 +28,13 @@ pub struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
     pub listen: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForwardAuth {
+    pub listen: Spanned<String>,
+    pub path_prefix: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -115,6 +115,11 @@ pub struct Startup {
     pub max_connections: usize,
     /// Time allowed to open a TCP connection to an upstream (`upstream_connect_timeout`, 5 s).
     pub upstream_connect_timeout: Duration,
+    /// `[forward_auth] listen`: authorization subrequests from nginx, Caddy, Traefik or Envoy,
+    /// never on the public listener. Off when absent.
+    pub forward_auth_listen: Option<SocketAddr>,
+    /// `[forward_auth] path_prefix`: Envoy `ext_authz`'s prefix before the original path.
+    pub forward_auth_prefix: Option<String>,
 }
 
 impl Startup {
@@ -123,6 +128,11 @@ impl Startup {
         [
             ("server.listen", self.listen != other.listen),
             ("admin.listen", self.admin_listen != other.admin_listen),
+            (
+                "forward_auth",
+                self.forward_auth_listen != other.forward_auth_listen
+                    || self.forward_auth_prefix != other.forward_auth_prefix,
+            ),
             ("server.workers", self.workers != other.workers),
             (
                 "server.max_connections",
@@ -162,13 +172,52 @@ impl Validator<'_> {
             }
             None => None,
         };
+        let (forward_auth_listen, forward_auth_prefix) = self.forward_auth(raw, listen);
         Some(Startup {
             listen: listen?,
             admin_listen,
             workers,
             max_connections,
             upstream_connect_timeout,
+            forward_auth_listen,
+            forward_auth_prefix,
         })
+    }
+
+    /// `[forward_auth]`: its own listener (never the public one) and Envoy's path prefix.
+    fn forward_auth(
+        &mut self,
+        raw: &RawConfig,
+        public: Option<SocketAddr>,
+    ) -> (Option<SocketAddr>, Option<String>) {
+        let Some(fa) = &raw.forward_auth else {
+            return (None, None);
+        };
+        let listen = self.listen_addr(&fa.listen, "forward_auth.listen", "127.0.0.1:9191");
+        if listen.is_some() && listen == public {
+            self.err(
+                fa.listen.span(),
+                "forward_auth.listen",
+                "the forward-auth listener is the public listener",
+                "give forward_auth.listen its own address, reachable only by the proxy in front",
+            );
+        }
+        let prefix = fa.path_prefix.as_ref().and_then(|p| {
+            let text = p.get_ref();
+            let ok = text.starts_with('/')
+                && !text.ends_with('/')
+                && crate::path::canonicalize(text).is_ok_and(|c| c == *text);
+            if !ok {
+                self.err(
+                    p.span(),
+                    "forward_auth.path_prefix",
+                    format!("{text:?} is not a canonical path prefix"),
+                    "write a path such as \"/ext_authz\" (no trailing slash)",
+                );
+            }
+            ok.then(|| text.clone())
+        });
+        (listen, prefix)
     }
 
     pub(super) fn server(&mut self, raw: &raw::RawServer) -> ServerSettings {
