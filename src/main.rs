@@ -8,7 +8,6 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use freshgate::runtime::load;
 use freshgate::{clock, config, explain, runtime, token};
-use tracing_subscriber::EnvFilter;
 
 /// An edge gateway that enforces fastapi-jwt-auth's fresh-token policies.
 #[derive(Parser, Debug)]
@@ -69,7 +68,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // Kept to the end of main: dropping it flushes the buffered log lines.
+    let _logs = freshgate::logging::init(matches!(cli.log_format, LogFormat::Json));
     let path = cli.config.as_path();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime::serve(path),
@@ -129,17 +129,4 @@ fn with_snapshot(path: &Path, command: impl FnOnce(&freshgate::Snapshot) -> Exit
 /// Writes to standard output; a closed pipe (`freshgate check | head -1`) is not an error.
 fn print_out(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Colour only for a terminal: journald and log files must not fill with escape codes.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
 }

@@ -86,6 +86,7 @@ pub struct Metrics {
     websockets_open: Gauge,
     websocket_sessions: Family<SessionLabels, Counter>,
     websocket_bytes: Family<DirectionLabels, Counter>,
+    log_lines_dropped: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -125,6 +126,7 @@ impl Default for Metrics {
             websockets_open: Gauge::default(),
             websocket_sessions: Family::default(),
             websocket_bytes: Family::default(),
+            log_lines_dropped: Counter::default(),
             registry: Registry::default(),
         };
         metrics.register(&mut registry);
@@ -188,6 +190,11 @@ impl Metrics {
             "websocket_sessions",
             "WebSocket handshakes on WebSocket routes, by route and outcome",
             m.websocket_sessions.clone(),
+        );
+        r.register(
+            "log_lines_dropped",
+            "Log lines dropped because the log writer's buffer was full",
+            m.log_lines_dropped.clone(),
         );
         r.register(
             "websocket_bytes",
@@ -307,6 +314,10 @@ impl Metrics {
 
     /// The OpenMetrics text exposition, which Prometheus scrapes.
     pub fn encode(&self) -> String {
+        // The log writer counts its drops itself; bring the counter up to date.
+        let dropped = crate::logging::dropped_lines();
+        self.log_lines_dropped
+            .inc_by(dropped.saturating_sub(self.log_lines_dropped.get()));
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
