@@ -777,3 +777,25 @@ fn weak_hmac_secrets_are_warned_about_by_check_but_still_accepted() {
         "check prints the warning:\n{stderr}"
     );
 }
+
+#[test]
+fn rsa_keys_shorter_than_2048_bits_are_refused_at_load_with_their_size() {
+    let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/keys");
+    for (key, source) in [
+        ("public_key_file", "TEST-ONLY-rsa1024-public.pem"),
+        ("jwks_file", "TEST-ONLY-rsa1024-jwks.json"),
+    ] {
+        let text = format!(
+            "[upstreams]\napp = \"http://127.0.0.1:9\"\n\n[jwt]\nalgorithms = [\"RS256\"]\n{key} = \"{}\"\n\n[[route]]\nprefix = \"/\"\npolicy = \"access\"\n",
+            keys.join(source).display()
+        );
+        let errors = parse(&text, "rsa.toml", std::path::Path::new("."))
+            .err()
+            .unwrap_or_else(|| panic!("{key}: a 1024-bit RSA key must be refused"));
+        let text = errors.to_string();
+        assert!(
+            text.contains(&format!("jwt.{key}")) && text.contains("an RSA key of 1024 bits"),
+            "{key}: the error names the key and its size:\n{text}"
+        );
+    }
+}

@@ -61,6 +61,7 @@ impl VerifyKey {
             None => return Err("not a PEM file".into()),
         }
         if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+            check_rsa_size(key.try_get_as_bytes().ok().and_then(rsa_modulus_bits))?;
             return Ok(VerifyKey {
                 kid: None,
                 algorithms: AlgorithmFamily::Rsa.algorithms().to_vec(),
@@ -118,6 +119,13 @@ impl VerifyKey {
             }
             algorithms = vec![named];
         }
+        if let AlgorithmParameters::RSA(rsa) = &jwk.algorithm {
+            use base64::Engine as _;
+            let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(rsa.n.trim_end_matches('='))
+                .ok();
+            check_rsa_size(n.as_deref().map(unsigned_bits))?;
+        }
         let key =
             DecodingKey::from_jwk(jwk).map_err(|e| format!("its parameters are invalid ({e})"))?;
         Ok(VerifyKey {
@@ -163,4 +171,58 @@ pub fn parse_jwks(text: &str) -> Result<(Vec<VerifyKey>, Vec<String>), String> {
         }
     }
     Ok((keys, skipped))
+}
+
+/// The smallest RSA modulus the crypto backend (aws-lc) verifies with. The library (PyJWT with
+/// `cryptography`) accepts shorter keys; freshgate refuses them at load, with the size, rather
+/// than failing every request with `Signature verification failed`.
+const MIN_RSA_BITS: usize = 2048;
+
+fn check_rsa_size(bits: Option<usize>) -> Result<(), String> {
+    match bits {
+        Some(bits) if bits < MIN_RSA_BITS => Err(format!(
+            "an RSA key of {bits} bits: the crypto backend verifies only keys of {MIN_RSA_BITS} bits or more (the library accepts it, freshgate cannot); use a key of at least {MIN_RSA_BITS} bits"
+        )),
+        Some(_) => Ok(()),
+        None => Err("an RSA key whose modulus cannot be read".into()),
+    }
+}
+
+/// The bit length of a big-endian unsigned integer (leading zero bytes and bits ignored).
+fn unsigned_bits(bytes: &[u8]) -> usize {
+    let bytes = match bytes.iter().position(|&b| b != 0) {
+        Some(i) => &bytes[i..],
+        None => return 0,
+    };
+    bytes.len() * 8 - bytes[0].leading_zeros() as usize
+}
+
+/// The modulus size of a PKCS#1 `RSAPublicKey` (`SEQUENCE { INTEGER n, INTEGER e }`, DER).
+fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
+    /// One DER element: its tag and contents, and what follows it.
+    fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (&tag, rest) = input.split_first()?;
+        let (&first, rest) = rest.split_first()?;
+        let (length, rest) = match first {
+            0..=0x7f => (usize::from(first), rest),
+            0x81..=0x84 => {
+                let count = usize::from(first & 0x7f);
+                let (bytes, rest) = rest.split_at_checked(count)?;
+                (
+                    bytes.iter().fold(0usize, |n, &b| (n << 8) | usize::from(b)),
+                    rest,
+                )
+            }
+            _ => return None,
+        };
+        let (contents, rest) = rest.split_at_checked(length)?;
+        Some((tag, contents, rest))
+    }
+    let (0x30, sequence, _) = element(der)? else {
+        return None;
+    };
+    let (0x02, modulus, _) = element(sequence)? else {
+        return None;
+    };
+    Some(unsigned_bits(modulus))
 }

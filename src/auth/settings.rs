@@ -142,7 +142,7 @@ impl AuthSettings {
             decoder,
             header_name: "Authorization".into(),
             header_type: "Bearer".into(),
-            max_token_bytes: 8 * 1024,
+            max_token_bytes: 16 * 1024,
             from_headers: true,
             from_cookies: false,
             cookies: CookieSettings::default(),
