@@ -799,3 +799,50 @@ fn rsa_keys_shorter_than_2048_bits_are_refused_at_load_with_their_size() {
         );
     }
 }
+
+#[test]
+fn access_and_refresh_csrf_header_names_are_set_separately_or_together() {
+    let config = |jwt: &str| {
+        format!("[upstreams]\napp = \"http://127.0.0.1:9\"\n\n[jwt]\nsecret = \"{}\"\ntoken_location = [\"cookies\"]\n{jwt}\n\n[[route]]\nprefix = \"/\"\npolicy = \"access\"\n", "k9".repeat(24))
+    };
+    let names = |jwt: &str| {
+        let snapshot = parse(&config(jwt), "csrf.toml", std::path::Path::new(".")).unwrap();
+        let cookies = snapshot.auth.cookies();
+        (
+            cookies.csrf_header.to_string(),
+            cookies.refresh_csrf_header.to_string(),
+        )
+    };
+    assert_eq!(
+        names(""),
+        ("x-csrf-token".into(), "x-csrf-token".into()),
+        "the library's defaults"
+    );
+    assert_eq!(
+        names("csrf_header = \"X-XSRF\""),
+        ("x-xsrf".into(), "x-xsrf".into()),
+        "csrf_header sets both"
+    );
+    assert_eq!(
+        names("csrf_header = \"X-XSRF\"\nrefresh_csrf_header = \"X-Refresh-CSRF\""),
+        ("x-xsrf".into(), "x-refresh-csrf".into()),
+        "refresh_csrf_header overrides it for refresh cookies"
+    );
+    assert_eq!(
+        names("access_csrf_header = \"X-A\""),
+        ("x-a".into(), "x-csrf-token".into()),
+        "access_csrf_header alone"
+    );
+    let bad = parse(
+        &config("refresh_csrf_header = \"X Bad\""),
+        "csrf.toml",
+        std::path::Path::new("."),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        bad.contains("jwt.refresh_csrf_header") && bad.contains("is not a valid header name"),
+        "{bad}"
+    );
+}

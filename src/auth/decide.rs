@@ -291,7 +291,10 @@ fn find_token<'h>(
     // An empty value counts as absent, as the library's `if not cookie` / `not csrf_token`.
     let token = source::cookie(headers, name).filter(|t| !t.is_empty());
     let csrf = headers
-        .get(&cookies.csrf_header)
+        .get(match wanted {
+            TokenType::Access => &cookies.csrf_header,
+            TokenType::Refresh => &cookies.refresh_csrf_header,
+        })
         .map(HeaderValue::as_bytes)
         .filter(|v| !v.is_empty())
         .map(Cow::Borrowed);

@@ -39,7 +39,11 @@ pub struct CookieSettings {
     pub access: String,
     pub refresh: String,
     pub csrf_protect: bool,
+    /// The CSRF header of access cookies (`authjwt_access_csrf_header_name`).
     pub csrf_header: HeaderName,
+    /// The CSRF header of the refresh cookie on refresh routes
+    /// (`authjwt_refresh_csrf_header_name`).
+    pub refresh_csrf_header: HeaderName,
     pub csrf_methods: Vec<Method>,
 }
 
@@ -50,6 +54,7 @@ impl Default for CookieSettings {
             refresh: "refresh_token_cookie".into(),
             csrf_protect: true,
             csrf_header: HeaderName::from_static("x-csrf-token"),
+            refresh_csrf_header: HeaderName::from_static("x-csrf-token"),
             csrf_methods: vec![Method::POST, Method::PUT, Method::PATCH, Method::DELETE],
         }
     }

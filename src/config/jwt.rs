@@ -507,18 +507,29 @@ impl Validator<'_> {
         if let Some(protect) = raw.csrf_protect {
             cookies.csrf_protect = protect;
         }
-        if let Some(header) = &raw.csrf_header {
-            match http::HeaderName::from_bytes(header.get_ref().as_bytes()) {
-                Ok(name) => cookies.csrf_header = name,
-                Err(_) => {
-                    ok = false;
-                    self.err(
-                        header.span(),
-                        "jwt.csrf_header",
-                        format!("{:?} is not a valid header name", header.get_ref()),
-                        "write a header name such as \"X-CSRF-Token\"",
-                    );
-                }
+        // `csrf_header` sets both; `access_csrf_header` and `refresh_csrf_header` each one.
+        for (key, value, targets) in [
+            ("csrf_header", &raw.csrf_header, [true, true]),
+            ("access_csrf_header", &raw.access_csrf_header, [true, false]),
+            (
+                "refresh_csrf_header",
+                &raw.refresh_csrf_header,
+                [false, true],
+            ),
+        ] {
+            let Some(header) = value else { continue };
+            let Ok(name) = http::HeaderName::from_bytes(header.get_ref().as_bytes()) else {
+                ok = false;
+                let message = format!("{:?} is not a valid header name", header.get_ref());
+                let fix = "write a header name such as \"X-CSRF-Token\"";
+                self.err(header.span(), format!("jwt.{key}"), message, fix);
+                continue;
+            };
+            if targets[0] {
+                cookies.csrf_header = name.clone();
+            }
+            if targets[1] {
+                cookies.refresh_csrf_header = name;
             }
         }
         if let Some(methods) = &raw.csrf_methods {

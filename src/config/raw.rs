@@ -90,6 +90,8 @@ pub struct RawJwt {
     pub refresh_cookie: Option<Spanned<String>>,
     pub csrf_protect: Option<bool>,
     pub csrf_header: Option<Spanned<String>>,
+    pub access_csrf_header: Option<Spanned<String>>,
+    pub refresh_csrf_header: Option<Spanned<String>>,
     pub csrf_methods: Option<Spanned<Vec<Spanned<String>>>>,
     pub denylist_file: Option<Spanned<String>>,
 }

@@ -330,6 +330,7 @@ fn custom_cookie_names_csrf_header_and_csrf_methods_are_honoured() {
             refresh: "app_refresh".into(),
             csrf_protect: true,
             csrf_header: HeaderName::from_static("x-xsrf-token"),
+            refresh_csrf_header: HeaderName::from_static("x-xsrf-token"),
             csrf_methods: vec![Method::PUT],
         })
     });
@@ -349,6 +350,28 @@ fn custom_cookie_names_csrf_header_and_csrf_methods_are_honoured() {
         request("the default refresh cookie name is not read", Policy::Refresh, Method::GET, cookie(&format!("refresh_token_cookie={}", j.refresh)), Rejected(401, "Missing cookie app_refresh")),
         request("the custom refresh cookie is read", Policy::Refresh, Method::GET, cookie(&r), REFRESH),
         request("the custom refresh cookie on PUT needs the custom CSRF header with its value", Policy::Refresh, Method::PUT, cookie(&r).line("X-XSRF-Token", REFRESH_CSRF), REFRESH),
+    ];
+    check(&settings, rows);
+}
+
+#[test]
+fn access_and_refresh_cookies_each_read_their_own_csrf_header() {
+    let settings = built(|b| {
+        b.locations(false, true).cookies(CookieSettings {
+            csrf_header: HeaderName::from_static("x-access-csrf"),
+            refresh_csrf_header: HeaderName::from_static("x-refresh-csrf"),
+            ..CookieSettings::default()
+        })
+    });
+    let j = jar();
+    let a = format!("access_token_cookie={}", j.access);
+    let r = format!("refresh_token_cookie={}", j.refresh);
+    #[rustfmt::skip]
+    let rows = vec![
+        request("an access cookie reads the access CSRF header", Policy::Access, Method::POST, cookie(&a).line("X-Access-CSRF", CSRF), FRESH_ACCESS),
+        request("an access cookie does not read the refresh CSRF header", Policy::Access, Method::POST, cookie(&a).line("X-Refresh-CSRF", CSRF), Rejected(401, MISSING_CSRF)),
+        request("the refresh cookie reads the refresh CSRF header", Policy::Refresh, Method::POST, cookie(&r).line("X-Refresh-CSRF", REFRESH_CSRF), REFRESH),
+        request("the refresh cookie does not read the access CSRF header", Policy::Refresh, Method::POST, cookie(&r).line("X-Access-CSRF", REFRESH_CSRF), Rejected(401, MISSING_CSRF)),
     ];
     check(&settings, rows);
 }
