@@ -22,6 +22,7 @@
     clippy::needless_pass_by_value
 )]
 
+mod baseline;
 mod client;
 mod peers;
 mod procs;
@@ -86,6 +87,12 @@ pub struct Options {
     /// Worker threads of the load client [default: one per CPU].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     client_threads: Option<u16>,
+    /// Serve only the bare-hyper forwarder on ADDR in front of --upstream-addr, until stopped.
+    #[arg(long, value_name = "ADDR", hide = true)]
+    baseline: Option<std::net::SocketAddr>,
+    /// With --baseline: the upstream to forward to.
+    #[arg(long, value_name = "ADDR", hide = true)]
+    upstream_addr: Option<std::net::SocketAddr>,
     /// Serve only the fast upstream on ADDR (e.g. 127.0.0.1:8000), until stopped.
     #[arg(long, value_name = "ADDR")]
     upstream: Option<std::net::SocketAddr>,
@@ -118,6 +125,10 @@ fn main() -> ExitCode {
     let options = Options::parse();
     if let Some(addr) = options.upstream {
         return upstream::serve(addr, options.exit_on_stdin_eof);
+    }
+    if let (Some(listen), Some(upstream)) = (options.baseline, options.upstream_addr) {
+        let workers = std::thread::available_parallelism().map_or(1, usize::from);
+        return baseline::serve(listen, upstream, workers);
     }
     if !options.bench {
         // `cargo test --benches` runs bench binaries without `--bench`, as criterion expects;

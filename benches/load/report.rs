@@ -252,6 +252,19 @@ pub fn bars(rows: &[Row], idle_peak_kib: Option<u64>) -> Vec<String> {
     let Some(ours) = get(Scenario::AccessHs256) else {
         return out;
     };
+    if let (Some(b), Some(a), Some(c)) = (
+        get(Scenario::BareHyper),
+        ours.cpu_us_per_request,
+        get(Scenario::BareHyper).and_then(|b| b.cpu_us_per_request),
+    ) {
+        let ratio = a / c;
+        out.push(format!(
+            "access-hs256 CPU/req <= 1.1x bare-hyper: {} ({ratio:.2}x: {a:.1} vs {c:.1} µs; {:.0} vs {:.0} req/s)",
+            verdict(ratio <= 1.1),
+            ours.rate,
+            b.rate
+        ));
+    }
     if let Some(h) = get(Scenario::Haproxy) {
         let ratio = ours.rate / h.rate;
         out.push(format!(

@@ -12,6 +12,7 @@ Rows (--scenarios, comma-separated; default all):
   access-eddsa               freshgate, access route, EdDSA (needs public_key_file support)
   rejected-expired           freshgate, access route, expired token: 422 is the expected answer
   access-hs256-10k-subjects  freshgate, access route, 10,000 distinct tokens round-robin
+  bare-hyper                 a minimal hyper 1 forwarder, no auth (benches/load/baseline.rs): the floor
   nginx                      nginx proxy_pass, no auth (bench/nginx.conf), if installed
   haproxy                    HAProxy 2.5+ jwt_verify HS256 (bench/haproxy.cfg), if installed
   wrk                        wrk against freshgate access-hs256, to cross-check the client
@@ -29,6 +30,7 @@ pub enum Scenario {
     AccessEdDsa,
     RejectedExpired,
     ManySubjects,
+    BareHyper,
     Nginx,
     Haproxy,
     Wrk,
@@ -36,7 +38,7 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 13] = [
+    pub const ALL: [Scenario; 14] = [
         Scenario::UpstreamDirect,
         Scenario::Public,
         Scenario::AccessHs256,
@@ -46,6 +48,7 @@ impl Scenario {
         Scenario::AccessEdDsa,
         Scenario::RejectedExpired,
         Scenario::ManySubjects,
+        Scenario::BareHyper,
         Scenario::Nginx,
         Scenario::Haproxy,
         Scenario::Wrk,
@@ -63,6 +66,7 @@ impl Scenario {
             Scenario::AccessEdDsa => "access-eddsa",
             Scenario::RejectedExpired => "rejected-expired",
             Scenario::ManySubjects => "access-hs256-10k-subjects",
+            Scenario::BareHyper => "bare-hyper",
             Scenario::Nginx => "nginx",
             Scenario::Haproxy => "haproxy",
             Scenario::Wrk => "wrk",
@@ -73,6 +77,7 @@ impl Scenario {
     /// The label in the table, which says what a peer row is.
     pub fn label(self) -> &'static str {
         match self {
+            Scenario::BareHyper => "bare hyper 1 forwarder (no auth)",
             Scenario::Nginx => "nginx proxy_pass (no auth)",
             Scenario::Haproxy => "haproxy jwt_verify HS256",
             Scenario::Wrk => "access-hs256 (wrk)",

@@ -88,6 +88,34 @@ impl Bench {
         .await
     }
 
+    /// The bare-hyper floor: this harness re-executed as a minimal hyper 1 forwarder.
+    pub(super) async fn bare_hyper(&mut self) -> Result<Outcome, String> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let exe = std::env::current_exe()
+            .map_err(|e| format!("cannot find this harness's own binary: {e}"))?;
+        let mut command = Command::new(exe);
+        let upstream = self.upstream_addr()?.to_string();
+        command.args([
+            "--baseline",
+            &addr.to_string(),
+            "--upstream-addr",
+            &upstream,
+        ]);
+        let log = self.dir.join("bare-hyper.log");
+        let proc = procs::spawn("bare-hyper", command, &log, false)?;
+        if let Err(e) = wait_ready(addr, &proc).await {
+            procs::stop(&proc);
+            return Ok(Outcome::Failed(e));
+        }
+        self.note("bare-hyper: a minimal hyper 1 forwarder (benches/load/baseline.rs; no routing, token check, limits or logs), the floor of a hyper-based gateway; compare CPU/req.");
+        let workload = self.workload(addr, Scenario::AccessHs256)?;
+        let outcome = self
+            .measure(Scenario::BareHyper, workload, Some(proc.pid))
+            .await;
+        procs::stop(&proc);
+        Ok(outcome)
+    }
+
     pub(super) async fn haproxy(&mut self) -> Result<Outcome, String> {
         self.peer(
             Scenario::Haproxy,

@@ -14,7 +14,7 @@ impl Bench {
                 Scenario::AccessRs256 | Scenario::AccessEs256 | Scenario::AccessEdDsa => {
                     Outcome::Skipped("--target runs sign HS256 only".into())
                 }
-                Scenario::Nginx | Scenario::Haproxy => {
+                Scenario::Nginx | Scenario::Haproxy | Scenario::BareHyper => {
                     Outcome::Skipped("peers run without --target".into())
                 }
                 Scenario::Idle => {
@@ -55,6 +55,7 @@ impl Bench {
                 Scenario::AccessEs256 => self.asymmetric(scenario, Algorithm::ES256).await?,
                 Scenario::AccessEdDsa => self.asymmetric(scenario, Algorithm::EdDSA).await?,
                 Scenario::Nginx => self.nginx().await?,
+                Scenario::BareHyper => self.bare_hyper().await?,
                 Scenario::Haproxy => self.haproxy().await?,
                 Scenario::Wrk => {
                     let proc = self.start_freshgate(&hs256).await?;
