@@ -126,6 +126,15 @@ async fn query_token_handshakes_agree_with_the_library_on_every_policy() {
         jsonwebtoken::Algorithm::HS256,
         OTHER_SECRET,
     );
+    let other_alg = crate::support::forge::raw_token(
+        r#"{"typ":"JWT","alg":"HS512"}"#,
+        &access(true).text(),
+        jsonwebtoken::Algorithm::HS512,
+        SECRET,
+    );
+    let not_yet = access(true)
+        .set("nbf", json!(crate::support::now() + 3600))
+        .token();
     let q = |policy: &str, token: &str| format!("/ws/query/{policy}?token={token}");
     let mut rows = Vec::new();
     for policy in ["access", "fresh", "optional", "refresh"] {
@@ -138,6 +147,14 @@ async fn query_token_handshakes_agree_with_the_library_on_every_policy() {
             ("garbage", Some("not-a-token")),
             ("an expired token", Some(expired.as_str())),
             ("another secret's token", Some(foreign.as_str())),
+            (
+                "an HS512 token (algorithm not allowed)",
+                Some(other_alg.as_str()),
+            ),
+            (
+                "a token not valid before an hour from now",
+                Some(not_yet.as_str()),
+            ),
         ] {
             let target = match token {
                 None => format!("/ws/query/{policy}"),
