@@ -167,3 +167,28 @@ async fn text_logs_written_to_a_pipe_carry_no_terminal_colour_codes() {
         "standard error is a pipe (journald, a file), so no ANSI escapes: {line}"
     );
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_access_log_names_the_client_from_x_forwarded_for() {
+    let upstream = Upstream::start().await;
+    let config = logging_config(upstream.addr, dead_port()).replace(
+        "listen = \"127.0.0.1:0\"\n\n[admin]",
+        "listen = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1/32\", \"10.0.0.0/8\"]\n\n[admin]",
+    );
+    let mut gw = Process::start(&config).await;
+    let headers: &[(&str, &[u8])] = &[
+        ("x-forwarded-for", b"203.0.113.7, 10.1.2.3"),
+        ("x-request-id", b"client-address-1"),
+    ];
+    let reply = send(gw.listen, "GET", "/dead", headers).await;
+    assert_eq!(reply.status, 502, "the dead upstream answers 502");
+    let line = gw
+        .wait_for_log("the access line", |l| {
+            l["target"] == "freshgate::access" && l["fields"]["request.id"] == "client-address-1"
+        })
+        .await;
+    assert_eq!(
+        line["fields"]["client.address"], "203.0.113.7",
+        "the right-most address that is not a trusted proxy: {line}"
+    );
+}
