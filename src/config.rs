@@ -7,6 +7,7 @@ mod error;
 mod forward;
 mod jwt;
 mod raw;
+mod require;
 mod routes;
 mod server;
 

@@ -124,4 +124,7 @@ pub struct RawRoute {
     pub strip_authorization: Option<bool>,
     pub websocket: Option<Spanned<String>>,
     pub close_at_expiry: Option<Spanned<bool>>,
+    /// Claim requirements: claim path (dotted, or nested tables) -> a string or a list of them.
+    pub require: Option<Spanned<toml::Table>>,
+    pub acr: Option<Spanned<Vec<Spanned<String>>>>,
 }
