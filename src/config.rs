@@ -6,6 +6,7 @@
 mod error;
 mod forward;
 mod jwt;
+mod providers;
 mod raw;
 mod require;
 mod routes;

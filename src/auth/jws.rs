@@ -126,6 +126,9 @@ pub struct Decoder {
     pub leeway_ms: i64,
     pub issuer: Option<String>,
     pub audience: Option<Vec<String>>,
+    /// A provider's key set (`jwks_url`, `oidc_issuer`), read here as it currently is; with
+    /// one, a token's `kid` always selects among the keys (an unknown one is `UnknownKid`).
+    pub remote: Option<std::sync::Arc<crate::keys::RemoteKeys>>,
 }
 
 /// The algorithm names PyJWT knows, with their jsonwebtoken equivalent.
@@ -247,13 +250,14 @@ impl Decoder {
         signature: &[u8],
     ) -> Result<(), DecodeError> {
         let provider = CryptoProvider::try_get_default().ok_or(DecodeError::NoKeyForAlg)?;
+        // The local keys, then the provider's set as it is now (a lock-free load).
+        let remote = self.remote.as_ref().map(|r| r.current());
+        let remote_keys = remote.as_ref().map_or(&[][..], |set| set.keys.as_slice());
+        let all = || self.keys.iter().chain(remote_keys);
         let named: Vec<&VerifyKey> = match kid {
-            Some(kid) if self.keys.iter().any(|k| k.kid.is_some()) => {
-                let named: Vec<&VerifyKey> = self
-                    .keys
-                    .iter()
-                    .filter(|k| k.kid.as_deref() == Some(kid))
-                    .collect();
+            Some(kid) if self.remote.is_some() || all().any(|k| k.kid.is_some()) => {
+                let named: Vec<&VerifyKey> =
+                    all().filter(|k| k.kid.as_deref() == Some(kid)).collect();
                 if named.is_empty() {
                     return Err(DecodeError::UnknownKid);
                 }
@@ -262,7 +266,7 @@ impl Decoder {
                 }
                 named
             }
-            _ => self.keys.iter().collect(),
+            _ => all().collect(),
         };
         let mut candidates = named
             .into_iter()

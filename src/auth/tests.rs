@@ -69,6 +69,7 @@ fn decoder() -> Decoder {
         leeway_ms: 0,
         issuer: None,
         audience: None,
+        remote: None,
     }
 }
 

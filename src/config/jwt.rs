@@ -83,16 +83,24 @@ impl Validator<'_> {
         };
         let (span, mut raw) = (raw.span(), raw.into_inner());
         let secret = self.secret(&raw);
-        let (keys, keys_ok) = self.keys(&raw, secret.as_ref(), span.clone());
-        let algorithms = self.algorithms(raw.algorithms.as_ref(), &keys, span.clone());
+        let remote = self.remote_keys(&raw);
+        let has_remote = matches!(remote, Some(Some(_)));
+        let (keys, keys_ok) = self.keys(&raw, secret.as_ref(), has_remote, span.clone());
+        let algorithms = self.algorithms(raw.algorithms.as_ref(), &keys, has_remote, span.clone());
         let locations = self.locations(raw.token_location.as_ref());
         let cookies = self.cookies(&raw);
         let leeway = self.duration(raw.leeway.as_ref(), "jwt.leeway", std::time::Duration::ZERO);
         let audience = self.audience(raw.audience.take());
         let header = self.header(&mut raw, span);
         let denylist_file = self.denylist_file(raw.denylist_file.as_ref());
-        let (secret, algorithms, (from_headers, from_cookies), cookies, denylist_file) =
-            (secret?, algorithms?, locations?, cookies?, denylist_file?);
+        let (secret, algorithms, (from_headers, from_cookies), cookies, denylist_file, remote) = (
+            secret?,
+            algorithms?,
+            locations?,
+            cookies?,
+            denylist_file?,
+            remote?,
+        );
         if !keys_ok {
             return None;
         }
@@ -102,6 +110,7 @@ impl Validator<'_> {
             leeway_ms: i64::try_from(leeway.as_millis()).unwrap_or(i64::MAX),
             issuer: raw.issuer.take().map(Spanned::into_inner),
             audience,
+            remote,
         };
         let (header_name, header_type) = header;
         let param = |p: &Option<Spanned<String>>, default: &'static str| {
@@ -139,6 +148,7 @@ impl Validator<'_> {
         &mut self,
         raw: &RawJwt,
         secret: Option<&Option<Secret>>,
+        remote: bool,
         span: Range<usize>,
     ) -> (Vec<VerifyKey>, bool) {
         let mut keys: Vec<VerifyKey> = Vec::new();
@@ -147,7 +157,7 @@ impl Validator<'_> {
         }
         let public_ok = self.public_keys(raw, &mut keys);
         let jwks_ok = self.jwks(raw, &mut keys);
-        if keys.is_empty() && secret.is_some() && public_ok && jwks_ok {
+        if keys.is_empty() && !remote && secret.is_some() && public_ok && jwks_ok {
             self.err(span, "jwt", "no key is configured", "set one of secret, secret_env or secret_file (HMAC), public_key_file (PEM) or jwks_file (JWKS)");
         }
         (keys, public_ok && jwks_ok)
@@ -392,6 +402,7 @@ impl Validator<'_> {
         &mut self,
         raw: Option<&Spanned<Vec<Spanned<String>>>>,
         keys: &[VerifyKey],
+        remote: bool,
         table: Range<usize>,
     ) -> Option<Vec<Algorithm>> {
         let default = [Spanned::new(table.clone(), "HS256".to_owned())];
@@ -420,11 +431,12 @@ impl Validator<'_> {
                 self.err(name.span(), "jwt.algorithms", why, "use HS256/384/512, RS256/384/512, PS256/384/512, ES256/384 or EdDSA (names are case-sensitive)");
                 continue;
             };
-            if keys.is_empty() {
+            if keys.is_empty() && !remote {
                 // Reported once, as "no key is configured".
                 continue;
             }
-            if !keys.iter().any(|k| k.algorithms.contains(&alg)) {
+            // A provider's keys are known only once fetched: any algorithm may find its key.
+            if !remote && !keys.iter().any(|k| k.algorithms.contains(&alg)) {
                 ok = false;
                 let fix = match alg.family() {
                     AlgorithmFamily::Hmac => "add secret, secret_env or secret_file, or remove the algorithm",

@@ -335,6 +335,7 @@ fn token_settings(headers: bool, cookies: bool, cookie_names: (&str, &str)) -> A
         leeway_ms: 0,
         issuer: None,
         audience: None,
+        remote: None,
     };
     AuthSettings::builder(decoder)
         .locations(headers, cookies)
@@ -362,6 +363,7 @@ fn the_token_is_stripped_only_when_strip_token_is_set() {
         leeway_ms: 0,
         issuer: None,
         audience: None,
+        remote: None,
     })
     .header("X-Token", "JWT")
     .build()

@@ -1,0 +1,162 @@
+//! Validation of `[jwt]`'s remote key source: `jwks_url` or `oidc_issuer` (discovery), with
+//! its refresh, cooldown, staleness, timeout, size cap and private CA.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Uri;
+use toml::Spanned;
+
+use super::raw::RawJwt;
+use super::Validator;
+use crate::keys::fetch::Fetcher;
+use crate::keys::{RemoteKeys, RemoteSettings, Source};
+
+const DEFAULT_REFRESH: Duration = Duration::from_secs(10 * 60);
+const DEFAULT_COOLDOWN: Duration = Duration::from_secs(30);
+const DEFAULT_MAX_STALE: Duration = Duration::from_secs(24 * 3600);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_MAX_BYTES: i64 = 256 * 1024;
+
+impl Validator<'_> {
+    /// `Some(None)`: no remote source; `None`: a problem (reported).
+    pub(super) fn remote_keys(&mut self, raw: &RawJwt) -> Option<Option<Arc<RemoteKeys>>> {
+        let source = match (&raw.jwks_url, &raw.oidc_issuer) {
+            (None, None) => {
+                self.no_remote_options(raw);
+                return Some(None);
+            }
+            (Some(_), Some(issuer)) => {
+                self.err(issuer.span(), "jwt.oidc_issuer", "jwks_url and oidc_issuer are both set", "set jwks_url (the key set itself) or oidc_issuer (discovery finds the key set), not both");
+                return None;
+            }
+            (Some(url), None) => Source::Jwks(self.https_url(url, "jwt.jwks_url", "")?),
+            (None, Some(issuer)) => {
+                let base = issuer.get_ref().trim_end_matches('/');
+                let config = self.https_url(
+                    issuer,
+                    "jwt.oidc_issuer",
+                    &format!("{base}/.well-known/openid-configuration"),
+                )?;
+                Source::Discovery {
+                    issuer: issuer.get_ref().clone(),
+                    config,
+                }
+            }
+        };
+        let refresh = self.duration(
+            raw.jwks_refresh.as_ref(),
+            "jwt.jwks_refresh",
+            DEFAULT_REFRESH,
+        );
+        let cooldown = self.duration(
+            raw.jwks_cooldown.as_ref(),
+            "jwt.jwks_cooldown",
+            DEFAULT_COOLDOWN,
+        );
+        let max_stale = self.duration(
+            raw.jwks_max_stale.as_ref(),
+            "jwt.jwks_max_stale",
+            DEFAULT_MAX_STALE,
+        );
+        let timeout = self.duration(
+            raw.jwks_timeout.as_ref(),
+            "jwt.jwks_timeout",
+            DEFAULT_TIMEOUT,
+        );
+        let max_bytes = match &raw.jwks_max_bytes {
+            Some(v) => self.count(Some(v), "jwt.jwks_max_bytes", 1, 1),
+            None => DEFAULT_MAX_BYTES as usize,
+        };
+        for (key, value) in [("jwt.jwks_refresh", refresh), ("jwt.jwks_timeout", timeout)] {
+            if value.is_zero() {
+                self.err(
+                    raw.jwks_refresh.as_ref().map_or(0..0, Spanned::span),
+                    key,
+                    "the duration is zero",
+                    "write a duration such as \"10m\"",
+                );
+                return None;
+            }
+        }
+        let ca = match &raw.jwks_ca_file {
+            None => None,
+            Some(path) => match std::fs::read(self.resolve(path.get_ref())) {
+                Ok(pem) => Some((path, pem)),
+                Err(e) => {
+                    self.err(path.span(), "jwt.jwks_ca_file", format!("cannot read it: {e}"), "point jwks_ca_file at a PEM file of the CA certificates that sign the provider's certificate");
+                    return None;
+                }
+            },
+        };
+        let fetcher = match Fetcher::new(
+            ca.as_ref().map(|(_, pem)| pem.as_slice()),
+            timeout,
+            max_bytes,
+        ) {
+            Ok(f) => f,
+            Err(message) => {
+                let span = ca.as_ref().map_or(0..0, |(p, _)| p.span());
+                self.err(
+                    span,
+                    "jwt.jwks_ca_file",
+                    message,
+                    "give PEM \"CERTIFICATE\" blocks of the CA",
+                );
+                return None;
+            }
+        };
+        let key = format!(
+            "{source:?} {refresh:?} {cooldown:?} {max_stale:?} {timeout:?} {max_bytes} {:?}",
+            ca.as_ref().map(|(_, pem)| pem)
+        );
+        Some(Some(RemoteKeys::shared(RemoteSettings {
+            source,
+            refresh,
+            cooldown,
+            max_stale,
+            fetcher,
+            key,
+        })))
+    }
+
+    /// An `https` URL with a host (`path` replaces the URL's own when non-empty).
+    fn https_url(&mut self, raw: &Spanned<String>, key: &str, path: &str) -> Option<Uri> {
+        let text = match path {
+            "" => raw.get_ref().as_str(),
+            p => p,
+        };
+        match text.parse::<Uri>() {
+            Ok(uri) if uri.scheme_str() == Some("https") && uri.host().is_some() => Some(uri),
+            _ => {
+                let message = format!("{:?} is not an https URL", raw.get_ref());
+                self.err(
+                    raw.span(),
+                    key,
+                    message,
+                    "write https://host/path (keys are only fetched over TLS)",
+                );
+                None
+            }
+        }
+    }
+
+    /// The tuning keys without a source are a mistake worth naming.
+    fn no_remote_options(&mut self, raw: &RawJwt) {
+        let stray = [
+            ("jwks_refresh", &raw.jwks_refresh),
+            ("jwks_cooldown", &raw.jwks_cooldown),
+            ("jwks_max_stale", &raw.jwks_max_stale),
+            ("jwks_timeout", &raw.jwks_timeout),
+            ("jwks_ca_file", &raw.jwks_ca_file),
+        ];
+        if let Some((key, Some(value))) = stray.into_iter().find(|(_, v)| v.is_some()) {
+            self.err(
+                value.span(),
+                format!("jwt.{key}"),
+                format!("{key} applies to a remote key set, and none is configured"),
+                "add jwks_url or oidc_issuer, or remove it",
+            );
+        }
+    }
+}
