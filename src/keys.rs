@@ -42,6 +42,25 @@ pub async fn evaluate<'a>(
     evaluation
 }
 
+/// `jwks_wait`: waits for the first remote key set before serving; `Err` (the message) when
+/// it did not come in time. Without remote keys or `jwks_wait`, returns at once.
+pub async fn wait_before_serving(snapshot: &Snapshot) -> Result<(), String> {
+    let Some(remote) = snapshot.auth.decoder().remote.as_ref() else {
+        return Ok(());
+    };
+    let Some(within) = remote.wait() else {
+        return Ok(());
+    };
+    tracing::info!(jwks.source = %remote.source(), "waiting for the first key set before serving (jwks_wait)");
+    match remote.wait_ready(within).await {
+        true => Ok(()),
+        false => Err(format!(
+            "no key set from {} within jwks_wait ({within:?}); not serving",
+            remote.source()
+        )),
+    }
+}
+
 /// Whether the remote key set (if any) has been fetched, for `/readyz`.
 pub fn ready(snapshot: &Snapshot) -> bool {
     snapshot

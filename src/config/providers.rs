@@ -64,6 +64,14 @@ impl Validator<'_> {
             "jwt.jwks_timeout",
             DEFAULT_TIMEOUT,
         );
+        let wait = raw
+            .jwks_wait
+            .as_ref()
+            .map(|w| self.duration(Some(w), "jwt.jwks_wait", Duration::ZERO));
+        if let (Some(w), Some(Duration::ZERO)) = (&raw.jwks_wait, wait) {
+            self.err(w.span(), "jwt.jwks_wait", "jwks_wait is zero, so serving would never start", "write how long serve may wait for the first key set, such as \"30s\", or remove it");
+            return None;
+        }
         let max_bytes = match &raw.jwks_max_bytes {
             Some(v) => self.count(Some(v), "jwt.jwks_max_bytes", 1, 1),
             None => DEFAULT_MAX_BYTES as usize,
@@ -116,6 +124,7 @@ impl Validator<'_> {
             cooldown,
             max_stale,
             fetcher,
+            wait,
             key,
         })))
     }
@@ -149,6 +158,7 @@ impl Validator<'_> {
             ("jwks_max_stale", &raw.jwks_max_stale),
             ("jwks_timeout", &raw.jwks_timeout),
             ("jwks_ca_file", &raw.jwks_ca_file),
+            ("jwks_wait", &raw.jwks_wait),
         ];
         if let Some((key, Some(value))) = stray.into_iter().find(|(_, v)| v.is_some()) {
             self.err(

@@ -91,6 +91,7 @@ pub struct RawJwt {
     pub jwks_timeout: Option<Spanned<String>>,
     pub jwks_max_bytes: Option<Spanned<i64>>,
     pub jwks_ca_file: Option<Spanned<String>>,
+    pub jwks_wait: Option<Spanned<String>>,
     pub token_location: Option<Spanned<Vec<Spanned<String>>>>,
     pub websocket_token_param: Option<Spanned<String>>,
     pub websocket_csrf_param: Option<Spanned<String>>,

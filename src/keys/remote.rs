@@ -44,6 +44,8 @@ pub struct RemoteSettings {
     /// How long the last good set keeps serving while the provider fails.
     pub max_stale: Duration,
     pub fetcher: Fetcher,
+    /// `jwks_wait`: `serve` accepts no connection until the first set is in, up to this long.
+    pub wait: Option<Duration>,
     /// The identity of these settings, for sharing one key set across reloads.
     pub key: String,
 }
@@ -74,6 +76,8 @@ pub struct RemoteKeys {
     /// Completed fetch attempts, so a waiter can tell that a fetch happened while it waited.
     attempts: AtomicU64,
     started: AtomicBool,
+    /// Woken at every successful fetch.
+    fetched: tokio::sync::Notify,
     pub stats: Stats,
 }
 
@@ -101,6 +105,7 @@ impl RemoteKeys {
             kid_fetch: tokio::sync::Mutex::new(None),
             attempts: AtomicU64::new(0),
             started: AtomicBool::new(false),
+            fetched: tokio::sync::Notify::new(),
             stats: Stats::default(),
         });
         registry.push((key, Arc::downgrade(&keys)));
@@ -117,6 +122,25 @@ impl RemoteKeys {
     /// A first set has been fetched (and has not gone stale): `/readyz` waits for it.
     pub fn is_ready(&self) -> bool {
         self.current().fetched.is_some()
+    }
+
+    /// `jwks_wait`, if set.
+    pub fn wait(&self) -> Option<Duration> {
+        self.settings.wait
+    }
+
+    /// Waits up to `within` for a set; true when one is in.
+    pub async fn wait_ready(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let fetched = self.fetched.notified();
+            if self.is_ready() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, fetched).await.is_err() {
+                return self.is_ready();
+            }
+        }
     }
 
     pub fn source(&self) -> String {
@@ -168,6 +192,7 @@ impl RemoteKeys {
                     keys,
                     fetched: Some(Instant::now()),
                 }));
+                self.fetched.notify_waiters();
                 max_age.map_or(self.settings.refresh, |age| {
                     age.clamp(self.settings.cooldown, self.settings.refresh)
                 })

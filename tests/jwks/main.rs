@@ -397,3 +397,120 @@ async fn remote_key_settings_are_validated() {
         );
     }
 }
+
+/// A config for the real binary: port 0 listeners, an admin listener, `jwks_wait`.
+fn binary_config(provider: &Provider, wait: &str) -> String {
+    let base = url_config(
+        provider,
+        &format!("jwks_wait = \"{wait}\"\njwks_cooldown = \"100ms\""),
+    );
+    let base = base.replace("{upstream}", "127.0.0.1:1");
+    format!("[server]\nlisten = \"127.0.0.1:0\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n{base}")
+}
+
+#[tokio::test]
+async fn with_jwks_wait_serve_accepts_nothing_before_the_first_key_set() {
+    let provider = Provider::start(Answer::Down).await;
+    let mut process = Process::launch(&binary_config(&provider, "30s"), "json");
+    process
+        .wait_for_log("the wait for keys", |l| {
+            message(l).starts_with("waiting for the first key set")
+        })
+        .await;
+    assert!(
+        process
+            .find_log(|l| message(l) == "freshgate listening")
+            .is_none(),
+        "not serving while the provider is down"
+    );
+    provider.set(keys_answer(&["rsa-1"]));
+    process
+        .wait_for_log("serving once the keys are in", |l| {
+            message(l) == "freshgate listening"
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn with_jwks_wait_serve_exits_when_no_key_set_comes_in_time() {
+    let provider = Provider::start(Answer::Down).await;
+    let mut process = Process::launch(&binary_config(&provider, "300ms"), "json");
+    let status = process.wait_for_exit(WAIT).await;
+    assert!(!status.success(), "exit status {status:?}");
+    assert!(
+        process
+            .find_log(|l| l.to_string().contains("within jwks_wait"))
+            .is_some(),
+        "the reason is logged: {:?}",
+        process.logs()
+    );
+}
+
+#[tokio::test]
+async fn a_cache_control_max_age_shortens_the_refresh_down_to_the_cooldown() {
+    let provider = Provider::start(Answer::Keys(jwks(&["rsa-1"]), Some("max-age=0".into()))).await;
+    let s = start(&url_config(
+        &provider,
+        "jwks_refresh = \"1h\"\njwks_cooldown = \"100ms\"",
+    ))
+    .await;
+    s.wait_ready().await;
+    eventually(WAIT, "refreshes every cooldown", async || {
+        (provider.hits("/jwks") >= 3).then_some(())
+    })
+    .await;
+    let slow = Provider::start(Answer::Keys(jwks(&["rsa-1"]), Some("max-age=86400".into()))).await;
+    let s = start(&url_config(
+        &slow,
+        "jwks_refresh = \"200ms\"\njwks_cooldown = \"50ms\"",
+    ))
+    .await;
+    s.wait_ready().await;
+    eventually(WAIT, "refreshes every jwks_refresh at most", async || {
+        (slow.hits("/jwks") >= 3).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_forward_auth_listener_also_refetches_once_for_a_rotated_key() {
+    let provider = Provider::start(keys_answer(&["rsa-1"])).await;
+    let s = start(&url_config(&provider, "jwks_refresh = \"1h\"")).await;
+    s.wait_ready().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fa = listener.local_addr().unwrap();
+    tokio::spawn(freshgate::forward_auth::serve(
+        listener,
+        s.gw.gateway.clone(),
+        None,
+        std::future::pending(),
+    ));
+    provider.set(keys_answer(&["rsa-1", "p256-1"]));
+    let before = provider.hits("/jwks");
+    let auth = format!("Bearer {}", p256_token());
+    let reply = send(
+        fa,
+        "GET",
+        "/",
+        &[
+            ("x-forwarded-method", b"GET"),
+            ("x-forwarded-uri", b"/protected"),
+            ("x-forwarded-host", b"app.example"),
+            ("x-forwarded-proto", b"https"),
+            ("authorization", auth.as_bytes()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        reply.status.as_u16(),
+        200,
+        "allowed after one refetch (body {})",
+        reply.text()
+    );
+    assert_eq!(
+        reply.header_values("x-auth-subject"),
+        ["p256-1"],
+        "the identity"
+    );
+    assert_eq!(provider.hits("/jwks"), before + 1, "one refetch");
+}
