@@ -25,10 +25,13 @@ pub async fn evaluate<'a>(
     now_ms: i64,
 ) -> Evaluation<'a> {
     let evaluation = pipeline::evaluate(snapshot, head, now_ms);
-    let Some(remote) = snapshot.auth.decoder().remote.as_ref() else {
+    let remotes = snapshot.auth.decoder().remotes();
+    if remotes.is_empty() {
         return evaluation;
-    };
-    remote.ensure_started();
+    }
+    for remote in &remotes {
+        remote.ensure_started();
+    }
     let unknown_kid = matches!(
         &evaluation,
         Evaluation::Refuse {
@@ -36,18 +39,31 @@ pub async fn evaluate<'a>(
             ..
         }
     );
-    if unknown_kid && remote.refetch_for_kid().await {
-        return pipeline::evaluate(snapshot, head, crate::clock::now_ms());
+    if !unknown_kid {
+        return evaluation;
     }
-    evaluation
+    // The pure decision does not say which provider's set missed; each set refetches at most
+    // once per its cooldown, so asking all of them stays bounded.
+    let mut fetched = false;
+    for remote in &remotes {
+        fetched |= remote.refetch_for_kid().await;
+    }
+    match fetched {
+        true => pipeline::evaluate(snapshot, head, crate::clock::now_ms()),
+        false => evaluation,
+    }
 }
 
 /// `jwks_wait`: waits for the first remote key set before serving; `Err` (the message) when
 /// it did not come in time. Without remote keys or `jwks_wait`, returns at once.
 pub async fn wait_before_serving(snapshot: &Snapshot) -> Result<(), String> {
-    let Some(remote) = snapshot.auth.decoder().remote.as_ref() else {
-        return Ok(());
-    };
+    for remote in snapshot.auth.decoder().remotes() {
+        wait_for(remote).await?;
+    }
+    Ok(())
+}
+
+async fn wait_for(remote: &RemoteKeys) -> Result<(), String> {
     let Some(within) = remote.wait() else {
         return Ok(());
     };
@@ -66,40 +82,63 @@ pub fn ready(snapshot: &Snapshot) -> bool {
     snapshot
         .auth
         .decoder()
-        .remote
-        .as_ref()
-        .is_none_or(|r| r.is_ready())
+        .remotes()
+        .iter()
+        .all(|r| r.is_ready())
 }
 
-/// The key-fetch metrics of `snapshot`'s remote set, written into OpenMetrics `text` before
-/// its `# EOF` line.
+/// The key-fetch metrics of `snapshot`'s remote sets (labelled by source), written into
+/// OpenMetrics `text` before its `# EOF` line.
 pub fn with_metrics(snapshot: &Snapshot, text: String) -> String {
-    let Some(remote) = snapshot.auth.decoder().remote.as_ref() else {
+    let remotes = snapshot.auth.decoder().remotes();
+    if remotes.is_empty() {
         return text;
-    };
-    let stats = &remote.stats;
+    }
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     let mut out = String::new();
-    let _ = write!(
-        out,
-        "# TYPE freshgate_jwks_fetches counter\n# HELP freshgate_jwks_fetches Key set fetches from the provider, by outcome.\n\
-         freshgate_jwks_fetches_total{{outcome=\"ok\"}} {}\nfreshgate_jwks_fetches_total{{outcome=\"failed\"}} {}\n\
-         # TYPE freshgate_jwks_kid_refetches counter\n# HELP freshgate_jwks_kid_refetches Refetches triggered by an unknown kid.\n\
-         freshgate_jwks_kid_refetches_total {}\n\
-         # TYPE freshgate_jwks_cooldown_hits counter\n# HELP freshgate_jwks_cooldown_hits Unknown kids answered without a refetch (within jwks_cooldown).\n\
-         freshgate_jwks_cooldown_hits_total {}\n",
-        load(&stats.fetch_ok),
-        load(&stats.fetch_failed),
-        load(&stats.kid_refetches),
-        load(&stats.cooldown_hits),
-    );
-    if let Some(at) = remote.current().fetched {
-        let _ = write!(
-            out,
-            "# TYPE freshgate_jwks_age_seconds gauge\n# HELP freshgate_jwks_age_seconds Seconds since the key set in force was fetched.\n\
-             freshgate_jwks_age_seconds {:.3}\n",
-            at.elapsed().as_secs_f64()
-        );
+    let families = [
+        (
+            "freshgate_jwks_fetches",
+            "counter",
+            "Key set fetches from the provider, by outcome.",
+        ),
+        (
+            "freshgate_jwks_kid_refetches",
+            "counter",
+            "Refetches triggered by an unknown kid.",
+        ),
+        (
+            "freshgate_jwks_cooldown_hits",
+            "counter",
+            "Unknown kids answered without a refetch (within jwks_cooldown).",
+        ),
+        (
+            "freshgate_jwks_age_seconds",
+            "gauge",
+            "Seconds since the key set in force was fetched.",
+        ),
+    ];
+    for (name, kind, help) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for remote in &remotes {
+            let stats = &remote.stats;
+            // Sources are URLs from the config: no quote or backslash survives URL parsing.
+            let source = remote.source();
+            let _ = match name {
+                "freshgate_jwks_fetches" => writeln!(
+                    out,
+                    "{name}_total{{source=\"{source}\",outcome=\"ok\"}} {}\n{name}_total{{source=\"{source}\",outcome=\"failed\"}} {}",
+                    load(&stats.fetch_ok),
+                    load(&stats.fetch_failed)
+                ),
+                "freshgate_jwks_kid_refetches" => writeln!(out, "{name}_total{{source=\"{source}\"}} {}", load(&stats.kid_refetches)),
+                "freshgate_jwks_cooldown_hits" => writeln!(out, "{name}_total{{source=\"{source}\"}} {}", load(&stats.cooldown_hits)),
+                _ => match remote.current().fetched {
+                    Some(at) => writeln!(out, "{name}{{source=\"{source}\"}} {:.3}", at.elapsed().as_secs_f64()),
+                    None => Ok(()),
+                },
+            };
+        }
     }
     match text.rfind("# EOF") {
         Some(i) => format!("{}{out}{}", &text[..i], &text[i..]),

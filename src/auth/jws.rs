@@ -129,6 +129,9 @@ pub struct Decoder {
     /// A provider's key set (`jwks_url`, `oidc_issuer`), read here as it currently is; with
     /// one, a token's `kid` always selects among the keys (an unknown one is `UnknownKid`).
     pub remote: Option<std::sync::Arc<crate::keys::RemoteKeys>>,
+    /// `[[jwt.provider]]`: a token whose (unverified) `iss` is one of these issuers is decoded
+    /// by that provider's decoder alone; other tokens by this one's own keys.
+    pub providers: Vec<(String, Decoder)>,
 }
 
 /// The algorithm names PyJWT knows, with their jsonwebtoken equivalent.
@@ -215,6 +218,24 @@ impl Decoder {
     /// Its result depends only on the token bytes and the keys, so it may be cached; the claim
     /// checks ([`Decoder::validate_claims`]) must run on every use.
     pub fn verify(&self, token: &[u8]) -> Result<Claims, DecodeError> {
+        if !self.providers.is_empty() {
+            // The issuer picks the keys; it is read before verification only to choose them,
+            // and the chosen provider then checks it again with the rest of the claims.
+            let parts = load(token)?;
+            let iss = match parse_json(&parts.payload) {
+                Ok(Value::Object(payload)) => payload.get("iss").cloned(),
+                _ => None,
+            };
+            if let Some(provider) = self.provider(iss.as_ref()) {
+                return provider.verify(token);
+            }
+            if self.keys.is_empty() && self.remote.is_none() {
+                return Err(match iss {
+                    None => DecodeError::MissingIssuer,
+                    Some(_) => DecodeError::InvalidIssuer,
+                });
+            }
+        }
         let parts = load(token)?;
         let kid = match parts.header.get("kid") {
             None => None,
@@ -295,6 +316,10 @@ impl Decoder {
         check_issuer: bool,
         now_ms: i64,
     ) -> Result<(), DecodeError> {
+        if let Some(provider) = self.provider(claims.get("iss")) {
+            // A provider's issuer is always checked: it is what chose the provider's keys.
+            return provider.validate_claims(claims, true, now_ms);
+        }
         // PyJWT truncates "now" to whole seconds before comparing.
         let now = i128::from(now_ms.div_euclid(1000)) * 1000;
         let leeway = i128::from(self.leeway_ms);
@@ -321,6 +346,22 @@ impl Decoder {
             }
         }
         self.validate_audience(claims.get("aud"))
+    }
+
+    /// The `[[jwt.provider]]` whose issuer is `iss`, if any.
+    pub fn provider(&self, iss: Option<&Value>) -> Option<&Decoder> {
+        let iss = iss?.as_str()?;
+        self.providers
+            .iter()
+            .find(|(issuer, _)| issuer == iss)
+            .map(|(_, decoder)| decoder)
+    }
+
+    /// Every remote key set: this decoder's and its providers'.
+    pub fn remotes(&self) -> Vec<&std::sync::Arc<crate::keys::RemoteKeys>> {
+        let own = self.remote.iter();
+        own.chain(self.providers.iter().flat_map(|(_, d)| d.remote.iter()))
+            .collect()
     }
 
     fn validate_audience(&self, aud: Option<&Value>) -> Result<(), DecodeError> {

@@ -70,6 +70,7 @@ fn decoder() -> Decoder {
         issuer: None,
         audience: None,
         remote: None,
+        providers: Vec::new(),
     }
 }
 

@@ -84,12 +84,15 @@ impl Validator<'_> {
         let (span, mut raw) = (raw.span(), raw.into_inner());
         let secret = self.secret(&raw);
         let remote = self.remote_keys(&raw);
-        let has_remote = matches!(remote, Some(Some(_)));
+        // With providers, [jwt]'s own keys are optional (tokens of other issuers have none).
+        let has_remote = matches!(remote, Some(Some(_))) || !raw.providers.is_empty();
         let (keys, keys_ok) = self.keys(&raw, secret.as_ref(), has_remote, span.clone());
         let algorithms = self.algorithms(raw.algorithms.as_ref(), &keys, has_remote, span.clone());
         let locations = self.locations(raw.token_location.as_ref());
         let cookies = self.cookies(&raw);
         let leeway = self.duration(raw.leeway.as_ref(), "jwt.leeway", std::time::Duration::ZERO);
+        let leeway_ms = i64::try_from(leeway.as_millis()).unwrap_or(i64::MAX);
+        let providers = self.issuers(&mut raw, leeway_ms);
         let audience = self.audience(raw.audience.take());
         let header = self.header(&mut raw, span);
         let denylist_file = self.denylist_file(raw.denylist_file.as_ref());
@@ -107,10 +110,11 @@ impl Validator<'_> {
         let decoder = Decoder {
             algorithms,
             keys,
-            leeway_ms: i64::try_from(leeway.as_millis()).unwrap_or(i64::MAX),
+            leeway_ms,
             issuer: raw.issuer.take().map(Spanned::into_inner),
             audience,
             remote,
+            providers: providers?,
         };
         let (header_name, header_type) = header;
         let param = |p: &Option<Spanned<String>>, default: &'static str| {
@@ -144,7 +148,7 @@ impl Validator<'_> {
 
     /// Every verification key: the HMAC secret, PEM public keys and the JWKS, and whether
     /// every key source loaded (a failure is already reported).
-    fn keys(
+    pub(super) fn keys(
         &mut self,
         raw: &RawJwt,
         secret: Option<&Option<Secret>>,
@@ -163,7 +167,10 @@ impl Validator<'_> {
         (keys, public_ok && jwks_ok)
     }
 
-    fn audience(&mut self, raw: Option<Spanned<Vec<Spanned<String>>>>) -> Option<Vec<String>> {
+    pub(super) fn audience(
+        &mut self,
+        raw: Option<Spanned<Vec<Spanned<String>>>>,
+    ) -> Option<Vec<String>> {
         match raw {
             Some(a) if a.get_ref().is_empty() => {
                 self.err(
@@ -398,7 +405,7 @@ impl Validator<'_> {
     }
 
     /// `algorithms` (default `["HS256"]`), each with at least one key pinned to it.
-    fn algorithms(
+    pub(super) fn algorithms(
         &mut self,
         raw: Option<&Spanned<Vec<Spanned<String>>>>,
         keys: &[VerifyKey],

@@ -7,8 +7,9 @@ use std::time::Duration;
 use http::Uri;
 use toml::Spanned;
 
-use super::raw::RawJwt;
+use super::raw::{RawJwt, RawProvider};
 use super::Validator;
+use crate::auth::Decoder;
 use crate::keys::fetch::Fetcher;
 use crate::keys::{RemoteKeys, RemoteSettings, Source};
 
@@ -19,9 +20,103 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_MAX_BYTES: i64 = 256 * 1024;
 
 impl Validator<'_> {
+    /// `[[jwt.provider]]`: one decoder per issuer, with its own keys, audience and algorithms,
+    /// `[jwt]`'s leeway and remote tuning. Issuers must be unique and not `[jwt] issuer`.
+    pub(super) fn issuers(
+        &mut self,
+        raw: &mut RawJwt,
+        leeway_ms: i64,
+    ) -> Option<Vec<(String, Decoder)>> {
+        let mut out: Vec<(String, Decoder)> = Vec::new();
+        let mut ok = true;
+        for (i, entry) in std::mem::take(&mut raw.providers).into_iter().enumerate() {
+            let (span, entry) = (entry.span(), entry.into_inner());
+            let key = format!("jwt.provider[{}]", i + 1);
+            let Some(issuer) = entry.issuer.clone() else {
+                self.err(
+                    span,
+                    format!("{key}.issuer"),
+                    "the provider has no issuer",
+                    "add issuer = \"https://idp.example\": a token's iss picks its provider",
+                );
+                ok = false;
+                continue;
+            };
+            let taken = out.iter().any(|(iss, _)| iss == issuer.get_ref())
+                || raw
+                    .issuer
+                    .as_ref()
+                    .is_some_and(|iss| iss.get_ref() == issuer.get_ref());
+            if taken {
+                self.err(
+                    issuer.span(),
+                    format!("{key}.issuer"),
+                    format!(
+                        "{:?} is already the issuer of [jwt] or another provider",
+                        issuer.get_ref()
+                    ),
+                    "give each issuer one provider",
+                );
+                ok = false;
+                continue;
+            }
+            match self.provider(entry, issuer.clone(), raw, leeway_ms, span) {
+                Some(decoder) => out.push((issuer.into_inner(), decoder)),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// One provider's decoder: its entry read as a `[jwt]` of its own.
+    fn provider(
+        &mut self,
+        entry: RawProvider,
+        issuer: Spanned<String>,
+        parent: &RawJwt,
+        leeway_ms: i64,
+        span: std::ops::Range<usize>,
+    ) -> Option<Decoder> {
+        // `[jwt]`'s remote tuning applies to providers whose keys are remote.
+        let remote = entry.jwks_url.is_some() || entry.discovery == Some(true);
+        let inherit = |value: &Option<Spanned<String>>| value.clone().filter(|_| remote);
+        let own = RawJwt {
+            algorithms: entry.algorithms,
+            jwks_file: entry.jwks_file,
+            public_key_file: entry.public_key_file,
+            jwks_url: entry.jwks_url,
+            oidc_issuer: entry.discovery.unwrap_or(false).then(|| issuer.clone()),
+            jwks_refresh: inherit(&parent.jwks_refresh),
+            jwks_cooldown: inherit(&parent.jwks_cooldown),
+            jwks_max_stale: inherit(&parent.jwks_max_stale),
+            jwks_timeout: inherit(&parent.jwks_timeout),
+            jwks_max_bytes: parent.jwks_max_bytes.clone().filter(|_| remote),
+            jwks_ca_file: inherit(&parent.jwks_ca_file),
+            jwks_wait: inherit(&parent.jwks_wait),
+            ..RawJwt::default()
+        };
+        let remote = self.remote_keys(&own)?;
+        let (keys, keys_ok) = self.keys(&own, Some(&None), remote.is_some(), span.clone());
+        let algorithms = self.algorithms(own.algorithms.as_ref(), &keys, remote.is_some(), span);
+        let audience = self.audience(entry.audience);
+        if !keys_ok {
+            return None;
+        }
+        Some(Decoder {
+            algorithms: algorithms?,
+            keys,
+            leeway_ms,
+            issuer: Some(issuer.into_inner()),
+            audience,
+            remote,
+            providers: Vec::new(),
+        })
+    }
+
     /// `Some(None)`: no remote source; `None`: a problem (reported).
     pub(super) fn remote_keys(&mut self, raw: &RawJwt) -> Option<Option<Arc<RemoteKeys>>> {
         let source = match (&raw.jwks_url, &raw.oidc_issuer) {
+            (None, None) if !raw.providers.is_empty() => return Some(None),
             (None, None) => {
                 self.no_remote_options(raw);
                 return Some(None);

@@ -69,7 +69,7 @@ pub struct RawServer {
     pub websocket_idle_timeout: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwt {
     pub algorithms: Option<Spanned<Vec<Spanned<String>>>>,
@@ -92,6 +92,9 @@ pub struct RawJwt {
     pub jwks_max_bytes: Option<Spanned<i64>>,
     pub jwks_ca_file: Option<Spanned<String>>,
     pub jwks_wait: Option<Spanned<String>>,
+    /// `[[jwt.provider]]`: further issuers, each with its own keys.
+    #[serde(default, rename = "provider")]
+    pub providers: Vec<Spanned<RawProvider>>,
     pub token_location: Option<Spanned<Vec<Spanned<String>>>>,
     pub websocket_token_param: Option<Spanned<String>>,
     pub websocket_csrf_param: Option<Spanned<String>>,
@@ -101,6 +104,21 @@ pub struct RawJwt {
     pub csrf_header: Option<Spanned<String>>,
     pub csrf_methods: Option<Spanned<Vec<Spanned<String>>>>,
     pub denylist_file: Option<Spanned<String>>,
+}
+
+/// One `[[jwt.provider]]`: an issuer and its key source, audience and algorithms; the remote
+/// tuning (`jwks_refresh`, ...) and `leeway` come from `[jwt]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub issuer: Option<Spanned<String>>,
+    pub jwks_url: Option<Spanned<String>>,
+    /// Find the keys by OpenID Connect discovery from `issuer`.
+    pub discovery: Option<bool>,
+    pub jwks_file: Option<Spanned<String>>,
+    pub public_key_file: Option<Spanned<OneOrMany>>,
+    pub audience: Option<Spanned<Vec<Spanned<String>>>>,
+    pub algorithms: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// A path, or a list of paths.

@@ -336,6 +336,7 @@ fn token_settings(headers: bool, cookies: bool, cookie_names: (&str, &str)) -> A
         issuer: None,
         audience: None,
         remote: None,
+        providers: Vec::new(),
     };
     AuthSettings::builder(decoder)
         .locations(headers, cookies)
@@ -364,6 +365,7 @@ fn the_token_is_stripped_only_when_strip_token_is_set() {
         issuer: None,
         audience: None,
         remote: None,
+        providers: Vec::new(),
     })
     .header("X-Token", "JWT")
     .build()
