@@ -77,6 +77,43 @@ async fn wait_for(remote: &RemoteKeys) -> Result<(), String> {
     }
 }
 
+/// Fetches every remote key set of `snapshot` once, on a runtime of its own (for the commands
+/// that run without one): a line per source, and whether every fetch succeeded. `check
+/// --online` prints it; `explain` uses it so that remote keys can verify its token.
+pub fn fetch_all_now(snapshot: &Snapshot) -> (String, bool) {
+    let remotes = snapshot.auth.decoder().remotes();
+    if remotes.is_empty() {
+        return ("no remote key set is configured\n".to_owned(), true);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return (format!("cannot start a runtime: {e}\n"), false),
+    };
+    let mut text = String::new();
+    let mut ok = true;
+    for remote in remotes {
+        match runtime.block_on(remote.fetch_now()) {
+            Ok(kids) => {
+                let _ = writeln!(
+                    text,
+                    "{}: {} key(s): {}",
+                    remote.source(),
+                    kids.len(),
+                    kids.join(", ")
+                );
+            }
+            Err(why) => {
+                ok = false;
+                let _ = writeln!(text, "{}: fetch failed: {why}", remote.source());
+            }
+        }
+    }
+    (text, ok)
+}
+
 /// Whether the remote key set (if any) has been fetched, for `/readyz`.
 pub fn ready(snapshot: &Snapshot) -> bool {
     snapshot

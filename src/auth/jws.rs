@@ -348,6 +348,52 @@ impl Decoder {
         self.validate_audience(claims.get("aud"))
     }
 
+    /// For `explain`: which issuer's keys and which key verify `token` (the same selection as
+    /// [`Decoder::verify`], key by key), or `None` when none does.
+    pub fn verified_by(&self, token: &[u8]) -> Option<String> {
+        let parts = load(token).ok()?;
+        let iss = match parse_json(&parts.payload) {
+            Ok(Value::Object(payload)) => payload.get("iss").cloned(),
+            _ => None,
+        };
+        let (decoder, whose) = match self.provider(iss.as_ref()) {
+            Some(provider) => (
+                provider,
+                format!("provider {}", provider.issuer.as_deref()?),
+            ),
+            None => (self, "[jwt]".to_owned()),
+        };
+        let kid = parts.header.get("kid").and_then(Value::as_str);
+        let alg = parts
+            .header
+            .get("alg")
+            .and_then(Value::as_str)
+            .and_then(algorithm_from_name)
+            .filter(|alg| decoder.algorithms.contains(alg))?;
+        let remote = decoder.remote.as_ref().map(|r| (r.source(), r.current()));
+        let local = decoder
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k, format!("key {} of the config", i + 1)));
+        let fetched = remote.iter().flat_map(|(source, set)| {
+            set.keys
+                .iter()
+                .map(move |k| (k, format!("a key fetched from {source}")))
+        });
+        let crypto = CryptoProvider::try_get_default()?;
+        let signature = parts.signature.clone();
+        local.chain(fetched).find_map(|(key, origin)| {
+            let named = kid.is_none() || key.kid.is_none() || key.kid.as_deref() == kid;
+            let verifier = (crypto.verifier_factory)(&alg, &key.key).ok()?;
+            let ok = named
+                && key.algorithms.contains(&alg)
+                && verifier.verify(parts.signing_input, &signature).is_ok();
+            let kid = key.kid.as_deref().unwrap_or("-");
+            ok.then(|| format!("{whose}: {origin} (kid {kid}, {alg:?})"))
+        })
+    }
+
     /// The `[[jwt.provider]]` whose issuer is `iss`, if any.
     pub fn provider(&self, iss: Option<&Value>) -> Option<&Decoder> {
         let iss = iss?.as_str()?;

@@ -76,6 +76,8 @@ pub struct RemoteKeys {
     /// Completed fetch attempts, so a waiter can tell that a fetch happened while it waited.
     attempts: AtomicU64,
     started: AtomicBool,
+    /// The last failure's text, for `check --online`.
+    last_error: Mutex<String>,
     /// Woken at every successful fetch.
     fetched: tokio::sync::Notify,
     pub stats: Stats,
@@ -105,6 +107,7 @@ impl RemoteKeys {
             kid_fetch: tokio::sync::Mutex::new(None),
             attempts: AtomicU64::new(0),
             started: AtomicBool::new(false),
+            last_error: Mutex::new(String::new()),
             fetched: tokio::sync::Notify::new(),
             stats: Stats::default(),
         });
@@ -179,6 +182,25 @@ impl RemoteKeys {
         true
     }
 
+    /// One fetch now, for `check --online` and `explain`: the kids of the set put in force,
+    /// or why the fetch failed.
+    pub async fn fetch_now(&self) -> Result<Vec<String>, String> {
+        self.fetch_once().await;
+        let set = self.current();
+        match set.fetched {
+            Some(_) => Ok(set
+                .keys
+                .iter()
+                .map(|k| format!("{} {:?}", k.kid.as_deref().unwrap_or("-"), k.algorithms))
+                .collect()),
+            None => Err(self
+                .last_error
+                .lock()
+                .map(|e| e.clone())
+                .unwrap_or_default()),
+        }
+    }
+
     /// One fetch; on success the set is replaced (a shrunk set takes effect now), on failure
     /// the last good set stays until it is older than `max_stale`. Returns the next interval.
     async fn fetch_once(&self) -> Duration {
@@ -199,6 +221,9 @@ impl RemoteKeys {
             }
             Err(error) => {
                 self.stats.fetch_failed.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut last) = self.last_error.lock() {
+                    *last = error.to_string();
+                }
                 let age = self.current().fetched.map(|at| at.elapsed());
                 tracing::warn!(jwks.source = %self.source(), jwks.outcome = error.outcome(), %error, jwks.age = ?age, "key fetch failed; the last good set stays in force");
                 if age.is_some_and(|age| age > self.settings.max_stale) {

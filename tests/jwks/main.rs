@@ -21,6 +21,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
+mod operations;
 mod providers;
 
 use keys::{access, sign, toml_path, JWKS};
