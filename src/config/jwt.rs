@@ -85,7 +85,9 @@ impl Validator<'_> {
         let secret = self.secret(&raw);
         let remote = self.remote_keys(&raw);
         // With providers, [jwt]'s own keys are optional (tokens of other issuers have none).
-        let has_remote = matches!(remote, Some(Some(_))) || !raw.providers.is_empty();
+        // A remote source that failed validation is reported once, not also as "no key".
+        let has_remote =
+            raw.jwks_url.is_some() || raw.oidc_issuer.is_some() || !raw.providers.is_empty();
         let (keys, keys_ok) = self.keys(&raw, secret.as_ref(), has_remote, span.clone());
         let algorithms = self.algorithms(raw.algorithms.as_ref(), &keys, has_remote, span.clone());
         let locations = self.locations(raw.token_location.as_ref());

@@ -231,14 +231,24 @@ impl Validator<'_> {
             p => p,
         };
         match text.parse::<Uri>() {
-            Ok(uri) if uri.scheme_str() == Some("https") && uri.host().is_some() => Some(uri),
+            // No user:password@ in a URL that logs and metrics name.
+            Ok(uri)
+                if uri.scheme_str() == Some("https")
+                    && uri.host().is_some()
+                    && !uri.authority().is_some_and(|a| a.as_str().contains('@')) =>
+            {
+                Some(uri)
+            }
             _ => {
-                let message = format!("{:?} is not an https URL", raw.get_ref());
+                let message = format!(
+                    "{:?} is not an https URL without credentials",
+                    raw.get_ref()
+                );
                 self.err(
                     raw.span(),
                     key,
                     message,
-                    "write https://host/path (keys are only fetched over TLS)",
+                    "write https://host/path (keys are only fetched over TLS; the URL appears in logs and metrics)",
                 );
                 None
             }

@@ -384,6 +384,11 @@ async fn remote_key_settings_are_validated() {
             "not an https URL",
         ),
         (
+            "jwks_url = \"https://user:secret@idp.example/jwks\"",
+            "jwt.jwks_url",
+            "without credentials",
+        ),
+        (
             "oidc_issuer = \"idp.example\"",
             "jwt.oidc_issuer",
             "not an https URL",
