@@ -66,6 +66,11 @@ fn answer(
             JSON,
             r#"{"status":"draining"}"#,
         ),
+        "/readyz" if !crate::keys::ready(&gateway.snapshot()) => reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            JSON,
+            r#"{"status":"waiting for keys"}"#,
+        ),
         "/readyz" => {
             let routes = gateway.snapshot().routes.routes().len();
             reply(
@@ -77,7 +82,7 @@ fn answer(
         "/metrics" => reply(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            gateway.metrics().encode(),
+            crate::keys::with_metrics(&gateway.snapshot(), gateway.metrics().encode()),
         ),
         _ => reply(StatusCode::NOT_FOUND, JSON, r#"{"detail":"Not Found"}"#),
     }

@@ -24,6 +24,8 @@
 //! the answer here is the 4xx above. Freshness is JSON `true`, or a number read as a
 //! "fresh until" epoch time that has not passed (flask-jwt-extended); nothing else.
 //!
+//! After these, a route's `acr` step-up and `require` claim requirements (see [`require`]).
+//!
 //! Everything here is pure: no I/O, the clock is an argument.
 
 pub mod b64;
@@ -34,6 +36,7 @@ mod error;
 pub mod jws;
 pub mod keys;
 pub mod policy;
+mod require;
 mod settings;
 pub mod source;
 
@@ -42,6 +45,7 @@ pub use denylist::Denylist;
 pub use error::AuthError;
 pub use jws::{Claims, DecodeError, Decoder};
 pub use policy::{Mode, Policy, Rule, TokenType, WebSocketMode};
+pub use require::Requirements;
 pub use settings::{AuthSettings, AuthSettingsBuilder, CookieSettings};
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 mod error;
 mod forward;
 mod jwt;
+mod providers;
 mod raw;
+mod require;
 mod routes;
 mod server;
 

@@ -29,6 +29,8 @@ pub struct Report {
     canonical: Option<String>,
     route: Option<RouteLine>,
     verdict: Verdict,
+    /// Which issuer's keys and which key verified the token, when one did.
+    key: Option<String>,
 }
 
 /// The route a request matched, as printed.
@@ -149,12 +151,14 @@ pub fn explain(
             Verdict::forward(reported, &headers)
         }
     };
+    let key = token.and_then(|t| snapshot.auth.decoder().verified_by(t.as_bytes()));
     Ok(Report {
         request: format!("{method} {url}"),
         websocket,
         canonical,
         route: route.map(RouteLine::of),
         verdict,
+        key,
     })
 }
 
@@ -261,6 +265,9 @@ impl fmt::Display for Report {
         }
         if let Some(websocket) = &self.websocket {
             writeln!(f, "websocket:  {websocket}")?;
+        }
+        if let Some(key) = &self.key {
+            writeln!(f, "verified:   {key}")?;
         }
         match &self.verdict {
             Verdict::Forward {

@@ -42,7 +42,7 @@ use crate::auth::Outcome;
 use crate::error::{json_body, json_response, Body, GatewayError};
 use crate::handler::{Decision, Exchange, RequestIds};
 use crate::headers::{self, X_AUTH_FRESH, X_AUTH_SUBJECT, X_AUTH_TOKEN_TYPE};
-use crate::pipeline::{self, Evaluation, RequestHead};
+use crate::pipeline::{Evaluation, RequestHead};
 use crate::state::Gateway;
 use crate::{clock, path};
 
@@ -133,7 +133,7 @@ fn original(request: &Request<Incoming>, prefix: Option<&str>) -> Result<Origina
 }
 
 /// Answers one subrequest, counting and logging it like a proxied request.
-fn answer(
+async fn answer(
     gateway: &Gateway,
     ids: &RequestIds,
     request: &Request<Incoming>,
@@ -148,7 +148,7 @@ fn answer(
             let convention = convention(request.headers());
             refusal(&mut exchange, GatewayError::BadRequest(detail), convention)
         }
-        Ok(original) => judge(&mut exchange, &original),
+        Ok(original) => judge(&mut exchange, &original).await,
     };
     exchange.status = response.status();
     let latency = started.elapsed();
@@ -158,7 +158,7 @@ fn answer(
 }
 
 /// The proxy's decision on the original request.
-fn judge(exchange: &mut Exchange<'_>, original: &Original) -> Response<Body> {
+async fn judge(exchange: &mut Exchange<'_>, original: &Original) -> Response<Body> {
     let snapshot = exchange.snapshot;
     exchange.method = original.method.clone();
     let head = RequestHead {
@@ -168,7 +168,8 @@ fn judge(exchange: &mut Exchange<'_>, original: &Original) -> Response<Body> {
         headers: &original.headers,
     };
     let (target, route, outcome, reported) =
-        match pipeline::evaluate(snapshot, &head, clock::now_ms()) {
+        // With remote keys, an unknown kid waits for one shared refetch (see `keys`).
+        match crate::keys::evaluate(snapshot, &head, clock::now_ms()).await {
             Evaluation::Refuse {
                 target,
                 route,
@@ -257,8 +258,11 @@ pub async fn serve(
         let (gateway, ids, prefix) = (gateway.clone(), ids.clone(), prefix.clone());
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<Incoming>| {
-                let response = answer(&gateway, &ids, &request, prefix.as_deref());
-                async move { Ok::<_, Infallible>(response) }
+                let (gateway, ids, prefix) = (gateway.clone(), ids.clone(), prefix.clone());
+                async move {
+                    let response = answer(&gateway, &ids, &request, prefix.as_deref()).await;
+                    Ok::<_, Infallible>(response)
+                }
             });
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

@@ -21,7 +21,7 @@ use crate::config::{Snapshot, WebSocketReject};
 use crate::error::{json_response, Body, GatewayError};
 use crate::framing;
 use crate::headers::{self, Forward, X_REQUEST_ID};
-use crate::pipeline::{self, declared_length, Evaluation, RequestHead};
+use crate::pipeline::{declared_length, Evaluation, RequestHead};
 use crate::proxy::{UpstreamBody, UpstreamClient};
 pub use crate::request_id::RequestIds;
 use crate::routes::Route;
@@ -306,7 +306,8 @@ impl Handler {
         }
         let now = clock::now_ms();
         let snapshot = exchange.snapshot;
-        let evaluation = pipeline::evaluate(snapshot, &RequestHead::of(&request), now);
+        // With remote keys, an unknown kid waits for one shared refetch (see `keys`).
+        let evaluation = crate::keys::evaluate(snapshot, &RequestHead::of(&request), now).await;
         let (target, route, outcome, handshake) = match evaluation {
             Evaluation::Refuse {
                 target,

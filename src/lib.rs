@@ -20,6 +20,7 @@ pub mod fs;
 pub mod handler;
 pub mod headers;
 pub mod host;
+pub mod keys;
 pub mod logging;
 pub mod method;
 pub mod metrics;

@@ -34,7 +34,11 @@ enum Command {
     /// Run the gateway (the default).
     Serve,
     /// Validate the config and print the route table in the order it is matched.
-    Check,
+    Check {
+        /// Also fetch every remote key set (jwks_url, oidc_issuer) once and report what came.
+        #[arg(long)]
+        online: bool,
+    },
     /// Show what freshgate would do with a request, without serving or contacting an upstream.
     /// Exits 0 when the request would be forwarded, 1 when it would be rejected.
     Explain {
@@ -73,9 +77,20 @@ fn main() -> ExitCode {
     let path = cli.config.as_path();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime::serve(path),
-        Command::Check => with_snapshot(path, |snapshot| {
+        Command::Check { online } => with_snapshot(path, |snapshot| {
             print_out(&explain::route_table(path, snapshot));
-            ExitCode::SUCCESS
+            match online {
+                false => ExitCode::SUCCESS,
+                true => {
+                    let (report, ok) = freshgate::keys::fetch_all_now(snapshot);
+                    print_out(&report);
+                    if ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+            }
         }),
         Command::Explain {
             method,
@@ -83,6 +98,10 @@ fn main() -> ExitCode {
             token,
             headers,
         } => with_snapshot(path, |snapshot| {
+            // Remote keys are fetched once so they can verify the token (failures are logged).
+            if !snapshot.auth.decoder().remotes().is_empty() {
+                let _ = freshgate::keys::fetch_all_now(snapshot);
+            }
             let now = clock::now_ms();
             match explain::explain(snapshot, &method, &url, token.as_deref(), &headers, now) {
                 Ok(report) => {

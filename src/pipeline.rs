@@ -202,6 +202,8 @@ fn decide<'a>(
         ),
         None => auth::decide_reporting(auth, route.rule, head.method, head.headers, now_ms),
     };
+    // `acr` and `require` are judged after the whole decision table (freshness first).
+    let decision = route.require.judge(decision);
     let (outcome, reported) = match (decision, route.mode) {
         (Ok(outcome), _) => (outcome, None),
         (Err((error, _)), Mode::Enforce) => {

@@ -68,6 +68,8 @@ pub struct Route {
     pub websocket: Option<WebSocketMode>,
     /// WebSocket routes: close the relayed socket when the token's `exp` passes.
     pub close_at_expiry: bool,
+    /// `require` and `acr`: what a verified token must carry beyond the policy.
+    pub require: crate::auth::Requirements,
 }
 
 impl Route {
@@ -348,18 +350,17 @@ impl RouteTable {
         set: AliasSet,
     ) -> Result<Option<&Route>, AliasError> {
         let route = self.lookup(method, path);
-        let Some(rule) = route.map(|r| r.rule).filter(|_| set != AliasSet::NONE) else {
+        let Some(own) = route.filter(|_| set != AliasSet::NONE) else {
             return Ok(route);
         };
+        // Claim requirements and `acr` are part of the rule an alias must not escape.
+        let weaker = |a: &Route| !(own.rule.implies(&a.rule) && own.require.implies(&a.require));
         let folded = self.folded.as_deref().filter(|_| set.case);
         let stricter = |p: &str| {
-            let hit = |t: &RouteTable| t.lookup(method, p).is_some_and(|a| !rule.implies(&a.rule));
+            let hit = |t: &RouteTable| t.lookup(method, p).is_some_and(weaker);
             hit(self) || folded.is_some_and(hit)
         };
-        if folded.is_some_and(|f| {
-            f.lookup(method, path)
-                .is_some_and(|a| !rule.implies(&a.rule))
-        }) {
+        if folded.is_some_and(|f| f.lookup(method, path).is_some_and(weaker)) {
             return Err(AliasError::Ambiguous);
         }
         let found = ALIAS_BUFFER.with(|buf| {

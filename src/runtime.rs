@@ -95,6 +95,12 @@ pub async fn run(path: &Path, shutdown: impl Future<Output = ()>) -> ExitCode {
     let stop_admin = admin_listener.map(|l| start_admin(l, &gateway, &draining));
     let prefix = startup.forward_auth_prefix.clone();
     let stop_forward_auth = forward_auth.map(|l| start_forward_auth(l, &gateway, prefix));
+    // `jwks_wait`: no connection is accepted before the first remote key set (the listeners are
+    // bound, so connections queue in the backlog; `/readyz` says 503 meanwhile).
+    if let Err(message) = crate::keys::wait_before_serving(&gateway.snapshot()).await {
+        tracing::error!("{message}");
+        return ExitCode::FAILURE;
+    }
     let mut workers = match Workers::start(listeners, &gateway, startup.max_connections) {
         Ok(w) => w,
         Err(e) => {

@@ -846,3 +846,51 @@ fn access_and_refresh_csrf_header_names_are_set_separately_or_together() {
         "{bad}"
     );
 }
+
+#[test]
+fn claim_requirements_and_acr_need_a_token_route_and_usable_values() {
+    let public = |line: &str| {
+        plus(&format!(
+            "\n[[route]]\nprefix = \"/static\"\npolicy = \"public\"\n{line}\n"
+        ))
+    };
+    let access = |line: &str| {
+        edit(&[(
+            "policy = \"access\"\n",
+            &format!("policy = \"access\"\n{line}\n"),
+        )])
+    };
+    #[rustfmt::skip]
+    let rows = vec![
+        bad("require on a public route", public("require = { roles = \"admin\" }"), "route[2].require", at("{ roles"), "a public route checks none"),
+        bad("acr on a public route", public("acr = [\"mfa\"]"), "route[2].acr", at("[\"mfa\"]"), "a public route checks none"),
+        bad("an empty require", access("require = {}"), "route[1].require", at("{}"), "requires nothing"),
+        bad("a number to require", access("require = { level = 3 }"), "route[1].require.level", at("{ level"), "not a claim value"),
+        bad("an empty list to require", access("require = { roles = [] }"), "route[1].require.roles", at("{ roles"), "not a claim value"),
+        bad("an empty string to require", access("require = { roles = \"\" }"), "route[1].require.roles", at("{ roles"), "not a claim value"),
+        bad("a list of numbers to require", access("require = { roles = [1] }"), "route[1].require.roles", at("{ roles"), "not a claim value"),
+        bad("an empty claim path segment", access("require = { \"a..b\" = \"x\" }"), "route[1].require.a..b", at("{ \"a..b\""), "not a claim path"),
+        bad("a scope with a quote", access("require = { scope = 'repo\"x' }"), "route[1].require.scope", at("{ scope"), "not an OAuth scope"),
+        bad("an empty acr list", access("acr = []"), "route[1].acr", at("[]"), "no token would ever be accepted"),
+        bad("an acr value with a space", access("acr = [\"m fa\"]"), "route[1].acr", at("\"m fa\""), "cannot be sent in acr_values"),
+    ];
+    assert_refused(rows);
+}
+
+#[test]
+fn claim_requirements_read_dotted_and_nested_paths_alike() {
+    let dir = TempDir::new().expect("temp dir");
+    for line in [
+        "require = { \"realm_access.roles\" = \"admin\", scope = \"a b\" }",
+        "require = { realm_access.roles = [\"admin\"], scope = [\"a\", \"b\"] }",
+        "acr = [\"mfa\", \"phr\"]",
+    ] {
+        let text = edit(&[(
+            "policy = \"access\"\n",
+            &format!("policy = \"access\"\n{line}\n"),
+        )]);
+        if let Err(errors) = parse(&text, "gateway.toml", dir.path()) {
+            panic!("{line}: refused: {errors:?}");
+        }
+    }
+}

@@ -30,6 +30,11 @@ pub enum AuthError {
     CsrfMismatch,
     /// The token's `jti` is in the denylist.
     Revoked,
+    /// The route's `acr` step-up: the token's `acr` is not one of these (space-separated).
+    InsufficientAuthentication(Arc<str>),
+    /// The route's `require` does not hold; carries the required scopes when a scope is
+    /// missing, for the challenge.
+    InsufficientScope(Option<Arc<str>>),
 }
 
 impl AuthError {
@@ -40,7 +45,9 @@ impl AuthError {
             | AuthError::MissingCookie(_)
             | AuthError::MissingCsrf
             | AuthError::CsrfMismatch
-            | AuthError::Revoked => StatusCode::UNAUTHORIZED,
+            | AuthError::Revoked
+            | AuthError::InsufficientAuthentication(_) => StatusCode::UNAUTHORIZED,
+            AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             AuthError::TokenTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             AuthError::BadHeader(_)
             | AuthError::Decode(_)
@@ -64,6 +71,9 @@ impl AuthError {
             AuthError::MissingCsrf => "Missing CSRF Token".into(),
             AuthError::CsrfMismatch => "CSRF double submit tokens do not match".into(),
             AuthError::Revoked => "Token has been revoked".into(),
+            AuthError::InsufficientAuthentication(_) => "Insufficient user authentication".into(),
+            // FastAPI's own wording for a failed `SecurityScopes` check.
+            AuthError::InsufficientScope(_) => "Not enough permissions".into(),
         }
     }
 
@@ -82,12 +92,16 @@ impl AuthError {
             AuthError::MissingCsrf => "missing_csrf",
             AuthError::CsrfMismatch => "csrf_mismatch",
             AuthError::Revoked => "revoked",
+            AuthError::InsufficientAuthentication(_) => "insufficient_authentication",
+            AuthError::InsufficientScope(_) => "insufficient_scope",
         }
     }
 
-    /// The `WWW-Authenticate` challenge of a 401: RFC 6750 `Bearer` without an error when no
-    /// token was sent, `error="invalid_token"` when one was rejected, and for freshness the
-    /// RFC 9470 step-up challenge with the route's `max_age`. `None` for other statuses.
+    /// The `WWW-Authenticate` challenge of a 401 or 403: RFC 6750 `Bearer` without an error
+    /// when no token was sent, `error="invalid_token"` when one was rejected, for freshness
+    /// and `acr` the RFC 9470 step-up challenge (with `acr_values` and the route's `max_age`),
+    /// and for `require` RFC 6750's `error="insufficient_scope"` (with `scope` when a scope is
+    /// missing). `None` for other statuses.
     pub fn challenge(&self, max_age: Option<Duration>) -> Option<HeaderValue> {
         let value = match self {
             AuthError::MissingToken(_) | AuthError::MissingCookie(_) => "Bearer".to_owned(),
@@ -97,6 +111,26 @@ impl AuthError {
                 );
                 if let Some(max_age) = max_age {
                     v.push_str(&format!(", max_age={}", max_age.as_secs()));
+                }
+                v
+            }
+            AuthError::InsufficientAuthentication(acr_values) => {
+                let mut v = format!(
+                    r#"Bearer error="insufficient_user_authentication", error_description="{}", acr_values="{acr_values}""#,
+                    self.detail()
+                );
+                if let Some(max_age) = max_age {
+                    v.push_str(&format!(", max_age={}", max_age.as_secs()));
+                }
+                v
+            }
+            AuthError::InsufficientScope(scope) => {
+                let mut v = format!(
+                    r#"Bearer error="insufficient_scope", error_description="{}""#,
+                    self.detail()
+                );
+                if let Some(scope) = scope {
+                    v.push_str(&format!(r#", scope="{scope}""#));
                 }
                 v
             }

@@ -126,6 +126,12 @@ pub struct Decoder {
     pub leeway_ms: i64,
     pub issuer: Option<String>,
     pub audience: Option<Vec<String>>,
+    /// A provider's key set (`jwks_url`, `oidc_issuer`), read here as it currently is; with
+    /// one, a token's `kid` always selects among the keys (an unknown one is `UnknownKid`).
+    pub remote: Option<std::sync::Arc<crate::keys::RemoteKeys>>,
+    /// `[[jwt.provider]]`: a token whose (unverified) `iss` is one of these issuers is decoded
+    /// by that provider's decoder alone; other tokens by this one's own keys.
+    pub providers: Vec<(String, Decoder)>,
 }
 
 /// The algorithm names PyJWT knows, with their jsonwebtoken equivalent.
@@ -212,6 +218,24 @@ impl Decoder {
     /// Its result depends only on the token bytes and the keys, so it may be cached; the claim
     /// checks ([`Decoder::validate_claims`]) must run on every use.
     pub fn verify(&self, token: &[u8]) -> Result<Claims, DecodeError> {
+        if !self.providers.is_empty() {
+            // The issuer picks the keys; it is read before verification only to choose them,
+            // and the chosen provider then checks it again with the rest of the claims.
+            let parts = load(token)?;
+            let iss = match parse_json(&parts.payload) {
+                Ok(Value::Object(payload)) => payload.get("iss").cloned(),
+                _ => None,
+            };
+            if let Some(provider) = self.provider(iss.as_ref()) {
+                return provider.verify(token);
+            }
+            if self.keys.is_empty() && self.remote.is_none() {
+                return Err(match iss {
+                    None => DecodeError::MissingIssuer,
+                    Some(_) => DecodeError::InvalidIssuer,
+                });
+            }
+        }
         let parts = load(token)?;
         let kid = match parts.header.get("kid") {
             None => None,
@@ -247,13 +271,14 @@ impl Decoder {
         signature: &[u8],
     ) -> Result<(), DecodeError> {
         let provider = CryptoProvider::try_get_default().ok_or(DecodeError::NoKeyForAlg)?;
+        // The local keys, then the provider's set as it is now (a lock-free load).
+        let remote = self.remote.as_ref().map(|r| r.current());
+        let remote_keys = remote.as_ref().map_or(&[][..], |set| set.keys.as_slice());
+        let all = || self.keys.iter().chain(remote_keys);
         let named: Vec<&VerifyKey> = match kid {
-            Some(kid) if self.keys.iter().any(|k| k.kid.is_some()) => {
-                let named: Vec<&VerifyKey> = self
-                    .keys
-                    .iter()
-                    .filter(|k| k.kid.as_deref() == Some(kid))
-                    .collect();
+            Some(kid) if self.remote.is_some() || all().any(|k| k.kid.is_some()) => {
+                let named: Vec<&VerifyKey> =
+                    all().filter(|k| k.kid.as_deref() == Some(kid)).collect();
                 if named.is_empty() {
                     return Err(DecodeError::UnknownKid);
                 }
@@ -262,7 +287,7 @@ impl Decoder {
                 }
                 named
             }
-            _ => self.keys.iter().collect(),
+            _ => all().collect(),
         };
         let mut candidates = named
             .into_iter()
@@ -291,6 +316,10 @@ impl Decoder {
         check_issuer: bool,
         now_ms: i64,
     ) -> Result<(), DecodeError> {
+        if let Some(provider) = self.provider(claims.get("iss")) {
+            // A provider's issuer is always checked: it is what chose the provider's keys.
+            return provider.validate_claims(claims, true, now_ms);
+        }
         // PyJWT truncates "now" to whole seconds before comparing.
         let now = i128::from(now_ms.div_euclid(1000)) * 1000;
         let leeway = i128::from(self.leeway_ms);
@@ -317,6 +346,68 @@ impl Decoder {
             }
         }
         self.validate_audience(claims.get("aud"))
+    }
+
+    /// For `explain`: which issuer's keys and which key verify `token` (the same selection as
+    /// [`Decoder::verify`], key by key), or `None` when none does.
+    pub fn verified_by(&self, token: &[u8]) -> Option<String> {
+        let parts = load(token).ok()?;
+        let iss = match parse_json(&parts.payload) {
+            Ok(Value::Object(payload)) => payload.get("iss").cloned(),
+            _ => None,
+        };
+        let (decoder, whose) = match self.provider(iss.as_ref()) {
+            Some(provider) => (
+                provider,
+                format!("provider {}", provider.issuer.as_deref()?),
+            ),
+            None => (self, "[jwt]".to_owned()),
+        };
+        let kid = parts.header.get("kid").and_then(Value::as_str);
+        let alg = parts
+            .header
+            .get("alg")
+            .and_then(Value::as_str)
+            .and_then(algorithm_from_name)
+            .filter(|alg| decoder.algorithms.contains(alg))?;
+        let remote = decoder.remote.as_ref().map(|r| (r.source(), r.current()));
+        let local = decoder
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k, format!("key {} of the config", i + 1)));
+        let fetched = remote.iter().flat_map(|(source, set)| {
+            set.keys
+                .iter()
+                .map(move |k| (k, format!("a key fetched from {source}")))
+        });
+        let crypto = CryptoProvider::try_get_default()?;
+        let signature = parts.signature.clone();
+        local.chain(fetched).find_map(|(key, origin)| {
+            let named = kid.is_none() || key.kid.is_none() || key.kid.as_deref() == kid;
+            let verifier = (crypto.verifier_factory)(&alg, &key.key).ok()?;
+            let ok = named
+                && key.algorithms.contains(&alg)
+                && verifier.verify(parts.signing_input, &signature).is_ok();
+            let kid = key.kid.as_deref().unwrap_or("-");
+            ok.then(|| format!("{whose}: {origin} (kid {kid}, {alg:?})"))
+        })
+    }
+
+    /// The `[[jwt.provider]]` whose issuer is `iss`, if any.
+    pub fn provider(&self, iss: Option<&Value>) -> Option<&Decoder> {
+        let iss = iss?.as_str()?;
+        self.providers
+            .iter()
+            .find(|(issuer, _)| issuer == iss)
+            .map(|(_, decoder)| decoder)
+    }
+
+    /// Every remote key set: this decoder's and its providers'.
+    pub fn remotes(&self) -> Vec<&std::sync::Arc<crate::keys::RemoteKeys>> {
+        let own = self.remote.iter();
+        own.chain(self.providers.iter().flat_map(|(_, d)| d.remote.iter()))
+            .collect()
     }
 
     fn validate_audience(&self, aud: Option<&Value>) -> Result<(), DecodeError> {

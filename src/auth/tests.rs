@@ -12,6 +12,7 @@
 //! | [`denylist`]   | revocation by `jti`, and its place in the order of checks          |
 //! | [`windows`]    | `max_age` freshness windows, with leeway                           |
 //! | [`report`]     | the verified identity a rejection carries for report mode          |
+//! | [`require`]    | `require` claim requirements and `acr` step-up, after freshness    |
 //!
 //! Every token is built by hand (base64url of chosen header and payload JSON plus an HMAC
 //! signature) so that a row can carry exactly the defect it names. The clock is fixed: `NOW_MS`
@@ -30,6 +31,7 @@ mod denylist;
 mod headers;
 mod identity;
 mod report;
+mod require;
 mod windows;
 
 use std::sync::Arc;
@@ -67,6 +69,8 @@ fn decoder() -> Decoder {
         leeway_ms: 0,
         issuer: None,
         audience: None,
+        remote: None,
+        providers: Vec::new(),
     }
 }
 

@@ -83,25 +83,40 @@ impl Validator<'_> {
         };
         let (span, mut raw) = (raw.span(), raw.into_inner());
         let secret = self.secret(&raw);
-        let (keys, keys_ok) = self.keys(&raw, secret.as_ref(), span.clone());
-        let algorithms = self.algorithms(raw.algorithms.as_ref(), &keys, span.clone());
+        let remote = self.remote_keys(&raw);
+        // With providers, [jwt]'s own keys are optional (tokens of other issuers have none).
+        // A remote source that failed validation is reported once, not also as "no key".
+        let has_remote =
+            raw.jwks_url.is_some() || raw.oidc_issuer.is_some() || !raw.providers.is_empty();
+        let (keys, keys_ok) = self.keys(&raw, secret.as_ref(), has_remote, span.clone());
+        let algorithms = self.algorithms(raw.algorithms.as_ref(), &keys, has_remote, span.clone());
         let locations = self.locations(raw.token_location.as_ref());
         let cookies = self.cookies(&raw);
         let leeway = self.duration(raw.leeway.as_ref(), "jwt.leeway", std::time::Duration::ZERO);
+        let leeway_ms = i64::try_from(leeway.as_millis()).unwrap_or(i64::MAX);
+        let providers = self.issuers(&mut raw, leeway_ms);
         let audience = self.audience(raw.audience.take());
         let header = self.header(&mut raw, span);
         let denylist_file = self.denylist_file(raw.denylist_file.as_ref());
-        let (secret, algorithms, (from_headers, from_cookies), cookies, denylist_file) =
-            (secret?, algorithms?, locations?, cookies?, denylist_file?);
+        let (secret, algorithms, (from_headers, from_cookies), cookies, denylist_file, remote) = (
+            secret?,
+            algorithms?,
+            locations?,
+            cookies?,
+            denylist_file?,
+            remote?,
+        );
         if !keys_ok {
             return None;
         }
         let decoder = Decoder {
             algorithms,
             keys,
-            leeway_ms: i64::try_from(leeway.as_millis()).unwrap_or(i64::MAX),
+            leeway_ms,
             issuer: raw.issuer.take().map(Spanned::into_inner),
             audience,
+            remote,
+            providers: providers?,
         };
         let (header_name, header_type) = header;
         let param = |p: &Option<Spanned<String>>, default: &'static str| {
@@ -135,10 +150,11 @@ impl Validator<'_> {
 
     /// Every verification key: the HMAC secret, PEM public keys and the JWKS, and whether
     /// every key source loaded (a failure is already reported).
-    fn keys(
+    pub(super) fn keys(
         &mut self,
         raw: &RawJwt,
         secret: Option<&Option<Secret>>,
+        remote: bool,
         span: Range<usize>,
     ) -> (Vec<VerifyKey>, bool) {
         let mut keys: Vec<VerifyKey> = Vec::new();
@@ -147,13 +163,16 @@ impl Validator<'_> {
         }
         let public_ok = self.public_keys(raw, &mut keys);
         let jwks_ok = self.jwks(raw, &mut keys);
-        if keys.is_empty() && secret.is_some() && public_ok && jwks_ok {
+        if keys.is_empty() && !remote && secret.is_some() && public_ok && jwks_ok {
             self.err(span, "jwt", "no key is configured", "set one of secret, secret_env or secret_file (HMAC), public_key_file (PEM) or jwks_file (JWKS)");
         }
         (keys, public_ok && jwks_ok)
     }
 
-    fn audience(&mut self, raw: Option<Spanned<Vec<Spanned<String>>>>) -> Option<Vec<String>> {
+    pub(super) fn audience(
+        &mut self,
+        raw: Option<Spanned<Vec<Spanned<String>>>>,
+    ) -> Option<Vec<String>> {
         match raw {
             Some(a) if a.get_ref().is_empty() => {
                 self.err(
@@ -388,10 +407,11 @@ impl Validator<'_> {
     }
 
     /// `algorithms` (default `["HS256"]`), each with at least one key pinned to it.
-    fn algorithms(
+    pub(super) fn algorithms(
         &mut self,
         raw: Option<&Spanned<Vec<Spanned<String>>>>,
         keys: &[VerifyKey],
+        remote: bool,
         table: Range<usize>,
     ) -> Option<Vec<Algorithm>> {
         let default = [Spanned::new(table.clone(), "HS256".to_owned())];
@@ -420,11 +440,12 @@ impl Validator<'_> {
                 self.err(name.span(), "jwt.algorithms", why, "use HS256/384/512, RS256/384/512, PS256/384/512, ES256/384 or EdDSA (names are case-sensitive)");
                 continue;
             };
-            if keys.is_empty() {
+            if keys.is_empty() && !remote {
                 // Reported once, as "no key is configured".
                 continue;
             }
-            if !keys.iter().any(|k| k.algorithms.contains(&alg)) {
+            // A provider's keys are known only once fetched: any algorithm may find its key.
+            if !remote && !keys.iter().any(|k| k.algorithms.contains(&alg)) {
                 ok = false;
                 let fix = match alg.family() {
                     AlgorithmFamily::Hmac => "add secret, secret_env or secret_file, or remove the algorithm",

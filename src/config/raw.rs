@@ -69,7 +69,7 @@ pub struct RawServer {
     pub websocket_idle_timeout: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwt {
     pub algorithms: Option<Spanned<Vec<Spanned<String>>>>,
@@ -83,6 +83,18 @@ pub struct RawJwt {
     pub header_type: Option<Spanned<String>>,
     pub public_key_file: Option<Spanned<OneOrMany>>,
     pub jwks_file: Option<Spanned<String>>,
+    pub jwks_url: Option<Spanned<String>>,
+    pub oidc_issuer: Option<Spanned<String>>,
+    pub jwks_refresh: Option<Spanned<String>>,
+    pub jwks_cooldown: Option<Spanned<String>>,
+    pub jwks_max_stale: Option<Spanned<String>>,
+    pub jwks_timeout: Option<Spanned<String>>,
+    pub jwks_max_bytes: Option<Spanned<i64>>,
+    pub jwks_ca_file: Option<Spanned<String>>,
+    pub jwks_wait: Option<Spanned<String>>,
+    /// `[[jwt.provider]]`: further issuers, each with its own keys.
+    #[serde(default, rename = "provider")]
+    pub providers: Vec<Spanned<RawProvider>>,
     pub token_location: Option<Spanned<Vec<Spanned<String>>>>,
     pub websocket_token_param: Option<Spanned<String>>,
     pub websocket_csrf_param: Option<Spanned<String>>,
@@ -94,6 +106,21 @@ pub struct RawJwt {
     pub refresh_csrf_header: Option<Spanned<String>>,
     pub csrf_methods: Option<Spanned<Vec<Spanned<String>>>>,
     pub denylist_file: Option<Spanned<String>>,
+}
+
+/// One `[[jwt.provider]]`: an issuer and its key source, audience and algorithms; the remote
+/// tuning (`jwks_refresh`, ...) and `leeway` come from `[jwt]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub issuer: Option<Spanned<String>>,
+    pub jwks_url: Option<Spanned<String>>,
+    /// Find the keys by OpenID Connect discovery from `issuer`.
+    pub discovery: Option<bool>,
+    pub jwks_file: Option<Spanned<String>>,
+    pub public_key_file: Option<Spanned<OneOrMany>>,
+    pub audience: Option<Spanned<Vec<Spanned<String>>>>,
+    pub algorithms: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// A path, or a list of paths.
@@ -126,4 +153,7 @@ pub struct RawRoute {
     pub strip_authorization: Option<bool>,
     pub websocket: Option<Spanned<String>>,
     pub close_at_expiry: Option<Spanned<bool>>,
+    /// Claim requirements: claim path (dotted, or nested tables) -> a string or a list of them.
+    pub require: Option<Spanned<toml::Table>>,
+    pub acr: Option<Spanned<Vec<Spanned<String>>>>,
 }

@@ -98,9 +98,11 @@ impl Validator<'_> {
             .map(|v| self.count(Some(v), &key("max_body_bytes"), 0, 0) as u64);
         let upstream = self.route_upstream(raw.upstream.as_ref(), &key("upstream"), at);
         let (websocket, close_at_expiry) = self.websocket(raw, &key);
+        let require = self.requirements(raw, policy, &key);
         let (matcher, policy, methods, upstream, mode, max_age, websocket) = (
             matcher?, policy?, methods?, upstream?, mode?, max_age?, websocket?,
         );
+        let require = require?;
         Some(Route {
             index,
             name: route_name(&matcher, &methods).into(),
@@ -113,6 +115,7 @@ impl Validator<'_> {
             strip_token: raw.strip_authorization.unwrap_or(at.strip_token),
             websocket,
             close_at_expiry,
+            require,
         })
     }
 

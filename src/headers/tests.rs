@@ -335,6 +335,8 @@ fn token_settings(headers: bool, cookies: bool, cookie_names: (&str, &str)) -> A
         leeway_ms: 0,
         issuer: None,
         audience: None,
+        remote: None,
+        providers: Vec::new(),
     };
     AuthSettings::builder(decoder)
         .locations(headers, cookies)
@@ -362,6 +364,8 @@ fn the_token_is_stripped_only_when_strip_token_is_set() {
         leeway_ms: 0,
         issuer: None,
         audience: None,
+        remote: None,
+        providers: Vec::new(),
     })
     .header("X-Token", "JWT")
     .build()

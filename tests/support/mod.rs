@@ -9,7 +9,8 @@
 //! - [`metrics`]: the OpenMetrics text read back into samples;
 //! - [`forge`]: tokens, from honest ones to hand-built headers, payloads and signatures;
 //! - [`wait`]: polling a condition with a deadline, instead of sleeping;
-//! - [`peer`]: real HAProxy, nginx and Caddy processes beside the gateway.
+//! - [`peer`]: real HAProxy, nginx and Caddy processes beside the gateway;
+//! - [`provider`]: a local HTTPS key provider (JWKS and OIDC discovery) with a test CA.
 //!
 //! A test binary uses part of it, so unused parts are not warnings here.
 #![allow(dead_code, unused_imports)]
@@ -21,6 +22,7 @@ pub mod gateway;
 pub mod metrics;
 pub mod peer;
 pub mod process;
+pub mod provider;
 pub mod upstream;
 pub mod wait;
 

@@ -26,6 +26,7 @@ mod freshness;
 mod jwks;
 mod keys;
 mod refusals;
+mod require;
 
 use support::SECRET;
 
