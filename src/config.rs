@@ -7,6 +7,7 @@ mod error;
 mod forward;
 mod jwt;
 mod raw;
+mod revocation;
 mod routes;
 mod server;
 
@@ -71,6 +72,8 @@ pub struct Snapshot {
     pub log_subject: bool,
     /// `[forward]`: claims sent as headers, and whether the token is removed.
     pub forward: ForwardSettings,
+    /// `[revocation]` with a Redis store; its key rules are also in `auth`.
+    pub revocation: Option<Arc<crate::revocation::RevocationSettings>>,
 }
 
 /// `[forward]`.
@@ -159,11 +162,17 @@ impl Validator<'_> {
         let startup = self.startup(&raw);
         let server = self.server(&raw.server);
         let upstreams = self.upstreams(raw.upstreams);
-        let jwt = self.jwt(raw.jwt, server.max_token_bytes);
+        let revocation = self.revocation(raw.revocation);
+        let checks = revocation.as_ref().map(|r| {
+            let rules = r.store.as_ref().map(|s| s.rules.clone());
+            (r.token_checks, rules)
+        });
+        let jwt = self.jwt(raw.jwt, server.max_token_bytes, checks.unwrap_or_default());
         let forward = self.forward(raw.forward);
         let strip_token = forward.as_ref().is_some_and(|f| f.strip_authorization);
         let routes = self.routes(raw.routes, &upstreams, &server, strip_token);
         let jwt = jwt?;
+        let revocation = revocation?;
         Some(Snapshot {
             startup: startup?,
             server,
@@ -174,6 +183,7 @@ impl Validator<'_> {
             denylist_file: jwt.denylist_file,
             log_subject: raw.log.subject.unwrap_or(true),
             forward: forward?,
+            revocation: revocation.store,
         })
     }
 

@@ -255,7 +255,11 @@ impl Handler {
         }
         let now = clock::now_ms();
         let snapshot = exchange.snapshot;
-        let evaluation = pipeline::evaluate(snapshot, &RequestHead::of(&request), now);
+        let head = RequestHead::of(&request);
+        // The one I/O before the decision: the `[revocation]` store, when the token needs it.
+        let revocation = self.gateway.revocation();
+        let answer = revocation.answer(snapshot, &head, now, self.gateway.metrics());
+        let evaluation = pipeline::evaluate_with(snapshot, &head, now, &answer.await);
         let (target, route, outcome, handshake) = match evaluation {
             Evaluation::Refuse {
                 target,

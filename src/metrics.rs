@@ -20,6 +20,9 @@ use crate::handler::{Decision, Exchange};
 use crate::routes::Route;
 use crate::websocket::Relayed;
 
+mod revocation;
+pub use revocation::RevocationMetrics;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: Arc<str>,
@@ -86,6 +89,7 @@ pub struct Metrics {
     websockets_open: Gauge,
     websocket_sessions: Family<SessionLabels, Counter>,
     websocket_bytes: Family<DirectionLabels, Counter>,
+    revocation: RevocationMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -125,6 +129,7 @@ impl Default for Metrics {
             websockets_open: Gauge::default(),
             websocket_sessions: Family::default(),
             websocket_bytes: Family::default(),
+            revocation: RevocationMetrics::default(),
             registry: Registry::default(),
         };
         metrics.register(&mut registry);
@@ -138,6 +143,7 @@ impl Default for Metrics {
 impl Metrics {
     /// Registers every family, with its name and help text.
     fn register(&self, r: &mut Registry) {
+        self.revocation.register(r);
         let m = self;
         r.register(
             "requests",
@@ -303,6 +309,11 @@ impl Metrics {
 
     pub fn connection_closed(&self) {
         self.open_connections.dec();
+    }
+
+    /// The `[revocation]` store's lookups, errors and latency.
+    pub fn revocation(&self) -> &RevocationMetrics {
+        &self.revocation
     }
 
     /// The OpenMetrics text exposition, which Prometheus scrapes.

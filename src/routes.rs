@@ -68,6 +68,8 @@ pub struct Route {
     pub websocket: Option<WebSocketMode>,
     /// WebSocket routes: close the relayed socket when the token's `exp` passes.
     pub close_at_expiry: bool,
+    /// `revocation_unavailable`: overrides `[revocation] unavailable` on this route.
+    pub revocation_unavailable: Option<crate::revocation::Unavailable>,
 }
 
 impl Route {

@@ -30,6 +30,8 @@ pub enum AuthError {
     CsrfMismatch,
     /// The token's `jti` is in the denylist.
     Revoked,
+    /// `[revocation]` could not answer in time and its policy is `deny` (503, `Retry-After`).
+    RevocationUnavailable,
 }
 
 impl AuthError {
@@ -42,6 +44,7 @@ impl AuthError {
             | AuthError::CsrfMismatch
             | AuthError::Revoked => StatusCode::UNAUTHORIZED,
             AuthError::TokenTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            AuthError::RevocationUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::BadHeader(_)
             | AuthError::Decode(_)
             | AuthError::WrongType(_)
@@ -64,6 +67,7 @@ impl AuthError {
             AuthError::MissingCsrf => "Missing CSRF Token".into(),
             AuthError::CsrfMismatch => "CSRF double submit tokens do not match".into(),
             AuthError::Revoked => "Token has been revoked".into(),
+            AuthError::RevocationUnavailable => "Revocation check unavailable".into(),
         }
     }
 
@@ -82,6 +86,7 @@ impl AuthError {
             AuthError::MissingCsrf => "missing_csrf",
             AuthError::CsrfMismatch => "csrf_mismatch",
             AuthError::Revoked => "revoked",
+            AuthError::RevocationUnavailable => "revocation_unavailable",
         }
     }
 
@@ -111,7 +116,8 @@ impl AuthError {
             | AuthError::WrongType(_)
             | AuthError::MissingClaim(_)
             | AuthError::BadClaim(_)
-            | AuthError::TokenTooLarge => return None,
+            | AuthError::TokenTooLarge
+            | AuthError::RevocationUnavailable => return None,
         };
         HeaderValue::from_str(&value).ok()
     }

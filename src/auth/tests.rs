@@ -10,6 +10,7 @@
 //! | [`identity`]   | the accepted identity; every rejection's status, detail, challenge |
 //! | [`cookies`]    | cookies and CSRF, with `token_location` cookies and both           |
 //! | [`denylist`]   | revocation by `jti`, and its place in the order of checks          |
+//! | [`revocation`] | `[revocation]`: key templates, value rules, the answer in the order  |
 //! | [`windows`]    | `max_age` freshness windows, with leeway                           |
 //! | [`report`]     | the verified identity a rejection carries for report mode          |
 //!
@@ -30,6 +31,7 @@ mod denylist;
 mod headers;
 mod identity;
 mod report;
+mod revocation;
 mod windows;
 
 use std::sync::Arc;

@@ -21,6 +21,7 @@ pub struct RawConfig {
     pub forward: RawForward,
     #[serde(default)]
     pub log: RawLog,
+    pub revocation: Option<Spanned<super::revocation::RawRevocation>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,4 +114,5 @@ pub struct RawRoute {
     pub strip_authorization: Option<bool>,
     pub websocket: Option<Spanned<String>>,
     pub close_at_expiry: Option<Spanned<bool>>,
+    pub revocation_unavailable: Option<Spanned<String>>,
 }

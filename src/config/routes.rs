@@ -98,6 +98,10 @@ impl Validator<'_> {
             .map(|v| self.count(Some(v), &key("max_body_bytes"), 0, 0) as u64);
         let upstream = self.route_upstream(raw.upstream.as_ref(), &key("upstream"), at);
         let (websocket, close_at_expiry) = self.websocket(raw, &key);
+        let revocation_unavailable = match &raw.revocation_unavailable {
+            Some(value) => Some(self.unavailable(Some(value), &key("revocation_unavailable"))?),
+            None => None,
+        };
         let (matcher, policy, methods, upstream, mode, max_age, websocket) = (
             matcher?, policy?, methods?, upstream?, mode?, max_age?, websocket?,
         );
@@ -113,6 +117,7 @@ impl Validator<'_> {
             strip_token: raw.strip_authorization.unwrap_or(at.strip_token),
             websocket,
             close_at_expiry,
+            revocation_unavailable,
         })
     }
 

@@ -19,6 +19,7 @@ fn route(matcher: Matcher, methods: &[&str], policy: Policy) -> Route {
         strip_token: false,
         websocket: None,
         close_at_expiry: false,
+        revocation_unavailable: None,
     }
 }
 
