@@ -7,6 +7,7 @@
 //! - [`config`]: a temporary config file a test can rewrite;
 //! - [`process`]: the real `freshgate` binary, its log lines and signals;
 //! - [`metrics`]: the OpenMetrics text read back into samples;
+//! - [`redis`]: a real `redis-server` on a free port, for `[revocation]`;
 //! - [`forge`]: tokens, from honest ones to hand-built headers, payloads and signatures;
 //! - [`wait`]: polling a condition with a deadline, instead of sleeping.
 //!
@@ -19,6 +20,7 @@ pub mod forge;
 pub mod gateway;
 pub mod metrics;
 pub mod process;
+pub mod redis;
 pub mod upstream;
 pub mod wait;
 
@@ -28,6 +30,7 @@ pub use forge::{now, sign_claims, token, ClaimsExt};
 pub use gateway::{start_with_echo, TestGateway};
 pub use metrics::{counter, metric, parse_metrics, Sample};
 pub use process::{freshgate_command, message, Process};
+pub use redis::RedisServer;
 pub use upstream::{dead_port, Upstream};
 pub use wait::{eventually, poll_until};
 
