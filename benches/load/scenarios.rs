@@ -12,6 +12,8 @@ Rows (--scenarios, comma-separated; default all):
   access-eddsa               freshgate, access route, EdDSA (needs public_key_file support)
   rejected-expired           freshgate, access route, expired token: 422 is the expected answer
   access-hs256-10k-subjects  freshgate, access route, 10,000 distinct tokens round-robin
+  access-hs256-revocation    access-hs256 with [revocation] on a redis-server the harness starts
+                             (a miss on every request, no negative cache), if installed
   nginx                      nginx proxy_pass, no auth (bench/nginx.conf), if installed
   haproxy                    HAProxy 2.5+ jwt_verify HS256 (bench/haproxy.cfg), if installed
   wrk                        wrk against freshgate access-hs256, to cross-check the client
@@ -29,6 +31,7 @@ pub enum Scenario {
     AccessEdDsa,
     RejectedExpired,
     ManySubjects,
+    Revocation,
     Nginx,
     Haproxy,
     Wrk,
@@ -36,7 +39,7 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 13] = [
+    pub const ALL: [Scenario; 14] = [
         Scenario::UpstreamDirect,
         Scenario::Public,
         Scenario::AccessHs256,
@@ -46,6 +49,7 @@ impl Scenario {
         Scenario::AccessEdDsa,
         Scenario::RejectedExpired,
         Scenario::ManySubjects,
+        Scenario::Revocation,
         Scenario::Nginx,
         Scenario::Haproxy,
         Scenario::Wrk,
@@ -63,6 +67,7 @@ impl Scenario {
             Scenario::AccessEdDsa => "access-eddsa",
             Scenario::RejectedExpired => "rejected-expired",
             Scenario::ManySubjects => "access-hs256-10k-subjects",
+            Scenario::Revocation => "access-hs256-revocation",
             Scenario::Nginx => "nginx",
             Scenario::Haproxy => "haproxy",
             Scenario::Wrk => "wrk",
