@@ -1,8 +1,11 @@
-//! One Redis store: the multiplexed connection (redis-rs's `ConnectionManager`, which
-//! reconnects by itself), a health probe, and the two caches. The first connection is made
-//! in the background; a lookup waits for it at most its `timeout`.
+//! One Redis store: a multiplexed connection per thread that asks (redis-rs's
+//! `ConnectionManager`, which reconnects by itself, driven on that thread's runtime, so a
+//! request and its lookup never change thread, as the workers' upstream pools), a health
+//! probe, and the two caches shared by all threads. Connections are made in the background;
+//! a lookup waits for its thread's first one at most its `timeout`.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -41,10 +44,21 @@ fn token_cache() -> TokenCache {
     Cache::with_weighter(16 * 1024, CACHE_BYTES, TokenWeight)
 }
 
+/// A connection being made or made.
+type Connection = watch::Receiver<Option<ConnectionManager>>;
+
+thread_local! {
+    /// This thread's connection to each store in use, by store id.
+    static CONNECTIONS: RefCell<Vec<(u64, Weak<Store>, Connection)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Store ids, unique in the process.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
 /// A Redis store in use.
 pub struct Store {
+    id: u64,
     settings: Arc<RevocationSettings>,
-    connection: watch::Receiver<Option<ConnectionManager>>,
     healthy: AtomicBool,
     /// Revoked tokens, until their `exp`.
     revoked: TokenCache,
@@ -67,19 +81,47 @@ impl Store {
     /// A store that connects in the background (on the current tokio runtime, when there is
     /// one) and then probes its health every second while it is in use.
     pub fn start(settings: Arc<RevocationSettings>) -> Arc<Store> {
-        let (sender, connection) = watch::channel(None);
         let store = Arc::new(Store {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             settings,
-            connection,
             healthy: AtomicBool::new(false),
             revoked: token_cache(),
             clear: token_cache(),
             outage_logged: AtomicI64::new(0),
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(maintain(Arc::downgrade(&store), sender));
+            let (sender, connection) = watch::channel(None);
+            runtime.spawn(maintain(Arc::downgrade(&store), sender, true));
+            store.remember_connection(connection);
         }
         store
+    }
+
+    /// This thread's connection, started (on this thread's runtime) when it has none.
+    fn thread_connection(self: &Arc<Self>) -> Option<Connection> {
+        let found = CONNECTIONS.with(|c| {
+            let c = c.borrow();
+            c.iter()
+                .find(|(id, ..)| *id == self.id)
+                .map(|(.., rx)| rx.clone())
+        });
+        if found.is_some() {
+            return found;
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let (sender, connection) = watch::channel(None);
+        runtime.spawn(maintain(Arc::downgrade(self), sender, false));
+        self.remember_connection(connection.clone());
+        Some(connection)
+    }
+
+    /// Keeps this thread's connection, dropping those of stores no longer in use.
+    fn remember_connection(self: &Arc<Self>, connection: Connection) {
+        CONNECTIONS.with(|c| {
+            let mut c = c.borrow_mut();
+            c.retain(|(_, store, _)| store.strong_count() > 0);
+            c.push((self.id, Arc::downgrade(self), connection));
+        });
     }
 
     pub fn settings(&self) -> &Arc<RevocationSettings> {
@@ -91,16 +133,24 @@ impl Store {
         self.healthy.load(Ordering::Relaxed)
     }
 
-    /// The connection, waiting for the first one until `deadline`.
-    async fn connection(&self, deadline: tokio::time::Instant) -> Option<ConnectionManager> {
-        let mut receiver = self.connection.clone();
+    /// This thread's connection, waiting for the first one until `deadline`.
+    async fn connection(
+        self: &Arc<Self>,
+        deadline: tokio::time::Instant,
+    ) -> Option<ConnectionManager> {
+        let mut receiver = self.thread_connection()?;
         let wait = receiver.wait_for(Option::is_some);
         let ready = tokio::time::timeout_at(deadline, wait).await.ok()?.ok()?;
         ready.clone()
     }
 
     /// The lookup's verdict: from a cache, or one round trip within `timeout`.
-    pub async fn verdict(&self, lookup: &Lookup<'_>, now_ms: i64, metrics: &Metrics) -> Verdict {
+    pub async fn verdict(
+        self: &Arc<Self>,
+        lookup: &Lookup<'_>,
+        now_ms: i64,
+        metrics: &Metrics,
+    ) -> Verdict {
         let keys = match &lookup.keys {
             Ok(keys) => keys,
             Err(error) => return Verdict::Refused(error.clone()),
@@ -111,7 +161,8 @@ impl Store {
             metrics.record_lookup("cached_revoked", None);
             return Verdict::Revoked;
         }
-        if self.clear.get(token).is_some_and(|until| until > now_ms) {
+        let negative = self.settings.negative_cache.is_some();
+        if negative && self.clear.get(token).is_some_and(|until| until > now_ms) {
             metrics.record_lookup("cached_clear", None);
             return Verdict::Clear;
         }
@@ -208,53 +259,39 @@ impl Failure {
     }
 }
 
-/// One round trip: `MGET` of the keys (a value that is not a string reads as nil there, never
-/// as an error), and `EXISTS` of each to tell such a value from an absent key.
+/// One round trip: `GET` of the key, pipelined with `GET` of the cutoff when there is one.
+/// A key holding something other than a string answers `WRONGTYPE`; that revokes the token
+/// whichever key it was (fail closed), so it need not say which.
 async fn read(mut connection: ConnectionManager, keys: &Keys) -> Result<(Stored, Stored), Failure> {
-    let mut pipe = redis::pipe();
-    let mut mget = redis::cmd("MGET");
-    mget.arg(&keys.primary);
-    if let Some(cutoff) = &keys.cutoff {
-        mget.arg(cutoff);
-    }
-    pipe.add_command(mget);
-    pipe.cmd("EXISTS").arg(&keys.primary);
-    if let Some(cutoff) = &keys.cutoff {
-        pipe.cmd("EXISTS").arg(cutoff);
-    }
-    let (values, exists): (Values, Vec<i64>) = pipe
-        .query_async::<Vec<redis::Value>>(&mut connection)
-        .await
-        .map_err(|_| Failure::Error)
-        .and_then(|replies| split(replies).ok_or(Failure::Error))?;
-    let stored = |i: usize| match (values.get(i).cloned().flatten(), exists.get(i)) {
-        (Some(value), _) => Stored::Text(value),
-        (None, Some(1..)) => Stored::WrongType,
-        (None, _) => Stored::Absent,
+    type Value = Option<Vec<u8>>;
+    let read = match &keys.cutoff {
+        None => {
+            let mut get = redis::cmd("GET");
+            get.arg(&keys.primary);
+            let value = get.query_async::<Value>(&mut connection).await;
+            value.map(|v| (v, None))
+        }
+        Some(cutoff) => {
+            let mut pipe = redis::pipe();
+            pipe.cmd("GET").arg(&keys.primary).cmd("GET").arg(cutoff);
+            pipe.query_async::<(Value, Value)>(&mut connection).await
+        }
     };
-    let cutoff = match keys.cutoff {
-        Some(_) => stored(1),
-        None => Stored::Absent,
-    };
-    Ok((stored(0), cutoff))
+    let stored = |value: Value| value.map_or(Stored::Absent, Stored::Text);
+    match read {
+        Ok((primary, cutoff)) => Ok((stored(primary), stored(cutoff))),
+        Err(error) if error.code() == Some("WRONGTYPE") => Ok((Stored::WrongType, Stored::Absent)),
+        Err(_) => Err(Failure::Error),
+    }
 }
 
-/// `MGET`'s answer: each key's string value, or nil.
-type Values = Vec<Option<Vec<u8>>>;
-
-/// The `MGET` values and the `EXISTS` counts of a pipeline's replies.
-fn split(replies: Vec<redis::Value>) -> Option<(Values, Vec<i64>)> {
-    let mut replies = replies.into_iter();
-    let values: Values = redis::from_owned_redis_value(replies.next()?).ok()?;
-    let exists = replies
-        .map(|r| redis::from_owned_redis_value::<i64>(r).ok())
-        .collect::<Option<Vec<i64>>>()?;
-    Some((values, exists))
-}
-
-/// Connects (retrying until it succeeds), then probes health every second, until the store
-/// is dropped.
-async fn maintain(store: Weak<Store>, sender: watch::Sender<Option<ConnectionManager>>) {
+/// Connects (retrying until it succeeds); with `probe`, then probes health every second,
+/// until the store is dropped.
+async fn maintain(
+    store: Weak<Store>,
+    sender: watch::Sender<Option<ConnectionManager>>,
+    probe: bool,
+) {
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Duration::from_secs(1))
         .set_number_of_retries(2)
@@ -275,6 +312,9 @@ async fn maintain(store: Weak<Store>, sender: watch::Sender<Option<ConnectionMan
         }
     };
     sender.send_replace(Some(connection.clone()));
+    if !probe {
+        return;
+    }
     loop {
         let Some(store) = store.upgrade() else { return };
         let mut probe = connection.clone();
