@@ -170,6 +170,8 @@ impl Validator<'_> {
         let jwt = self.jwt(raw.jwt, server.max_token_bytes, checks.unwrap_or_default());
         let forward = self.forward(raw.forward);
         let strip_token = forward.as_ref().is_some_and(|f| f.strip_authorization);
+        let has_store = revocation.as_ref().is_some_and(|r| r.store.is_some());
+        self.route_overrides_need_a_store(&raw.routes, has_store);
         let routes = self.routes(raw.routes, &upstreams, &server, strip_token);
         let jwt = jwt?;
         let revocation = revocation?;

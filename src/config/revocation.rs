@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::raw::RawRoute;
 use super::{Secret, Validator};
 use crate::auth::revocation::{KeyTemplate, RevokedWhen, TokenChecks};
 use crate::auth::RevocationRules;
@@ -247,6 +248,28 @@ impl Validator<'_> {
                     None
                 }
             },
+        }
+    }
+
+    /// A route's `revocation_unavailable` without a `[revocation]` store would do nothing.
+    pub(super) fn route_overrides_need_a_store(
+        &mut self,
+        routes: &[Spanned<RawRoute>],
+        has_store: bool,
+    ) {
+        if has_store {
+            return;
+        }
+        for (index, route) in routes.iter().enumerate() {
+            if let Some(value) = &route.get_ref().revocation_unavailable {
+                let key = format!("route[{}].revocation_unavailable", index + 1);
+                self.err(
+                    value.span(),
+                    key,
+                    "there is no [revocation] store to be unavailable",
+                    "add [revocation] with redis = \"redis://...\", or remove the key",
+                );
+            }
         }
     }
 

@@ -82,6 +82,19 @@ fn check_refuses_bad_revocation_settings_with_positions() {
             "{line}: {err}"
         );
     }
+    let text = "[upstreams]\napp = \"http://127.0.0.1:9\"\n[jwt]\nsecret = \"s\"\n[[route]]\nprefix = \"/\"\npolicy = \"access\"\nrevocation_unavailable = \"allow\"\n";
+    let file = ConfigFile::new(text);
+    let out = freshgate_command()
+        .arg("check")
+        .arg("--config")
+        .arg(&file.path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("route[1].revocation_unavailable") && err.contains(":8:"),
+        "an override without a store is refused: {err}"
+    );
     let text = "[upstreams]\napp = \"http://127.0.0.1:9\"\n[jwt]\nsecret = \"s\"\n[revocation]\nredis = \"http://x\"\n";
     let file = ConfigFile::new(text);
     let out = freshgate_command()

@@ -17,6 +17,7 @@ mod bad_input;
 mod commands;
 mod modes;
 mod outages;
+mod reload;
 mod replicas;
 
 use std::net::SocketAddr;
