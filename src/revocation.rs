@@ -55,6 +55,8 @@ pub enum Unavailable {
 pub struct RevocationSettings {
     /// The store's address and credentials (never printed).
     pub client: redis::Client,
+    /// [`RevocationSettings::store_key`] of `client` (holds the password: never printed).
+    pub store_key: String,
     pub rules: Arc<RevocationRules>,
     pub timeout: Duration,
     pub unavailable: Unavailable,
@@ -77,16 +79,20 @@ impl RevocationSettings {
     }
 
     /// Whether two configs name the same store with the same credentials: a reload keeps the
-    /// connection (and the caches) unless this changes.
+    /// connection (and the caches) unless this changes. Asked on every lookup, so it compares
+    /// one string made at validation.
     pub fn same_store(&self, other: &RevocationSettings) -> bool {
-        let (a, b) = (
-            self.client.get_connection_info(),
-            other.client.get_connection_info(),
-        );
-        a.addr.to_string() == b.addr.to_string()
-            && a.redis.db == b.redis.db
-            && a.redis.username == b.redis.username
-            && a.redis.password == b.redis.password
+        self.store_key == other.store_key
+    }
+
+    /// What [`RevocationSettings::same_store`] compares: address, database and credentials.
+    pub fn store_key(client: &redis::Client) -> String {
+        let info = client.get_connection_info();
+        let redis = &info.redis;
+        format!(
+            "{}\n{}\n{:?}\n{:?}",
+            info.addr, redis.db, redis.username, redis.password
+        )
     }
 }
 
@@ -114,7 +120,7 @@ impl Revoker {
     /// The store for `settings`, started (connecting in the background) on first use.
     pub fn store(&self, settings: &Arc<RevocationSettings>) -> Arc<Store> {
         if let Some(store) = self.store.load_full() {
-            if store.settings().same_store(settings) {
+            if Arc::ptr_eq(store.settings(), settings) || store.settings().same_store(settings) {
                 return store;
             }
         }

@@ -117,10 +117,12 @@ impl Validator<'_> {
             revoked_when: revoked_when?,
             cutoff,
         };
+        let client = client?;
         Some(Revocation {
             token_checks: token_checks?,
             store: Some(Arc::new(RevocationSettings {
-                client: client?,
+                store_key: RevocationSettings::store_key(&client),
+                client,
                 rules: Arc::new(rules),
                 timeout,
                 unavailable: unavailable?,
