@@ -33,9 +33,6 @@ use crate::pipeline::{self, Lookup, RequestHead};
 pub use revoke::{revoke, RevokeTarget};
 pub use store::{Store, Stored};
 
-#[doc(hidden)]
-pub use crate::metrics::RevocationMetrics;
-
 /// `Retry-After` on a 503 for an unavailable store: the connection retries continuously.
 pub const RETRY_AFTER_SECONDS: &str = "1";
 /// An outage is logged at most once per this interval.

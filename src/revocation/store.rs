@@ -296,6 +296,11 @@ async fn maintain(
         .set_connection_timeout(Duration::from_secs(1))
         .set_number_of_retries(2)
         .set_max_delay(500);
+    let retry = PROBE_INTERVAL / 2;
+    // A store that refuses us (down, a wrong password) is said at warn, first and then once
+    // per interval, with the reason; the attempts in between at debug.
+    let every = (OUTAGE_LOG_INTERVAL.as_millis() / retry.as_millis()).max(1);
+    let mut attempt: u128 = 0;
     let connection = loop {
         let Some(client) = store.upgrade().map(|s| s.settings.client.clone()) else {
             return;
@@ -305,9 +310,18 @@ async fn maintain(
             Err(error) => {
                 if let Some(store) = store.upgrade() {
                     store.healthy.store(false, Ordering::Relaxed);
-                    tracing::debug!(revocation.store = %store.settings.address(), %error, "revocation store: connecting");
+                    let address = store.settings.address();
+                    match attempt % every {
+                        0 => {
+                            tracing::warn!(revocation.store = %address, %error, "revocation store: cannot connect; retrying")
+                        }
+                        _ => {
+                            tracing::debug!(revocation.store = %address, %error, "revocation store: connecting")
+                        }
+                    }
                 }
-                tokio::time::sleep(PROBE_INTERVAL / 2).await;
+                attempt += 1;
+                tokio::time::sleep(retry).await;
             }
         }
     };

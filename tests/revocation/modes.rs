@@ -302,3 +302,36 @@ negative_cache = "300ms""#,
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_password_from_redis_password_env_is_used_and_never_shown() {
+    let redis = RedisServer::start_with_password(Some("s3cret-pw")).await;
+    // SAFETY of the test: a variable no other test reads.
+    std::env::set_var("FRESHGATE_TEST_REDIS_PASSWORD", "s3cret-pw");
+    let (_up, gw) = start_with_echo(&config(
+        &redis,
+        r#"redis_password_env = "FRESHGATE_TEST_REDIS_PASSWORD""#,
+    ))
+    .await;
+    let (token, jti) = access_with_jti("alice");
+    redis.set(&jti, "true").await;
+    expect(
+        &get(gw.addr, "/protected", &token).await,
+        401,
+        Some(REVOKED),
+        "authenticated and read",
+    );
+    let shown = format!("{:?}", gw.gateway.snapshot());
+    assert!(
+        !shown.contains("s3cret-pw"),
+        "the password is never printed: {shown}"
+    );
+
+    let (_up2, wrong) = start_with_echo(&config(&redis, r#"timeout = "100ms""#)).await;
+    expect(
+        &get(wrong.addr, "/protected", &token).await,
+        503,
+        Some(UNAVAILABLE),
+        "without the password: unavailable, fail closed",
+    );
+}

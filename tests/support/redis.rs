@@ -12,6 +12,8 @@ use super::wait::eventually;
 
 pub struct RedisServer {
     pub port: u16,
+    /// `--requirepass`, when started with a password.
+    password: Option<String>,
     child: Option<Child>,
     dir: tempfile::TempDir,
 }
@@ -19,12 +21,18 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts a server and waits until it answers `PING`.
     pub async fn start() -> RedisServer {
+        RedisServer::start_with_password(None).await
+    }
+
+    /// [`RedisServer::start`], requiring `password` (`--requirepass`) when given.
+    pub async fn start_with_password(password: Option<&str>) -> RedisServer {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free port");
         let mut server = RedisServer {
             port,
+            password: password.map(str::to_owned),
             child: None,
             dir: tempfile::tempdir().expect("a directory for redis-server"),
         };
@@ -41,9 +49,21 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
+    /// The URL with the password, for the test's own connections.
+    fn own_url(&self) -> String {
+        match &self.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}/0", self.port),
+            None => self.url(),
+        }
+    }
+
     /// Starts the server (again) on its port and waits until it answers.
     pub async fn resume(&mut self) {
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        if let Some(password) = &self.password {
+            command.args(["--requirepass", password]);
+        }
+        let child = command
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--enable-debug-command", "local"])
             .arg("--dir")
@@ -53,7 +73,7 @@ impl RedisServer {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start redis-server ({e}): install it with `apt-get install -y redis-server` (.ci/run does)"));
         self.child = Some(child);
-        let url = self.url();
+        let url = self.own_url();
         eventually(
             Duration::from_secs(10),
             "redis-server to answer PING",
@@ -82,7 +102,7 @@ impl RedisServer {
 
     /// A connection of the test's own.
     pub async fn connection(&self) -> MultiplexedConnection {
-        redis::Client::open(self.url().as_str())
+        redis::Client::open(self.own_url().as_str())
             .expect("a valid URL")
             .get_multiplexed_async_connection()
             .await
