@@ -2,6 +2,7 @@
 //! cannot answer), the key templates and how their values read, and `token_checks`, which
 //! also governs `[jwt] denylist_file`.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,19 +70,23 @@ impl Validator<'_> {
                 store: None,
             });
         };
+        let store = self.store(&raw, url, span);
+        Some(Revocation {
+            token_checks: token_checks?,
+            store: Some(Arc::new(store?)),
+        })
+    }
+
+    /// `[revocation]` with `redis`: the connection, the rules, the timeouts and policies.
+    fn store(
+        &mut self,
+        raw: &RawRevocation,
+        url: &Spanned<String>,
+        span: Range<usize>,
+    ) -> Option<RevocationSettings> {
         let password = self.redis_password(raw.redis_password_env.as_ref());
         let client = self.redis_url(url, password.as_ref().and_then(Option::as_ref));
-        let key = self.key_template(
-            raw.key.as_ref(),
-            "revocation.key",
-            "{jti}",
-            &["jti", "sub", "token"],
-        );
-        let cutoff = raw
-            .subject_cutoff_key
-            .as_ref()
-            .map(|k| self.key_template(Some(k), "revocation.subject_cutoff_key", "", &["sub"]));
-        let revoked_when = self.revoked_when(raw.revoked_when.as_ref());
+        let rules = self.rules(raw);
         let unavailable = self.unavailable(raw.unavailable.as_ref(), "revocation.unavailable");
         let timeout = self.duration(
             raw.timeout.as_ref(),
@@ -89,7 +94,7 @@ impl Validator<'_> {
             Duration::from_millis(50),
         );
         if timeout.is_zero() {
-            let span = raw.timeout.as_ref().map_or(span.clone(), Spanned::span);
+            let span = raw.timeout.as_ref().map_or(span, Spanned::span);
             self.err(
                 span,
                 "revocation.timeout",
@@ -108,27 +113,39 @@ impl Validator<'_> {
             "revocation.refresh_lifetime",
             thirty_days,
         );
+        let client = client?;
+        Some(RevocationSettings {
+            store_key: RevocationSettings::store_key(&client),
+            client,
+            rules: Arc::new(rules?),
+            timeout,
+            unavailable: unavailable?,
+            negative_cache,
+            refresh_lifetime,
+        })
+    }
+
+    /// `key`, `revoked_when` and `subject_cutoff_key`.
+    fn rules(&mut self, raw: &RawRevocation) -> Option<RevocationRules> {
+        let key = self.key_template(
+            raw.key.as_ref(),
+            "revocation.key",
+            "{jti}",
+            &["jti", "sub", "token"],
+        );
+        let cutoff = raw
+            .subject_cutoff_key
+            .as_ref()
+            .map(|k| self.key_template(Some(k), "revocation.subject_cutoff_key", "", &["sub"]));
+        let revoked_when = self.revoked_when(raw.revoked_when.as_ref());
         let cutoff = match cutoff {
             Some(c) => Some(c?),
             None => None,
         };
-        let rules = RevocationRules {
+        Some(RevocationRules {
             key: key?,
             revoked_when: revoked_when?,
             cutoff,
-        };
-        let client = client?;
-        Some(Revocation {
-            token_checks: token_checks?,
-            store: Some(Arc::new(RevocationSettings {
-                store_key: RevocationSettings::store_key(&client),
-                client,
-                rules: Arc::new(rules),
-                timeout,
-                unavailable: unavailable?,
-                negative_cache,
-                refresh_lifetime,
-            })),
         })
     }
 

@@ -37,32 +37,10 @@ pub fn revoke(snapshot: &Snapshot, target: &RevokeTarget, now_ms: i64) -> Result
         .ok_or("the config has no [revocation] redis store")?;
     let rules = &settings.rules;
     let (key, value, ttl, what) = match target {
-        RevokeTarget::Token(token) => {
-            let claims = snapshot
-                .auth
-                .decoder()
-                .verify(token.as_bytes())
-                .map_err(|e| {
-                    format!(
-                        "the token does not verify with the configured keys: {}",
-                        e.detail()
-                    )
-                })?;
-            let key = rules
-                .key
-                .render(&claims, token.as_bytes())
-                .map_err(|e| format!("the token cannot be revoked: {}", e.detail()))?;
-            let exp = claims.get("exp").and_then(serde_json::Value::as_f64);
-            let remaining = exp.map(|exp| exp - now_ms as f64 / 1000.0);
-            let ttl = match remaining {
-                Some(left) if left <= 0.0 => {
-                    return Ok("the token has already expired; nothing written\n".into())
-                }
-                Some(left) => Duration::from_secs_f64(left.ceil()),
-                None => settings.refresh_lifetime,
-            };
-            (key, primary_value(&rules.revoked_when), ttl, "token")
-        }
+        RevokeTarget::Token(token) => match token_key(snapshot, settings, token, now_ms)? {
+            Some((key, ttl)) => (key, primary_value(&rules.revoked_when), ttl, "token"),
+            None => return Ok("the token has already expired; nothing written\n".into()),
+        },
         RevokeTarget::Jti(jti) => {
             let key = rules
                 .key
@@ -98,6 +76,38 @@ pub fn revoke(snapshot: &Snapshot, target: &RevokeTarget, now_ms: i64) -> Result
         None => format!("deleted the {what} key from the allowlist"),
     };
     Ok(format!("{action} ({})\n", settings.address()))
+}
+
+/// A token's key and its remaining lifetime, after verifying it with the configured keys;
+/// `None` when it has already expired.
+fn token_key(
+    snapshot: &Snapshot,
+    settings: &super::RevocationSettings,
+    token: &str,
+    now_ms: i64,
+) -> Result<Option<(Vec<u8>, Duration)>, String> {
+    let claims = snapshot
+        .auth
+        .decoder()
+        .verify(token.as_bytes())
+        .map_err(|e| {
+            format!(
+                "the token does not verify with the configured keys: {}",
+                e.detail()
+            )
+        })?;
+    let key = settings
+        .rules
+        .key
+        .render(&claims, token.as_bytes())
+        .map_err(|e| format!("the token cannot be revoked: {}", e.detail()))?;
+    let exp = claims.get("exp").and_then(serde_json::Value::as_f64);
+    let ttl = match exp.map(|exp| exp - now_ms as f64 / 1000.0) {
+        Some(left) if left <= 0.0 => return Ok(None),
+        Some(left) => Duration::from_secs_f64(left.ceil()),
+        None => settings.refresh_lifetime,
+    };
+    Ok(Some((key, ttl)))
 }
 
 /// The value a revoked primary key holds; `None`: an allowlist, where revoking deletes.
