@@ -1,6 +1,6 @@
 //! The admin listener (`[admin] listen`, off when absent, never the public listener):
-//! `/healthz` (the process is up), `/readyz` (a valid snapshot is loaded and the gateway is not
-//! draining) and `/metrics` (Prometheus, OpenMetrics text).
+//! `/healthz` (the process is up), `/readyz` (a valid snapshot is loaded, the gateway is not
+//! draining, and a `[revocation]` store under `unavailable = "deny"` is reachable) and `/metrics` (Prometheus, OpenMetrics text).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -71,6 +71,11 @@ fn answer(
             JSON,
             r#"{"status":"waiting for keys"}"#,
         ),
+        "/readyz" if revocation_down(gateway) => reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            JSON,
+            r#"{"status":"revocation store unreachable"}"#,
+        ),
         "/readyz" => {
             let routes = gateway.snapshot().routes.routes().len();
             reply(
@@ -86,6 +91,17 @@ fn answer(
         ),
         _ => reply(StatusCode::NOT_FOUND, JSON, r#"{"detail":"Not Found"}"#),
     }
+}
+
+/// The `[revocation]` store is unreachable and its policy is `deny`: this replica would
+/// answer 503 to every checked token, so it is not ready. Under `allow` it still serves.
+fn revocation_down(gateway: &Gateway) -> bool {
+    let snapshot = gateway.snapshot();
+    let deny = snapshot
+        .revocation
+        .as_ref()
+        .is_some_and(|r| r.unavailable == crate::revocation::Unavailable::Deny);
+    deny && gateway.revocation().reachable(&snapshot) == Some(false)
 }
 
 /// Serves the admin endpoints until `shutdown` resolves.

@@ -9,7 +9,7 @@
 //! | 1    | `Authorization` header shape            | 422 `Bad Authorization header. Expected value 'Bearer <JWT>'` (also on `optional`) |
 //! | 2    | token present                           | `optional`: forward anonymously; others: 401 `Missing Authorization Header` |
 //! | 3    | decode (see [`jws`]): segments, `kid`, `alg`, signature, payload, `iat`, `nbf`, `exp`, `iss`, `aud` | 422 with PyJWT 1.7.1's message |
-//! | 4    | revocation (with a denylist)            | 401 `Token has been revoked`                               |
+//! | 4    | revocation (with a denylist or `[revocation]`, for the types in `token_checks`; see [`revocation`]) | 401 `Token has been revoked`; the store unavailable under `deny`: 503 `Revocation check unavailable` |
 //! | 5    | `type` claim                            | 422 `Only access tokens are allowed` / `Only refresh tokens are allowed`; absent: 422 `Missing claim: type` |
 //! | 6    | `fresh` policy: `fresh` claim, and the route's `max_age` window | 401 `Fresh token required`         |
 //!
@@ -37,15 +37,20 @@ pub mod jws;
 pub mod keys;
 pub mod policy;
 mod require;
+pub mod revocation;
 mod settings;
 pub mod source;
 
-pub use decide::{decide, decide_reporting, decide_websocket, is_fresh, Identity, Outcome};
+pub use decide::{
+    decide, decide_reporting, decide_reporting_with, decide_websocket, decide_websocket_with,
+    is_fresh, revocation_claims, Identity, Outcome, TokenAt,
+};
 pub use denylist::Denylist;
 pub use error::AuthError;
 pub use jws::{Claims, DecodeError, Decoder};
 pub use policy::{Mode, Policy, Rule, TokenType, WebSocketMode};
 pub use require::Requirements;
+pub use revocation::{Revocation, RevocationRules, Verdict};
 pub use settings::{AuthSettings, AuthSettingsBuilder, CookieSettings};
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod jwt;
 mod providers;
 mod raw;
 mod require;
+mod revocation;
 mod routes;
 mod server;
 
@@ -75,6 +76,8 @@ pub struct Snapshot {
     pub log_subject: bool,
     /// `[forward]`: claims sent as headers, and whether the token is removed.
     pub forward: ForwardSettings,
+    /// `[revocation]` with a Redis store; its key rules are also in `auth`.
+    pub revocation: Option<Arc<crate::revocation::RevocationSettings>>,
 }
 
 /// `[forward]`.
@@ -169,11 +172,19 @@ impl Validator<'_> {
         let startup = self.startup(&raw);
         let server = self.server(&raw.server);
         let upstreams = self.upstreams(raw.upstreams);
-        let jwt = self.jwt(raw.jwt, server.max_token_bytes);
+        let revocation = self.revocation(raw.revocation);
+        let checks = revocation.as_ref().map(|r| {
+            let rules = r.store.as_ref().map(|s| s.rules.clone());
+            (r.token_checks, rules)
+        });
+        let jwt = self.jwt(raw.jwt, server.max_token_bytes, checks.unwrap_or_default());
         let forward = self.forward(raw.forward);
         let strip_token = forward.as_ref().is_some_and(|f| f.strip_authorization);
+        let has_store = revocation.as_ref().is_some_and(|r| r.store.is_some());
+        self.route_overrides_need_a_store(&raw.routes, has_store);
         let routes = self.routes(raw.routes, &upstreams, &server, strip_token);
         let jwt = jwt?;
+        let revocation = revocation?;
         Some(Snapshot {
             startup: startup?,
             server,
@@ -185,6 +196,7 @@ impl Validator<'_> {
             warnings: Vec::new(),
             log_subject: raw.log.subject.unwrap_or(true),
             forward: forward?,
+            revocation: revocation.store,
         })
     }
 

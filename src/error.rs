@@ -165,6 +165,13 @@ impl GatewayError {
         if let Some(challenge) = self.challenge(max_age) {
             response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
         }
+        if let GatewayError::Auth(AuthError::RevocationUnavailable) = self {
+            // RFC 9110 section 10.2.3: the revocation store is expected back shortly.
+            let retry = HeaderValue::from_static(crate::revocation::RETRY_AFTER_SECONDS);
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, retry);
+        }
         response
     }
 

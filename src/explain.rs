@@ -8,11 +8,12 @@ use std::path::Path;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
-use crate::auth::{AuthError, Outcome};
+use crate::auth::{self, AuthError, Outcome, Revocation};
 use crate::config::{Snapshot, WebSocketReject};
 use crate::error::{json_body, GatewayError};
 use crate::headers::{self, Forward};
 use crate::pipeline::{self, Evaluation, RequestHead};
+use crate::revocation;
 use crate::routes::{Matcher, Route};
 
 /// The client address `explain` assumes, for `X-Forwarded-For`.
@@ -28,6 +29,8 @@ pub struct Report {
     websocket: Option<String>,
     canonical: Option<String>,
     route: Option<RouteLine>,
+    /// The `[revocation]` lookup: its keys and answer, or that it was skipped.
+    revocation: Option<String>,
     verdict: Verdict,
     /// Which issuer's keys and which key verified the token, when one did.
     key: Option<String>,
@@ -98,8 +101,9 @@ impl Report {
     }
 }
 
-/// Explains `method url` with an optional token and extra `Name: value` headers. `Err` is a
-/// usage mistake (bad method, URL or header), with a message.
+/// Explains `method url` with an optional token and extra `Name: value` headers, asking the
+/// `[revocation]` store when the token needs it. `Err` is a usage mistake (bad method, URL or
+/// header), with a message.
 pub fn explain(
     snapshot: &Snapshot,
     method: &str,
@@ -107,6 +111,20 @@ pub fn explain(
     token: Option<&str>,
     extra: &[String],
     now_ms: i64,
+) -> Result<Report, String> {
+    explain_with(snapshot, method, url, token, extra, now_ms, true)
+}
+
+/// [`explain`]; `lookup = false` (`--no-revocation`) skips the `[revocation]` store, offline:
+/// the token is then treated as not revoked there (the denylist file still applies).
+pub fn explain_with(
+    snapshot: &Snapshot,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    extra: &[String],
+    now_ms: i64,
+    lookup: bool,
 ) -> Result<Report, String> {
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| format!("{method:?} is not an HTTP method"))?;
@@ -120,7 +138,8 @@ pub fn explain(
         version: Version::HTTP_11,
         headers: &headers,
     };
-    let evaluation = pipeline::evaluate(snapshot, &head, now_ms);
+    let (answer, revocation) = revocation_line(snapshot, &head, now_ms, lookup);
+    let evaluation = pipeline::evaluate_with(snapshot, &head, now_ms, &answer);
     let route = evaluation.route();
     let canonical = evaluation.target().map(|t| t.as_str().to_owned());
     let websocket = websocket_line(snapshot, route, evaluation.handshake());
@@ -157,9 +176,54 @@ pub fn explain(
         websocket,
         canonical,
         route: route.map(RouteLine::of),
+        revocation,
         verdict,
         key,
     })
+}
+
+/// The `[revocation]` answer to decide with, and its line: the keys read and the answer, or
+/// that the lookup was skipped or not needed.
+fn revocation_line(
+    snapshot: &Snapshot,
+    head: &RequestHead<'_>,
+    now_ms: i64,
+    lookup: bool,
+) -> (Revocation, Option<String>) {
+    let Some(settings) = &snapshot.revocation else {
+        return (Revocation::Unchecked, None);
+    };
+    if pipeline::revocation_lookup(snapshot, head, now_ms).is_none() {
+        return (
+            Revocation::Unchecked,
+            Some("not needed for this request".into()),
+        );
+    }
+    if !lookup {
+        return (
+            Revocation::Skipped,
+            Some("skipped (--no-revocation)".into()),
+        );
+    }
+    let Some((answer, explained)) = revocation::explain_lookup(snapshot, head, now_ms) else {
+        return (Revocation::Unchecked, None);
+    };
+    let verdict = match &explained.verdict {
+        auth::Verdict::Clear => "not revoked".to_owned(),
+        auth::Verdict::Revoked => "revoked".to_owned(),
+        auth::Verdict::Unavailable => {
+            format!("unavailable (no answer within {:?})", settings.timeout)
+        }
+        auth::Verdict::Refused(error) => format!("cannot look up: {}", error.detail()),
+    };
+    let keys: Vec<String> = explained.keys.iter().map(|k| format!("{k:?}")).collect();
+    let line = format!(
+        "{} GET {} -> {verdict} ({} us)",
+        settings.address(),
+        keys.join(" "),
+        explained.elapsed.as_micros()
+    );
+    (answer, Some(line))
 }
 
 /// How a WebSocket handshake on a WebSocket route is decided and refused.
@@ -268,6 +332,9 @@ impl fmt::Display for Report {
         }
         if let Some(key) = &self.key {
             writeln!(f, "verified:   {key}")?;
+        }
+        if let Some(revocation) = &self.revocation {
+            writeln!(f, "revocation: {revocation}")?;
         }
         match &self.verdict {
             Verdict::Forward {

@@ -148,7 +148,7 @@ async fn answer(
             let convention = convention(request.headers());
             refusal(&mut exchange, GatewayError::BadRequest(detail), convention)
         }
-        Ok(original) => judge(&mut exchange, &original).await,
+        Ok(original) => judge(gateway, &mut exchange, &original).await,
     };
     exchange.status = response.status();
     let latency = started.elapsed();
@@ -157,8 +157,13 @@ async fn answer(
     response
 }
 
-/// The proxy's decision on the original request.
-async fn judge(exchange: &mut Exchange<'_>, original: &Original) -> Response<Body> {
+/// The proxy's decision on the original request (with the `[revocation]` lookup, as the proxy
+/// makes it).
+async fn judge(
+    gateway: &Gateway,
+    exchange: &mut Exchange<'_>,
+    original: &Original,
+) -> Response<Body> {
     let snapshot = exchange.snapshot;
     exchange.method = original.method.clone();
     let head = RequestHead {
@@ -167,9 +172,14 @@ async fn judge(exchange: &mut Exchange<'_>, original: &Original) -> Response<Bod
         version: Version::HTTP_11,
         headers: &original.headers,
     };
+    let now = clock::now_ms();
+    let revocation = gateway
+        .revocation()
+        .answer(snapshot, &head, now, gateway.metrics())
+        .await;
     let (target, route, outcome, reported) =
         // With remote keys, an unknown kid waits for one shared refetch (see `keys`).
-        match crate::keys::evaluate(snapshot, &head, clock::now_ms()).await {
+        match crate::keys::evaluate(snapshot, &head, now, &revocation).await {
             Evaluation::Refuse {
                 target,
                 route,

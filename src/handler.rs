@@ -306,8 +306,14 @@ impl Handler {
         }
         let now = clock::now_ms();
         let snapshot = exchange.snapshot;
+        let head = RequestHead::of(&request);
+        // The one I/O before the decision: the `[revocation]` store, when the token needs it.
+        let revocation = self.gateway.revocation();
+        let answer = revocation
+            .answer(snapshot, &head, now, self.gateway.metrics())
+            .await;
         // With remote keys, an unknown kid waits for one shared refetch (see `keys`).
-        let evaluation = crate::keys::evaluate(snapshot, &RequestHead::of(&request), now).await;
+        let evaluation = crate::keys::evaluate(snapshot, &head, now, &answer).await;
         let (target, route, outcome, handshake) = match evaluation {
             Evaluation::Refuse {
                 target,

@@ -10,21 +10,23 @@ pub mod remote;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
-use crate::auth::{AuthError, DecodeError};
+use crate::auth::{AuthError, DecodeError, Revocation};
 use crate::config::Snapshot;
 use crate::error::GatewayError;
 use crate::pipeline::{self, Evaluation, RequestHead};
 
 pub use remote::{RemoteKeys, RemoteSettings, Source};
 
-/// [`pipeline::evaluate`], with one refetch of the remote keys and one more evaluation when the
-/// token's `kid` is unknown. Without remote keys, exactly `pipeline::evaluate`.
+/// [`pipeline::evaluate_with`] (with the `[revocation]` store's answer), with one refetch of
+/// the remote keys and one more evaluation when the token's `kid` is unknown. Without remote
+/// keys, exactly `pipeline::evaluate_with`.
 pub async fn evaluate<'a>(
     snapshot: &'a Snapshot,
     head: &RequestHead<'_>,
     now_ms: i64,
+    revocation: &Revocation,
 ) -> Evaluation<'a> {
-    let evaluation = pipeline::evaluate(snapshot, head, now_ms);
+    let evaluation = pipeline::evaluate_with(snapshot, head, now_ms, revocation);
     let remotes = snapshot.auth.decoder().remotes();
     if remotes.is_empty() {
         return evaluation;
@@ -49,7 +51,7 @@ pub async fn evaluate<'a>(
         fetched |= remote.refetch_for_kid().await;
     }
     match fetched {
-        true => pipeline::evaluate(snapshot, head, crate::clock::now_ms()),
+        true => pipeline::evaluate_with(snapshot, head, crate::clock::now_ms(), revocation),
         false => evaluation,
     }
 }

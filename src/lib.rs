@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod aliases;
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -30,6 +31,7 @@ pub mod proxy;
 pub mod proxy_protocol;
 pub mod reload;
 pub mod request_id;
+pub mod revocation;
 pub mod routes;
 pub mod runtime;
 pub mod server;

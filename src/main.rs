@@ -1,11 +1,12 @@
 //! The `freshgate` command: parse the command line, set up logging, hand over to the library.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use freshgate::cli::{print_out, printed};
+use freshgate::revocation::{self, RevokeTarget};
 use freshgate::runtime::load;
 use freshgate::{clock, config, explain, runtime, token};
 
@@ -52,6 +53,22 @@ enum Command {
         /// An extra request header, `'Name: value'`; repeatable.
         #[arg(long = "header", value_name = "NAME: VALUE")]
         headers: Vec<String>,
+        /// Do not ask the `[revocation]` store (offline); the token counts as not revoked there.
+        #[arg(long)]
+        no_revocation: bool,
+    },
+    /// Revoke a token (until its exp), a jti, or every token of a subject issued until now
+    /// (`--subject S --all`), in the `[revocation]` store.
+    #[command(group(clap::ArgGroup::new("what").required(true)))]
+    Revoke {
+        #[arg(long, group = "what")]
+        token: Option<String>,
+        #[arg(long, group = "what")]
+        jti: Option<String>,
+        #[arg(long, group = "what", requires = "all")]
+        subject: Option<String>,
+        #[arg(long, requires = "subject")]
+        all: bool,
     },
     /// Print a token signed with the configured secret, with fastapi-jwt-auth's claims.
     Token {
@@ -97,19 +114,17 @@ fn main() -> ExitCode {
             url,
             token,
             headers,
+            no_revocation,
         } => with_snapshot(path, |snapshot| {
             // Remote keys are fetched once so they can verify the token (failures are logged).
             if !snapshot.auth.decoder().remotes().is_empty() {
                 let _ = freshgate::keys::fetch_all_now(snapshot);
             }
-            let now = clock::now_ms();
-            match explain::explain(snapshot, &method, &url, token.as_deref(), &headers, now) {
+            let (now, lookup, token) = (clock::now_ms(), !no_revocation, token.as_deref());
+            match explain::explain_with(snapshot, &method, &url, token, &headers, now, lookup) {
                 Ok(report) => {
                     print_out(&report.to_string());
-                    match report.forwarded() {
-                        true => ExitCode::SUCCESS,
-                        false => ExitCode::FAILURE,
-                    }
+                    ExitCode::from(u8::from(!report.forwarded()))
                 }
                 Err(message) => {
                     eprintln!("{message}");
@@ -117,22 +132,23 @@ fn main() -> ExitCode {
                 }
             }
         }),
+        Command::Revoke {
+            token,
+            jti,
+            subject,
+            ..
+        } => with_snapshot(path, |snapshot| {
+            let target = RevokeTarget::of(token, jti, subject);
+            printed(path, revocation::revoke(snapshot, &target, clock::now_ms()))
+        }),
         Command::Token {
             sub,
             refresh,
             fresh,
             expires_in,
         } => with_snapshot(path, |snapshot| {
-            match token::mint(snapshot, sub, refresh, fresh, expires_in) {
-                Ok(token) => {
-                    print_out(&format!("{token}\n"));
-                    ExitCode::SUCCESS
-                }
-                Err(message) => {
-                    eprintln!("{}: {message}", path.display());
-                    ExitCode::FAILURE
-                }
-            }
+            let minted = token::mint(snapshot, sub, refresh, fresh, expires_in);
+            printed(path, minted.map(|token| format!("{token}\n")))
         }),
     }
 }
@@ -143,9 +159,4 @@ fn with_snapshot(path: &Path, command: impl FnOnce(&freshgate::Snapshot) -> Exit
         Some(snapshot) => command(&snapshot),
         None => ExitCode::FAILURE,
     }
-}
-
-/// Writes to standard output; a closed pipe (`freshgate check | head -1`) is not an error.
-fn print_out(text: &str) {
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

@@ -20,6 +20,9 @@ use crate::handler::{Decision, Exchange};
 use crate::routes::Route;
 use crate::websocket::Relayed;
 
+mod revocation;
+pub use revocation::RevocationMetrics;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: Arc<str>,
@@ -87,6 +90,7 @@ pub struct Metrics {
     websocket_sessions: Family<SessionLabels, Counter>,
     websocket_bytes: Family<DirectionLabels, Counter>,
     log_lines_dropped: Counter,
+    revocation: RevocationMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -127,6 +131,7 @@ impl Default for Metrics {
             websocket_sessions: Family::default(),
             websocket_bytes: Family::default(),
             log_lines_dropped: Counter::default(),
+            revocation: RevocationMetrics::default(),
             registry: Registry::default(),
         };
         metrics.register(&mut registry);
@@ -140,6 +145,7 @@ impl Default for Metrics {
 impl Metrics {
     /// Registers every family, with its name and help text.
     fn register(&self, r: &mut Registry) {
+        self.revocation.register(r);
         let m = self;
         r.register(
             "requests",
@@ -310,6 +316,11 @@ impl Metrics {
 
     pub fn connection_closed(&self) {
         self.open_connections.dec();
+    }
+
+    /// The `[revocation]` store's lookups, errors and latency.
+    pub fn revocation(&self) -> &RevocationMetrics {
+        &self.revocation
     }
 
     /// The OpenMetrics text exposition, which Prometheus scrapes.

@@ -8,7 +8,7 @@ use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, Uri, Version};
 
-use crate::auth::{self, AuthError, Mode, Outcome};
+use crate::auth::{self, AuthError, Mode, Outcome, Revocation};
 use crate::config::{CorsPreflight, ServerSettings, Snapshot};
 use crate::error::GatewayError;
 use crate::routes::{AliasError, Route};
@@ -88,8 +88,20 @@ impl<'r> RequestHead<'r> {
     }
 }
 
-/// Evaluates a request against a snapshot at `now_ms`.
+/// Evaluates a request against a snapshot at `now_ms`. With `[revocation]` configured, tokens
+/// it checks are refused as unavailable: the server looks up first (see [`revocation_lookup`])
+/// and calls [`evaluate_with`].
 pub fn evaluate<'a>(snapshot: &'a Snapshot, head: &RequestHead<'_>, now_ms: i64) -> Evaluation<'a> {
+    evaluate_with(snapshot, head, now_ms, &Revocation::Unchecked)
+}
+
+/// [`evaluate`] with the `[revocation]` store's answer for this request's token.
+pub fn evaluate_with<'a>(
+    snapshot: &'a Snapshot,
+    head: &RequestHead<'_>,
+    now_ms: i64,
+    revocation: &Revocation,
+) -> Evaluation<'a> {
     let target = match check_request(head, &snapshot.server) {
         Ok(target) => target,
         Err(error) => {
@@ -129,7 +141,7 @@ pub fn evaluate<'a>(snapshot: &'a Snapshot, head: &RequestHead<'_>, now_ms: i64)
             preflight: true,
         };
     }
-    decide(snapshot, head, target, route, now_ms)
+    decide(snapshot, head, target, route, now_ms, revocation)
 }
 
 /// The route for `method` (or, for a preflight, the method it asks about) with the path's
@@ -175,6 +187,7 @@ fn decide<'a>(
     target: PathAndQuery,
     route: &'a Route,
     now_ms: i64,
+    revocation: &Revocation,
 ) -> Evaluation<'a> {
     let handshake = match route.websocket {
         Some(_) => websocket::handshake(head.method, head.version, head.headers),
@@ -192,15 +205,23 @@ fn decide<'a>(
     let handshake = handshake == Handshake::Valid;
     let auth = &snapshot.auth;
     let decision = match route.websocket.filter(|_| handshake) {
-        Some(mode) => auth::decide_websocket(
+        Some(mode) => auth::decide_websocket_with(
             auth,
             route.rule,
             mode,
             head.uri.query(),
             head.headers,
             now_ms,
+            revocation,
         ),
-        None => auth::decide_reporting(auth, route.rule, head.method, head.headers, now_ms),
+        None => auth::decide_reporting_with(
+            auth,
+            route.rule,
+            head.method,
+            head.headers,
+            now_ms,
+            revocation,
+        ),
     };
     // `acr` and `require` are judged after the whole decision table (freshness first).
     let decision = route.require.judge(decision);
@@ -336,6 +357,9 @@ fn canonical_target(uri: &Uri) -> Result<PathAndQuery, GatewayError> {
     PathAndQuery::try_from(rebuilt)
         .map_err(|_| GatewayError::BadRequest("Request target must be an absolute path"))
 }
+
+mod revocation;
+pub use revocation::{revocation_lookup, Lookup};
 
 #[cfg(test)]
 mod tests;

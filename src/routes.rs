@@ -70,6 +70,8 @@ pub struct Route {
     pub close_at_expiry: bool,
     /// `require` and `acr`: what a verified token must carry beyond the policy.
     pub require: crate::auth::Requirements,
+    /// `revocation_unavailable`: overrides `[revocation] unavailable` on this route.
+    pub revocation_unavailable: Option<crate::revocation::Unavailable>,
 }
 
 impl Route {

@@ -8,12 +8,14 @@ use arc_swap::ArcSwap;
 
 use crate::config::Snapshot;
 use crate::metrics::Metrics;
+use crate::revocation::Revoker;
 
 /// The current config snapshot and the metrics, shared by every accept loop.
 #[derive(Debug)]
 pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
     metrics: Metrics,
+    revocation: Revoker,
 }
 
 impl Gateway {
@@ -21,6 +23,7 @@ impl Gateway {
         Arc::new(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
             metrics: Metrics::default(),
+            revocation: Revoker::default(),
         })
     }
 
@@ -36,5 +39,10 @@ impl Gateway {
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The `[revocation]` store in use, kept across reloads that do not change it.
+    pub fn revocation(&self) -> &Revoker {
+        &self.revocation
     }
 }

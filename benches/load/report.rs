@@ -311,6 +311,19 @@ pub fn bars(rows: &[Row], idle_peak_kib: Option<u64>) -> Vec<String> {
             ));
         }
     }
+    if let Some(r) = get(Scenario::Revocation) {
+        let ratio = r.rate / ours.rate;
+        out.push(format!(
+            "access-hs256 with revocation >= 0.7x the req/s without: {} ({ratio:.2}x)",
+            verdict(ratio >= 0.7)
+        ));
+        out.push(format!(
+            "access-hs256 with revocation p99 at most 1 ms higher: {} ({} vs {})",
+            verdict(r.p99_us <= ours.p99_us + 1000),
+            latency(r.p99_us),
+            latency(ours.p99_us)
+        ));
+    }
     if let Some(many) = get(Scenario::ManySubjects) {
         out.push(format!(
             "10k distinct tokens vs one repeated token: {:.2}x the req/s (reported, no bar)",

@@ -20,6 +20,7 @@ use crate::Options;
 
 mod gateway;
 mod peer_rows;
+mod revocation;
 mod rows;
 
 /// The gateway's settings, with `{{NAME}}` placeholders; the routes are [`ROUTES`].

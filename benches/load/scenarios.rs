@@ -13,6 +13,8 @@ Rows (--scenarios, comma-separated; default all):
   rejected-expired           freshgate, access route, expired token: 422 is the expected answer
   access-hs256-10k-subjects  freshgate, access route, 10,000 distinct tokens round-robin
   bare-hyper                 a minimal hyper 1 forwarder, no auth (benches/load/baseline.rs): the floor
+  access-hs256-revocation    access-hs256 with [revocation] on a redis-server the harness starts
+                             (a miss on every request, no negative cache), if installed
   nginx                      nginx proxy_pass, no auth (bench/nginx.conf), if installed
   haproxy                    HAProxy 2.5+ jwt_verify HS256 (bench/haproxy.cfg), if installed
   wrk                        wrk against freshgate access-hs256, to cross-check the client
@@ -31,6 +33,7 @@ pub enum Scenario {
     RejectedExpired,
     ManySubjects,
     BareHyper,
+    Revocation,
     Nginx,
     Haproxy,
     Wrk,
@@ -38,7 +41,7 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 14] = [
+    pub const ALL: [Scenario; 15] = [
         Scenario::UpstreamDirect,
         Scenario::Public,
         Scenario::AccessHs256,
@@ -49,6 +52,7 @@ impl Scenario {
         Scenario::RejectedExpired,
         Scenario::ManySubjects,
         Scenario::BareHyper,
+        Scenario::Revocation,
         Scenario::Nginx,
         Scenario::Haproxy,
         Scenario::Wrk,
@@ -67,6 +71,7 @@ impl Scenario {
             Scenario::RejectedExpired => "rejected-expired",
             Scenario::ManySubjects => "access-hs256-10k-subjects",
             Scenario::BareHyper => "bare-hyper",
+            Scenario::Revocation => "access-hs256-revocation",
             Scenario::Nginx => "nginx",
             Scenario::Haproxy => "haproxy",
             Scenario::Wrk => "wrk",

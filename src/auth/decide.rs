@@ -8,7 +8,10 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::Value;
 
-use super::{jws, source, AuthError, AuthSettings, Claims, Policy, Rule, TokenType, WebSocketMode};
+use super::{
+    jws, source, AuthError, AuthSettings, Claims, Policy, Revocation, Rule, TokenType,
+    WebSocketMode,
+};
 
 /// A verified token's identity, as forwarded upstream.
 #[derive(Clone, PartialEq)]
@@ -99,7 +102,9 @@ type Rejection = (AuthError, Option<Identity>);
 
 /// Decides a request. `now_ms` is the current time in milliseconds since the epoch. A
 /// rejection that came after the token was verified (revoked, wrong type, not fresh, CSRF)
-/// also returns the verified identity, for routes in report (shadow) mode.
+/// also returns the verified identity, for routes in report (shadow) mode. With
+/// `[revocation]` configured this refuses checked tokens as unavailable: the server uses
+/// [`decide_reporting_with`] and the lookup's answer.
 pub fn decide_reporting(
     settings: &AuthSettings,
     rule: Rule,
@@ -107,12 +112,27 @@ pub fn decide_reporting(
     headers: &HeaderMap,
     now_ms: i64,
 ) -> Result<Outcome, Rejection> {
-    let Some(wanted) = wanted(rule.policy) else {
-        return Ok(Outcome::Anonymous);
-    };
-    let found = find_token(settings, wanted, method, headers).map_err(|e| (e, None))?;
-    let missing = &settings.missing_header_detail;
-    decide_found(settings, rule, wanted, found, missing, now_ms)
+    let at = TokenAt::Http(method);
+    decide_with(settings, rule, at, headers, now_ms, &Revocation::Unchecked)
+}
+
+/// [`decide_reporting`] with the answer of the `[revocation]` lookup for this request.
+pub fn decide_reporting_with(
+    settings: &AuthSettings,
+    rule: Rule,
+    method: &Method,
+    headers: &HeaderMap,
+    now_ms: i64,
+    revocation: &Revocation,
+) -> Result<Outcome, Rejection> {
+    decide_with(
+        settings,
+        rule,
+        TokenAt::Http(method),
+        headers,
+        now_ms,
+        revocation,
+    )
 }
 
 /// Decides a WebSocket handshake on a route whose token comes from `mode` (see
@@ -129,18 +149,97 @@ pub fn decide_websocket(
     headers: &HeaderMap,
     now_ms: i64,
 ) -> Result<Outcome, Rejection> {
+    let at = TokenAt::WebSocket(mode, query);
+    decide_with(settings, rule, at, headers, now_ms, &Revocation::Unchecked)
+}
+
+/// [`decide_websocket`] with the answer of the `[revocation]` lookup for this handshake.
+pub fn decide_websocket_with(
+    settings: &AuthSettings,
+    rule: Rule,
+    mode: WebSocketMode,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    now_ms: i64,
+    revocation: &Revocation,
+) -> Result<Outcome, Rejection> {
+    let at = TokenAt::WebSocket(mode, query);
+    decide_with(settings, rule, at, headers, now_ms, revocation)
+}
+
+/// Where a request carries its token: an HTTP request (its method decides CSRF), or a
+/// WebSocket handshake on a route of that mode, with the request's query.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenAt<'q> {
+    Http(&'q Method),
+    WebSocket(WebSocketMode, Option<&'q str>),
+}
+
+fn decide_with(
+    settings: &AuthSettings,
+    rule: Rule,
+    at: TokenAt<'_>,
+    headers: &HeaderMap,
+    now_ms: i64,
+    revocation: &Revocation,
+) -> Result<Outcome, Rejection> {
     let Some(wanted) = wanted(rule.policy) else {
         return Ok(Outcome::Anonymous);
     };
+    let (found, missing) = locate(settings, wanted, at, headers).map_err(|e| (e, None))?;
+    let found = Token { found, missing };
+    decide_found(settings, rule, wanted, found, now_ms, revocation)
+}
+
+/// The verified, valid claims and the token, when the decision will reach its revocation
+/// step with a `[revocation]` store to ask (the token's type is in `token_checks`): what the
+/// server looks up before it decides. `None` when no lookup is needed, because the request
+/// fails earlier or is not checked. Verification is the cached one, so deciding after this
+/// costs no second signature check.
+pub fn revocation_claims(
+    settings: &AuthSettings,
+    rule: Rule,
+    at: TokenAt<'_>,
+    headers: &HeaderMap,
+    now_ms: i64,
+) -> Option<(Arc<Claims>, Vec<u8>)> {
+    settings.revocation_rules()?;
+    let wanted = wanted(rule.policy)?;
+    let (found, missing) = locate(settings, wanted, at, headers).ok()?;
+    let (token, _) = presented(settings, rule.policy, wanted, found, &missing).ok()??;
+    let claims = verified_valid(settings, rule, &token, now_ms).ok()?;
+    settings
+        .token_checks
+        .applies(&claims)
+        .then(|| (claims, token.into_owned()))
+}
+
+/// Finds the token where `at` says, with the detail for its absence.
+fn locate<'h>(
+    settings: &AuthSettings,
+    wanted: TokenType,
+    at: TokenAt<'h>,
+    headers: &'h HeaderMap,
+) -> Result<(Found<'h>, Arc<str>), AuthError> {
+    let (mode, query) = match at {
+        TokenAt::Http(method) => {
+            let found = find_token(settings, wanted, method, headers)?;
+            return Ok((found, settings.missing_header_detail.clone()));
+        }
+        TokenAt::WebSocket(WebSocketMode::Headers, _) => {
+            let found = find_token(settings, wanted, &Method::GET, headers)?;
+            return Ok((found, settings.missing_header_detail.clone()));
+        }
+        TokenAt::WebSocket(mode, query) => (mode, query),
+    };
     let param = |name: &str| query.and_then(|q| source::query_param(q, name));
     let found = match mode {
-        WebSocketMode::Headers => {
-            return decide_reporting(settings, rule, &Method::GET, headers, now_ms)
+        WebSocketMode::Query | WebSocketMode::Headers => {
+            match param(&settings.websocket_token_param) {
+                Some(token) if !token.is_empty() => Found::Header(token),
+                _ => Found::None,
+            }
         }
-        WebSocketMode::Query => match param(&settings.websocket_token_param) {
-            Some(token) if !token.is_empty() => Found::Header(token),
-            _ => Found::None,
-        },
         WebSocketMode::Cookies => {
             let cookies = settings.cookies();
             let name = match wanted {
@@ -155,8 +254,14 @@ pub fn decide_websocket(
             }
         }
     };
-    let missing: Arc<str> = format!("Missing {} token from Query or Path", wanted.as_str()).into();
-    decide_found(settings, rule, wanted, found, &missing, now_ms)
+    let missing = format!("Missing {} token from Query or Path", wanted.as_str()).into();
+    Ok((found, missing))
+}
+
+/// A token looked for, with the detail to answer when it was not found.
+struct Token<'h> {
+    found: Found<'h>,
+    missing: Arc<str>,
 }
 
 /// The token type a policy wants; `None` for `public`, which checks nothing.
@@ -168,49 +273,38 @@ fn wanted(policy: Policy) -> Option<TokenType> {
     }
 }
 
-/// The decision once the token was looked for: `missing` is the detail when none was found.
+/// The decision once the token was looked for.
 fn decide_found(
     settings: &AuthSettings,
     rule: Rule,
     wanted: TokenType,
-    found: Found<'_>,
-    missing: &Arc<str>,
+    token: Token<'_>,
     now_ms: i64,
+    revocation: &Revocation,
 ) -> Result<Outcome, Rejection> {
-    // The issuer is checked only for access tokens on `access` and `fresh` routes.
-    let check_issuer = matches!(rule.policy, Policy::Access | Policy::Fresh);
-    let Some((token, csrf)) = presented(settings, rule.policy, wanted, found, missing)? else {
+    let presented = presented(settings, rule.policy, wanted, token.found, &token.missing)?;
+    let Some((token, csrf)) = presented else {
         return Ok(Outcome::Anonymous);
     };
-    if token.len() > settings.max_token_bytes {
-        return Err((AuthError::TokenTooLarge, None));
-    }
-    let claims = settings
-        .verified(&token)
-        .and_then(|claims| {
-            settings
-                .decoder()
-                .validate_claims(&claims, check_issuer, now_ms)
-                .map(|()| claims)
-        })
-        .map_err(|e| (AuthError::Decode(e), None))?;
+    let claims = verified_valid(settings, rule, &token, now_ms).map_err(|e| (e, None))?;
     let fresh = is_fresh(&claims, now_ms);
     let token_type = match claims.get("type").and_then(Value::as_str) {
         Some("access") => Some(TokenType::Access),
         Some("refresh") => Some(TokenType::Refresh),
         _ => None,
     };
-    let failure = revoked(settings, &claims).or_else(|| match claims.get("type") {
-        None => Some(AuthError::MissingClaim("type")),
-        Some(_) if token_type != Some(wanted) => Some(AuthError::WrongType(wanted)),
-        Some(_)
-            if rule.policy == Policy::Fresh
-                && !(fresh && within(rule.max_age, &claims, settings, now_ms)) =>
-        {
-            Some(AuthError::NotFresh)
-        }
-        Some(_) => csrf.and_then(|sent| csrf_failure(&sent, &claims)),
-    });
+    let failure =
+        revoked(settings, &claims, &token, revocation).or_else(|| match claims.get("type") {
+            None => Some(AuthError::MissingClaim("type")),
+            Some(_) if token_type != Some(wanted) => Some(AuthError::WrongType(wanted)),
+            Some(_)
+                if rule.policy == Policy::Fresh
+                    && !(fresh && within(rule.max_age, &claims, settings, now_ms)) =>
+            {
+                Some(AuthError::NotFresh)
+            }
+            Some(_) => csrf.and_then(|sent| csrf_failure(&sent, &claims)),
+        });
     let identity = token_type.map(|token_type| Identity {
         claims,
         token_type,
@@ -222,6 +316,29 @@ fn decide_found(
         // `failure` is None only when the type matched, so the identity exists.
         (None, None) => Err((AuthError::MissingClaim("type"), None)),
     }
+}
+
+/// The size limit, the (cached) signature check and the time and issuer claims.
+fn verified_valid(
+    settings: &AuthSettings,
+    rule: Rule,
+    token: &[u8],
+    now_ms: i64,
+) -> Result<Arc<Claims>, AuthError> {
+    if token.len() > settings.max_token_bytes {
+        return Err(AuthError::TokenTooLarge);
+    }
+    // The issuer is checked only for access tokens on `access` and `fresh` routes.
+    let check_issuer = matches!(rule.policy, Policy::Access | Policy::Fresh);
+    settings
+        .verified(token)
+        .and_then(|claims| {
+            settings
+                .decoder()
+                .validate_claims(&claims, check_issuer, now_ms)
+                .map(|()| claims)
+        })
+        .map_err(AuthError::Decode)
 }
 
 /// A token to verify and the CSRF header value to compare once it is verified.
@@ -305,9 +422,37 @@ fn find_token<'h>(
     })
 }
 
-/// The denylist check; a token without `jti` cannot be checked, so with a denylist it is
-/// refused (fail closed) where the library's usual callback would crash.
-fn revoked(settings: &AuthSettings, claims: &Claims) -> Option<AuthError> {
+/// The revocation step, for the token types in `token_checks`: the denylist file, then the
+/// `[revocation]` store's answer. A token without `jti` cannot be checked against the file,
+/// so with a denylist it is refused (fail closed) where the library's usual callback would
+/// crash.
+fn revoked(
+    settings: &AuthSettings,
+    claims: &Claims,
+    token: &[u8],
+    revocation: &Revocation,
+) -> Option<AuthError> {
+    if !settings.token_checks.applies(claims) {
+        return None;
+    }
+    denylisted(settings, claims).or_else(|| {
+        let rules = settings.revocation_rules()?;
+        match revocation {
+            Revocation::Skipped => None,
+            Revocation::Answered(verdict) => verdict.error(),
+            // Fail closed: no lookup was made for a token that needs one.
+            Revocation::Unchecked => Some(
+                rules
+                    .keys(claims, token)
+                    .err()
+                    .unwrap_or(AuthError::RevocationUnavailable),
+            ),
+        }
+    })
+}
+
+/// The `denylist_file` check.
+fn denylisted(settings: &AuthSettings, claims: &Claims) -> Option<AuthError> {
     let denylist = settings.denylist()?;
     match claims.get("jti") {
         None => Some(AuthError::MissingClaim("jti")),

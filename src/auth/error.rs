@@ -35,6 +35,8 @@ pub enum AuthError {
     /// The route's `require` does not hold; carries the required scopes when a scope is
     /// missing, for the challenge.
     InsufficientScope(Option<Arc<str>>),
+    /// `[revocation]` could not answer in time and its policy is `deny` (503, `Retry-After`).
+    RevocationUnavailable,
 }
 
 impl AuthError {
@@ -49,6 +51,7 @@ impl AuthError {
             | AuthError::InsufficientAuthentication(_) => StatusCode::UNAUTHORIZED,
             AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             AuthError::TokenTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            AuthError::RevocationUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::BadHeader(_)
             | AuthError::Decode(_)
             | AuthError::WrongType(_)
@@ -74,6 +77,7 @@ impl AuthError {
             AuthError::InsufficientAuthentication(_) => "Insufficient user authentication".into(),
             // FastAPI's own wording for a failed `SecurityScopes` check.
             AuthError::InsufficientScope(_) => "Not enough permissions".into(),
+            AuthError::RevocationUnavailable => "Revocation check unavailable".into(),
         }
     }
 
@@ -94,6 +98,7 @@ impl AuthError {
             AuthError::Revoked => "revoked",
             AuthError::InsufficientAuthentication(_) => "insufficient_authentication",
             AuthError::InsufficientScope(_) => "insufficient_scope",
+            AuthError::RevocationUnavailable => "revocation_unavailable",
         }
     }
 
@@ -145,7 +150,8 @@ impl AuthError {
             | AuthError::WrongType(_)
             | AuthError::MissingClaim(_)
             | AuthError::BadClaim(_)
-            | AuthError::TokenTooLarge => return None,
+            | AuthError::TokenTooLarge
+            | AuthError::RevocationUnavailable => return None,
         };
         HeaderValue::from_str(&value).ok()
     }

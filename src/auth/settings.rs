@@ -6,6 +6,7 @@ use std::sync::Arc;
 use http::{HeaderName, Method};
 
 use super::cache;
+use super::revocation::{RevocationRules, TokenChecks};
 use super::{Claims, DecodeError, Decoder, Denylist};
 
 /// Where and how tokens are read, plus the decoder; built once per config snapshot.
@@ -24,6 +25,10 @@ pub struct AuthSettings {
     cookies: CookieSettings,
     /// `denylist_file`: revoked `jti`s.
     denylist: Option<Arc<Denylist>>,
+    /// `[revocation] token_checks`: the token types the denylists apply to.
+    pub(super) token_checks: TokenChecks,
+    /// `[revocation]` with a store: the keys to look up and how to read them.
+    revocation: Option<Arc<RevocationRules>>,
     /// Verified tokens of this snapshot.
     cache: cache::TokenCache,
     pub(super) bad_header_detail: Arc<str>,
@@ -71,6 +76,8 @@ pub struct AuthSettingsBuilder {
     from_cookies: bool,
     cookies: CookieSettings,
     denylist: Option<Arc<Denylist>>,
+    token_checks: TokenChecks,
+    revocation: Option<Arc<RevocationRules>>,
     websocket_token_param: String,
     websocket_csrf_param: String,
 }
@@ -114,6 +121,17 @@ impl AuthSettingsBuilder {
         self
     }
 
+    /// `[revocation]`: the token types checked, and the store's keys (if any).
+    pub fn revocation(
+        mut self,
+        token_checks: TokenChecks,
+        rules: Option<Arc<RevocationRules>>,
+    ) -> Self {
+        self.token_checks = token_checks;
+        self.revocation = rules;
+        self
+    }
+
     /// Fails when the header name is not a valid header name.
     pub fn build(self) -> Result<AuthSettings, http::Error> {
         let (name, kind) = (&self.header_name, &self.header_type);
@@ -132,6 +150,8 @@ impl AuthSettingsBuilder {
             from_cookies: self.from_cookies,
             cookies: self.cookies,
             denylist: self.denylist,
+            token_checks: self.token_checks,
+            revocation: self.revocation,
             cache: cache::TokenCache::default(),
             websocket_token_param: self.websocket_token_param,
             websocket_csrf_param: self.websocket_csrf_param,
@@ -152,6 +172,8 @@ impl AuthSettings {
             from_cookies: false,
             cookies: CookieSettings::default(),
             denylist: None,
+            token_checks: TokenChecks::default(),
+            revocation: None,
             websocket_token_param: "token".into(),
             websocket_csrf_param: "csrf_token".into(),
         }
@@ -190,6 +212,11 @@ impl AuthSettings {
 
     pub fn denylist(&self) -> Option<&Arc<Denylist>> {
         self.denylist.as_ref()
+    }
+
+    /// `[revocation]`'s keys and how to read them, when a store is configured.
+    pub fn revocation_rules(&self) -> Option<&Arc<RevocationRules>> {
+        self.revocation.as_ref()
     }
 
     /// The token's verified claims, from the cache or by verifying it (and caching success).

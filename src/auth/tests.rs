@@ -10,6 +10,7 @@
 //! | [`identity`]   | the accepted identity; every rejection's status, detail, challenge |
 //! | [`cookies`]    | cookies and CSRF, with `token_location` cookies and both           |
 //! | [`denylist`]   | revocation by `jti`, and its place in the order of checks          |
+//! | [`revocation`] | `[revocation]`: key templates, value rules, the answer in the order  |
 //! | [`windows`]    | `max_age` freshness windows, with leeway                           |
 //! | [`report`]     | the verified identity a rejection carries for report mode          |
 //! | [`require`]    | `require` claim requirements and `acr` step-up, after freshness    |
@@ -32,6 +33,7 @@ mod headers;
 mod identity;
 mod report;
 mod require;
+mod revocation;
 mod windows;
 
 use std::sync::Arc;

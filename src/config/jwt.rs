@@ -11,7 +11,8 @@ use super::raw::{OneOrMany, RawJwt};
 use super::{Secret, Validator};
 use crate::auth::jws::algorithm_from_name;
 use crate::auth::keys::{parse_jwks, VerifyKey};
-use crate::auth::{AuthSettings, CookieSettings, Decoder};
+use crate::auth::revocation::TokenChecks;
+use crate::auth::{AuthSettings, CookieSettings, Decoder, RevocationRules};
 use crate::fs::DenylistFile;
 
 /// Secrets a dictionary attack tries first (jwt_tool's and hashcat's short lists, the
@@ -76,6 +77,7 @@ impl Validator<'_> {
         &mut self,
         raw: Option<Spanned<RawJwt>>,
         max_token_bytes: usize,
+        revocation: (TokenChecks, Option<Arc<RevocationRules>>),
     ) -> Option<Jwt> {
         let Some(raw) = raw else {
             self.err(0..0, "jwt", "the [jwt] table is missing", "add [jwt] with a key: secret, secret_env, secret_file, public_key_file or jwks_file");
@@ -133,6 +135,7 @@ impl Validator<'_> {
             .locations(from_headers, from_cookies)
             .cookies(cookies)
             .denylist(denylist_file.as_ref().map(|f| f.denylist().clone()))
+            .revocation(revocation.0, revocation.1)
             .websocket_params(&token_param, &csrf_param)
             .build();
         let Ok(auth) = built else {

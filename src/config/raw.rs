@@ -22,6 +22,7 @@ pub struct RawConfig {
     pub forward: RawForward,
     #[serde(default)]
     pub log: RawLog,
+    pub revocation: Option<Spanned<super::revocation::RawRevocation>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,4 +157,5 @@ pub struct RawRoute {
     /// Claim requirements: claim path (dotted, or nested tables) -> a string or a list of them.
     pub require: Option<Spanned<toml::Table>>,
     pub acr: Option<Spanned<Vec<Spanned<String>>>>,
+    pub revocation_unavailable: Option<Spanned<String>>,
 }

@@ -99,6 +99,10 @@ impl Validator<'_> {
         let upstream = self.route_upstream(raw.upstream.as_ref(), &key("upstream"), at);
         let (websocket, close_at_expiry) = self.websocket(raw, &key);
         let require = self.requirements(raw, policy, &key);
+        let revocation_unavailable = match &raw.revocation_unavailable {
+            Some(value) => Some(self.unavailable(Some(value), &key("revocation_unavailable"))?),
+            None => None,
+        };
         let (matcher, policy, methods, upstream, mode, max_age, websocket) = (
             matcher?, policy?, methods?, upstream?, mode?, max_age?, websocket?,
         );
@@ -116,6 +120,7 @@ impl Validator<'_> {
             websocket,
             close_at_expiry,
             require,
+            revocation_unavailable,
         })
     }
 

@@ -20,6 +20,7 @@ fn route(matcher: Matcher, methods: &[&str], policy: Policy) -> Route {
         websocket: None,
         close_at_expiry: false,
         require: Default::default(),
+        revocation_unavailable: None,
     }
 }
 

@@ -30,10 +30,16 @@ pub struct App {
 impl App {
     /// Starts the app with the shared secret plus `env`, and waits until it answers.
     pub async fn start(env: &[(&str, &str)]) -> App {
+        App::start_script("app.py", env).await
+    }
+
+    /// Starts another app of tests/compat (`script`, which follows app.py's conventions: the
+    /// port on the first stdout line, `GET /partially-protected` answering 200).
+    pub async fn start_script(script: &str, env: &[(&str, &str)]) -> App {
         let python = venv_python();
         let mut command = Command::new(&python);
         command
-            .arg(manifest_dir().join("tests/compat/app.py"))
+            .arg(manifest_dir().join("tests/compat").join(script))
             .current_dir(manifest_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -54,7 +60,10 @@ impl App {
             command.env(name, value);
         }
         let mut child = command.spawn().unwrap_or_else(|e| {
-            panic!("cannot start {} tests/compat/app.py: {e}", python.display())
+            panic!(
+                "cannot start {} tests/compat/{script}: {e}",
+                python.display()
+            )
         });
         let output = Arc::new(Mutex::new(String::new()));
 

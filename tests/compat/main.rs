@@ -13,6 +13,7 @@
 //!
 //! Setup: `python3 -m venv target/compat-venv` + `pip install -r tests/compat/requirements.txt`,
 //! done once per process (and skipped when the venv's marker file matches the requirements).
+//! The Redis denylist example (`denylist_redis.rs`) also needs `redis-server` (see the README).
 //! A setup failure fails every test here with the reason: this suite never skips itself.
 //! `FRESHGATE_COMPAT_PYTHON` may name another interpreter than `python3` for creating the venv.
 // Tests fail loudly by design, and hand owned tables to their assertion helpers.
@@ -34,6 +35,7 @@ mod venv;
 mod authorization_header;
 mod cookies;
 mod decode_failures;
+mod denylist_redis;
 mod freshness;
 mod issued_tokens;
 mod issuer_audience;

@@ -7,6 +7,7 @@
 //! - [`config`]: a temporary config file a test can rewrite;
 //! - [`process`]: the real `freshgate` binary, its log lines and signals;
 //! - [`metrics`]: the OpenMetrics text read back into samples;
+//! - [`redis`]: a real `redis-server` on a free port, for `[revocation]`;
 //! - [`forge`]: tokens, from honest ones to hand-built headers, payloads and signatures;
 //! - [`wait`]: polling a condition with a deadline, instead of sleeping;
 //! - [`peer`]: real HAProxy, nginx and Caddy processes beside the gateway;
@@ -23,6 +24,7 @@ pub mod metrics;
 pub mod peer;
 pub mod process;
 pub mod provider;
+pub mod redis;
 pub mod upstream;
 pub mod wait;
 
@@ -33,6 +35,7 @@ pub use gateway::{start_with_echo, TestGateway};
 pub use metrics::{counter, metric, parse_metrics, Sample};
 pub use peer::{free_port, PeerProcess};
 pub use process::{freshgate_command, message, Process};
+pub use redis::RedisServer;
 pub use upstream::{dead_port, Upstream};
 pub use wait::{eventually, poll_until};
 

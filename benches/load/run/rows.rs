@@ -17,6 +17,9 @@ impl Bench {
                 Scenario::Nginx | Scenario::Haproxy | Scenario::BareHyper => {
                     Outcome::Skipped("peers run without --target".into())
                 }
+                Scenario::Revocation => {
+                    Outcome::Skipped("the harness starts the redis-server itself".into())
+                }
                 Scenario::Idle => {
                     self.note("idle-1000 runs only against a gateway the harness starts");
                     continue;
@@ -57,6 +60,7 @@ impl Bench {
                 Scenario::Nginx => self.nginx().await?,
                 Scenario::BareHyper => self.bare_hyper().await?,
                 Scenario::Haproxy => self.haproxy().await?,
+                Scenario::Revocation => self.revocation().await?,
                 Scenario::Wrk => {
                     let proc = self.start_freshgate(&hs256).await?;
                     let outcome = self.wrk(self.gateway_addr(), Some(proc.pid)).await;
