@@ -8,7 +8,7 @@ use std::path::Path;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
-use crate::auth::{self, AuthError, Outcome, Revocation};
+use crate::auth::{self, AuthError, Revocation};
 use crate::config::{Snapshot, WebSocketReject};
 use crate::error::{json_body, GatewayError};
 use crate::headers::{self, Forward};
@@ -126,11 +126,7 @@ pub fn explain_with(
     now_ms: i64,
     lookup: bool,
 ) -> Result<Report, String> {
-    let method = Method::from_bytes(method.as_bytes())
-        .map_err(|_| format!("{method:?} is not an HTTP method"))?;
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| format!("{url:?} is not a request target: {e}"))?;
+    let (method, uri) = request_line(method, url)?;
     let mut headers = request_headers(snapshot, token, extra)?;
     let head = RequestHead {
         method: &method,
@@ -159,10 +155,7 @@ pub fn explain_with(
                 upgrade: handshake,
                 request_id: &REQUEST_ID,
                 reported: reported.as_ref().map(|e| e.reason()),
-                identity: match &outcome {
-                    Outcome::Authenticated(identity) => Some(identity),
-                    Outcome::Anonymous => None,
-                },
+                identity: outcome.identity(),
                 claims: &snapshot.forward.claims,
                 strip_token: route.strip_token.then_some(&snapshot.auth),
             };
@@ -237,6 +230,16 @@ fn websocket_line(snapshot: &Snapshot, route: Option<&Route>, handshake: bool) -
         "handshake, token from {}; {refusal}",
         mode.as_str()
     ))
+}
+
+/// The method and target as given on the command line.
+fn request_line(method: &str, url: &str) -> Result<(Method, Uri), String> {
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|_| format!("{method:?} is not an HTTP method"))?;
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("{url:?} is not a request target: {e}"))?;
+    Ok((method, uri))
 }
 
 /// The request's headers: a `Host`, the extra `--header`s, and the token where the config
@@ -336,7 +339,13 @@ impl fmt::Display for Report {
         if let Some(revocation) = &self.revocation {
             writeln!(f, "revocation: {revocation}")?;
         }
-        match &self.verdict {
+        write!(f, "{}", self.verdict)
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Verdict::Forward {
                 reported,
                 identity,

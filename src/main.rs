@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use freshgate::cli::{print_out, printed};
+use freshgate::cli::{self, printed};
 use freshgate::revocation::{self, RevokeTarget};
 use freshgate::runtime::load;
-use freshgate::{clock, config, explain, runtime, token};
+use freshgate::{clock, config, runtime, token};
 
 /// An edge gateway that enforces fastapi-jwt-auth's fresh-token policies.
 #[derive(Parser, Debug)]
@@ -94,21 +94,7 @@ fn main() -> ExitCode {
     let path = cli.config.as_path();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime::serve(path),
-        Command::Check { online } => with_snapshot(path, |snapshot| {
-            print_out(&explain::route_table(path, snapshot));
-            match online {
-                false => ExitCode::SUCCESS,
-                true => {
-                    let (report, ok) = freshgate::keys::fetch_all_now(snapshot);
-                    print_out(&report);
-                    if ok {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::FAILURE
-                    }
-                }
-            }
-        }),
+        Command::Check { online } => with_snapshot(path, |s| cli::check(path, s, online)),
         Command::Explain {
             method,
             url,
@@ -116,21 +102,14 @@ fn main() -> ExitCode {
             headers,
             no_revocation,
         } => with_snapshot(path, |snapshot| {
-            // Remote keys are fetched once so they can verify the token (failures are logged).
-            if !snapshot.auth.decoder().remotes().is_empty() {
-                let _ = freshgate::keys::fetch_all_now(snapshot);
-            }
-            let (now, lookup, token) = (clock::now_ms(), !no_revocation, token.as_deref());
-            match explain::explain_with(snapshot, &method, &url, token, &headers, now, lookup) {
-                Ok(report) => {
-                    print_out(&report.to_string());
-                    ExitCode::from(u8::from(!report.forwarded()))
-                }
-                Err(message) => {
-                    eprintln!("{message}");
-                    ExitCode::from(2)
-                }
-            }
+            let request = cli::Explain {
+                method: &method,
+                url: &url,
+                token: token.as_deref(),
+                headers: &headers,
+                revocation: !no_revocation,
+            };
+            cli::explain(snapshot, &request)
         }),
         Command::Revoke {
             token,

@@ -188,24 +188,28 @@ impl Metrics {
             m.fresh_token_age.clone(),
         );
         r.register(
-            "websockets_open",
-            "Relayed WebSockets open now",
-            m.websockets_open.clone(),
-        );
-        r.register(
-            "websocket_sessions",
-            "WebSocket handshakes on WebSocket routes, by route and outcome",
-            m.websocket_sessions.clone(),
-        );
-        r.register(
             "log_lines_dropped",
             "Log lines dropped because the log writer's buffer was full",
             m.log_lines_dropped.clone(),
         );
+        m.register_websockets(r);
+    }
+
+    fn register_websockets(&self, r: &mut Registry) {
+        r.register(
+            "websockets_open",
+            "Relayed WebSockets open now",
+            self.websockets_open.clone(),
+        );
+        r.register(
+            "websocket_sessions",
+            "WebSocket handshakes on WebSocket routes, by route and outcome",
+            self.websocket_sessions.clone(),
+        );
         r.register(
             "websocket_bytes",
             "Bytes relayed on WebSockets, by direction",
-            m.websocket_bytes.clone(),
+            self.websocket_bytes.clone(),
         );
     }
 

@@ -203,26 +203,7 @@ fn decide<'a>(
         return refuse(target, GatewayError::BadRequest(detail), false);
     }
     let handshake = handshake == Handshake::Valid;
-    let auth = &snapshot.auth;
-    let decision = match route.websocket.filter(|_| handshake) {
-        Some(mode) => auth::decide_websocket_with(
-            auth,
-            route.rule,
-            mode,
-            head.uri.query(),
-            head.headers,
-            now_ms,
-            revocation,
-        ),
-        None => auth::decide_reporting_with(
-            auth,
-            route.rule,
-            head.method,
-            head.headers,
-            now_ms,
-            revocation,
-        ),
-    };
+    let decision = token_decision(snapshot, head, route, handshake, now_ms, revocation);
     // `acr` and `require` are judged after the whole decision table (freshness first).
     let decision = route.require.judge(decision);
     let (outcome, reported) = match (decision, route.mode) {
@@ -248,6 +229,27 @@ fn decide<'a>(
         reported,
         handshake,
         preflight: false,
+    }
+}
+
+/// The token decision: the WebSocket rules for a handshake on a WebSocket route, else the
+/// ordinary ones.
+fn token_decision(
+    snapshot: &Snapshot,
+    head: &RequestHead<'_>,
+    route: &Route,
+    handshake: bool,
+    now_ms: i64,
+    revocation: &Revocation,
+) -> Result<Outcome, (AuthError, Option<auth::Identity>)> {
+    let auth = &snapshot.auth;
+    let (rule, headers) = (route.rule, head.headers);
+    match route.websocket.filter(|_| handshake) {
+        Some(mode) => {
+            let query = head.uri.query();
+            auth::decide_websocket_with(auth, rule, mode, query, headers, now_ms, revocation)
+        }
+        None => auth::decide_reporting_with(auth, rule, head.method, headers, now_ms, revocation),
     }
 }
 
