@@ -3,6 +3,7 @@
 //! start to end. Validation reports every problem it finds, each with file, line, column, key
 //! and fix, and builds nothing partial: a config is whole or refused.
 
+mod cookies;
 mod error;
 mod forward;
 mod jwt;

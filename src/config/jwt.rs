@@ -64,6 +64,16 @@ const COMMON_SECRETS: &[&str] = &[
     "django-insecure",
 ];
 
+/// What the token settings are built from, once validated.
+struct SettingsParts {
+    header: (Spanned<String>, String),
+    max_token_bytes: usize,
+    locations: (bool, bool),
+    cookies: CookieSettings,
+    denylist: Option<Arc<crate::auth::Denylist>>,
+    revocation: (TokenChecks, Option<Arc<RevocationRules>>),
+}
+
 /// What `[jwt]` produced.
 pub(super) struct Jwt {
     pub auth: AuthSettings,
@@ -120,7 +130,30 @@ impl Validator<'_> {
             remote,
             providers: providers?,
         };
-        let (header_name, header_type) = header;
+        let parts = SettingsParts {
+            header,
+            max_token_bytes,
+            locations: (from_headers, from_cookies),
+            cookies,
+            denylist: denylist_file.as_ref().map(|f| f.denylist().clone()),
+            revocation,
+        };
+        let auth = self.settings(decoder, &raw, parts)?;
+        Some(Jwt {
+            auth,
+            secret,
+            denylist_file,
+        })
+    }
+
+    /// The token settings from the validated parts; `None` when the header name is refused.
+    fn settings(
+        &mut self,
+        decoder: Decoder,
+        raw: &RawJwt,
+        parts: SettingsParts,
+    ) -> Option<AuthSettings> {
+        let (header_name, header_type) = parts.header;
         let param = |p: &Option<Spanned<String>>, default: &'static str| {
             p.as_ref()
                 .map_or(default.to_owned(), |p| p.get_ref().clone())
@@ -129,13 +162,14 @@ impl Validator<'_> {
             param(&raw.websocket_token_param, "token"),
             param(&raw.websocket_csrf_param, "csrf_token"),
         );
+        let (checks, rules) = parts.revocation;
         let built = AuthSettings::builder(decoder)
             .header(header_name.get_ref(), &header_type)
-            .max_token_bytes(max_token_bytes)
-            .locations(from_headers, from_cookies)
-            .cookies(cookies)
-            .denylist(denylist_file.as_ref().map(|f| f.denylist().clone()))
-            .revocation(revocation.0, revocation.1)
+            .max_token_bytes(parts.max_token_bytes)
+            .locations(parts.locations.0, parts.locations.1)
+            .cookies(parts.cookies)
+            .denylist(parts.denylist)
+            .revocation(checks, rules)
             .websocket_params(&token_param, &csrf_param)
             .build();
         let Ok(auth) = built else {
@@ -144,11 +178,7 @@ impl Validator<'_> {
             self.err(header_name.span(), "jwt.header_name", message, fix);
             return None;
         };
-        Some(Jwt {
-            auth,
-            secret,
-            denylist_file,
-        })
+        Some(auth)
     }
 
     /// Every verification key: the HMAC secret, PEM public keys and the JWKS, and whether
@@ -471,97 +501,5 @@ impl Validator<'_> {
             }
         }
         ok.then_some(out)
-    }
-
-    /// `token_location`: `headers`, `cookies` or both. Returns (headers, cookies).
-    fn locations(&mut self, raw: Option<&Spanned<Vec<Spanned<String>>>>) -> Option<(bool, bool)> {
-        let Some(raw) = raw else {
-            return Some((true, false));
-        };
-        let fix =
-            "write token_location = [\"headers\"], [\"cookies\"] or [\"headers\", \"cookies\"]";
-        let (mut headers, mut cookies) = (false, false);
-        for location in raw.get_ref() {
-            match location.get_ref().as_str() {
-                "headers" => headers = true,
-                "cookies" => cookies = true,
-                other => {
-                    self.err(
-                        location.span(),
-                        "jwt.token_location",
-                        format!("unknown location {other:?}"),
-                        fix,
-                    );
-                    return None;
-                }
-            }
-        }
-        if !headers && !cookies {
-            self.err(raw.span(), "jwt.token_location", "the list is empty", fix);
-            return None;
-        }
-        Some((headers, cookies))
-    }
-
-    fn cookies(&mut self, raw: &RawJwt) -> Option<CookieSettings> {
-        let mut cookies = CookieSettings::default();
-        let mut ok = true;
-        for (key, value, target) in [
-            ("access_cookie", &raw.access_cookie, &mut cookies.access),
-            ("refresh_cookie", &raw.refresh_cookie, &mut cookies.refresh),
-        ] {
-            let Some(value) = value else { continue };
-            let name = value.get_ref();
-            if name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
-            {
-                ok = false;
-                self.err(
-                    value.span(),
-                    format!("jwt.{key}"),
-                    format!("{name:?} is not a valid cookie name"),
-                    "use letters, digits and -_. only",
-                );
-                continue;
-            }
-            *target = name.clone();
-        }
-        if let Some(protect) = raw.csrf_protect {
-            cookies.csrf_protect = protect;
-        }
-        // `csrf_header` sets both; `access_csrf_header` and `refresh_csrf_header` each one.
-        for (key, value, targets) in [
-            ("csrf_header", &raw.csrf_header, [true, true]),
-            ("access_csrf_header", &raw.access_csrf_header, [true, false]),
-            (
-                "refresh_csrf_header",
-                &raw.refresh_csrf_header,
-                [false, true],
-            ),
-        ] {
-            let Some(header) = value else { continue };
-            let Ok(name) = http::HeaderName::from_bytes(header.get_ref().as_bytes()) else {
-                ok = false;
-                let message = format!("{:?} is not a valid header name", header.get_ref());
-                let fix = "write a header name such as \"X-CSRF-Token\"";
-                self.err(header.span(), format!("jwt.{key}"), message, fix);
-                continue;
-            };
-            if targets[0] {
-                cookies.csrf_header = name.clone();
-            }
-            if targets[1] {
-                cookies.refresh_csrf_header = name;
-            }
-        }
-        if let Some(methods) = &raw.csrf_methods {
-            match self.methods(Some(methods), "jwt.csrf_methods") {
-                Some(list) => cookies.csrf_methods = list,
-                None => ok = false,
-            }
-        }
-        ok.then_some(cookies)
     }
 }

@@ -19,6 +19,16 @@ const DEFAULT_MAX_STALE: Duration = Duration::from_secs(24 * 3600);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_MAX_BYTES: i64 = 256 * 1024;
 
+/// The remote keys' timing and size settings.
+struct Timing {
+    refresh: Duration,
+    cooldown: Duration,
+    max_stale: Duration,
+    timeout: Duration,
+    wait: Option<Duration>,
+    max_bytes: usize,
+}
+
 impl Validator<'_> {
     /// `[[jwt.provider]]`: one decoder per issuer, with its own keys, audience and algorithms,
     /// `[jwt]`'s leeway and remote tuning. Issuers must be unique and not `[jwt] issuer`.
@@ -115,6 +125,36 @@ impl Validator<'_> {
 
     /// `Some(None)`: no remote source; `None`: a problem (reported).
     pub(super) fn remote_keys(&mut self, raw: &RawJwt) -> Option<Option<Arc<RemoteKeys>>> {
+        let Some(source) = self.remote_source(raw)? else {
+            return Some(None);
+        };
+        let timing = self.remote_timing(raw)?;
+        let (fetcher, ca) = self.remote_fetcher(raw, &timing)?;
+        let Timing {
+            refresh,
+            cooldown,
+            max_stale,
+            timeout,
+            wait,
+            max_bytes,
+        } = timing;
+        let key = format!(
+            "{source:?} {refresh:?} {cooldown:?} {max_stale:?} {timeout:?} {max_bytes} {:?}",
+            ca.as_ref()
+        );
+        Some(Some(RemoteKeys::shared(RemoteSettings {
+            source,
+            refresh,
+            cooldown,
+            max_stale,
+            fetcher,
+            wait,
+            key,
+        })))
+    }
+
+    /// Where the remote keys come from; `Some(None)`: no remote keys.
+    fn remote_source(&mut self, raw: &RawJwt) -> Option<Option<Source>> {
         let source = match (&raw.jwks_url, &raw.oidc_issuer) {
             (None, None) if !raw.providers.is_empty() => return Some(None),
             (None, None) => {
@@ -139,6 +179,11 @@ impl Validator<'_> {
                 }
             }
         };
+        Some(Some(source))
+    }
+
+    /// The remote keys' timing and size settings.
+    fn remote_timing(&mut self, raw: &RawJwt) -> Option<Timing> {
         let refresh = self.duration(
             raw.jwks_refresh.as_ref(),
             "jwt.jwks_refresh",
@@ -182,6 +227,19 @@ impl Validator<'_> {
                 return None;
             }
         }
+        Some(Timing {
+            refresh,
+            cooldown,
+            max_stale,
+            timeout,
+            wait,
+            max_bytes,
+        })
+    }
+
+    /// The HTTPS client (with `jwks_ca_file`'s CA, if any), and the CA's bytes.
+    fn remote_fetcher(&mut self, raw: &RawJwt, t: &Timing) -> Option<(Fetcher, Option<Vec<u8>>)> {
+        let (timeout, max_bytes) = (t.timeout, t.max_bytes);
         let ca = match &raw.jwks_ca_file {
             None => None,
             Some(path) => match std::fs::read(self.resolve(path.get_ref())) {
@@ -209,19 +267,7 @@ impl Validator<'_> {
                 return None;
             }
         };
-        let key = format!(
-            "{source:?} {refresh:?} {cooldown:?} {max_stale:?} {timeout:?} {max_bytes} {:?}",
-            ca.as_ref().map(|(_, pem)| pem)
-        );
-        Some(Some(RemoteKeys::shared(RemoteSettings {
-            source,
-            refresh,
-            cooldown,
-            max_stale,
-            fetcher,
-            wait,
-            key,
-        })))
+        Some((fetcher, ca.map(|(_, pem)| pem)))
     }
 
     /// An `https` URL with a host (`path` replaces the URL's own when non-empty).
