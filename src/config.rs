@@ -12,6 +12,7 @@ mod raw;
 mod require;
 mod revocation;
 mod routes;
+mod secret;
 mod server;
 
 use std::fmt;

@@ -297,13 +297,7 @@ impl Handler {
         request: Request<Incoming>,
         peer: &Peer,
     ) -> Result<Response<Body>, GatewayError> {
-        if let Some(violation) = peer.flags.violation() {
-            // A head hyper accepted but freshgate refuses (bare LF, Content-Length with
-            // Transfer-Encoding): 400 and the connection closed, never forwarded.
-            tracing::debug!(peer = %peer.addr, reason = violation.detail(), "request refused by the framing guard");
-            exchange.close = true;
-            return Err(GatewayError::BadRequest(violation.detail()));
-        }
+        framing_verdict(exchange, peer)?;
         let now = clock::now_ms();
         let snapshot = exchange.snapshot;
         let head = RequestHead::of(&request);
@@ -453,6 +447,17 @@ impl Handler {
         }
         Ok(response.map(Either::Left))
     }
+}
+
+/// A head hyper accepted but freshgate refuses (bare LF, Content-Length with
+/// Transfer-Encoding): 400 and the connection closed, never forwarded.
+fn framing_verdict(exchange: &mut Exchange<'_>, peer: &Peer) -> Result<(), GatewayError> {
+    let Some(violation) = peer.flags.violation() else {
+        return Ok(());
+    };
+    tracing::debug!(peer = %peer.addr, reason = violation.detail(), "request refused by the framing guard");
+    exchange.close = true;
+    Err(GatewayError::BadRequest(violation.detail()))
 }
 
 /// What is sent upstream besides the request itself.

@@ -3,6 +3,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use toml::Spanned;
@@ -14,55 +15,6 @@ use crate::auth::keys::{parse_jwks, VerifyKey};
 use crate::auth::revocation::TokenChecks;
 use crate::auth::{AuthSettings, CookieSettings, Decoder, RevocationRules};
 use crate::fs::DenylistFile;
-
-/// Secrets a dictionary attack tries first (jwt_tool's and hashcat's short lists, the
-/// placeholders of popular tutorials).
-const COMMON_SECRETS: &[&str] = &[
-    "secret",
-    "secretkey",
-    "secret_key",
-    "secret-key",
-    "mysecret",
-    "my_secret",
-    "my-secret",
-    "supersecret",
-    "super-secret",
-    "topsecret",
-    "changeme",
-    "change-me",
-    "change_me",
-    "password",
-    "passw0rd",
-    "jwt",
-    "jwtsecret",
-    "jwt_secret",
-    "jwt-secret",
-    "key",
-    "test",
-    "testing",
-    "admin",
-    "default",
-    "s3cret",
-    "s3cr3t",
-    "123456",
-    "12345678",
-    "qwerty",
-    "your-256-bit-secret",
-    "your_secret_key",
-    "your-secret-key",
-    "yoursecretkey",
-    "shhhhh",
-    "keyboard cat",
-    "hello",
-    "example",
-    "demo",
-    "dev",
-    "development",
-    "production",
-    "fastapi",
-    "flask",
-    "django-insecure",
-];
 
 /// What the token settings are built from, once validated.
 struct SettingsParts {
@@ -89,22 +41,20 @@ impl Validator<'_> {
         max_token_bytes: usize,
         revocation: (TokenChecks, Option<Arc<RevocationRules>>),
     ) -> Option<Jwt> {
-        let Some(raw) = raw else {
+        let Some((span, mut raw)) = raw.map(|r| (r.span(), r.into_inner())) else {
             self.err(0..0, "jwt", "the [jwt] table is missing", "add [jwt] with a key: secret, secret_env, secret_file, public_key_file or jwks_file");
             return None;
         };
-        let (span, mut raw) = (raw.span(), raw.into_inner());
-        let secret = self.secret(&raw);
-        let remote = self.remote_keys(&raw);
-        // With providers, [jwt]'s own keys are optional (tokens of other issuers have none).
-        // A remote source that failed validation is reported once, not also as "no key".
+        let (secret, remote) = (self.secret(&raw), self.remote_keys(&raw));
+        // With providers, [jwt]'s own keys are optional (tokens of other issuers have none);
+        // a remote source that failed validation is reported once, not also as "no key".
         let has_remote =
             raw.jwks_url.is_some() || raw.oidc_issuer.is_some() || !raw.providers.is_empty();
         let (keys, keys_ok) = self.keys(&raw, secret.as_ref(), has_remote, span.clone());
         let algorithms = self.algorithms(raw.algorithms.as_ref(), &keys, has_remote, span.clone());
         let locations = self.locations(raw.token_location.as_ref());
         let cookies = self.cookies(&raw);
-        let leeway = self.duration(raw.leeway.as_ref(), "jwt.leeway", std::time::Duration::ZERO);
+        let leeway = self.duration(raw.leeway.as_ref(), "jwt.leeway", Duration::ZERO);
         let leeway_ms = i64::try_from(leeway.as_millis()).unwrap_or(i64::MAX);
         let providers = self.issuers(&mut raw, leeway_ms);
         let audience = self.audience(raw.audience.take());
@@ -265,113 +215,6 @@ impl Validator<'_> {
         }
     }
 
-    /// At most one of `secret`, `secret_env`, `secret_file`. `Some(None)`: none configured.
-    fn secret(&mut self, raw: &RawJwt) -> Option<Option<Secret>> {
-        let sources: Vec<(&str, &Spanned<String>)> = [
-            ("secret", &raw.secret),
-            ("secret_env", &raw.secret_env),
-            ("secret_file", &raw.secret_file),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
-        .collect();
-        let (key, value) = match sources.as_slice() {
-            [] => return Some(None),
-            [one] => *one,
-            [_, (second, v), ..] => {
-                self.err(
-                    v.span(),
-                    format!("jwt.{second}"),
-                    "several secret sources are configured",
-                    "set exactly one of secret, secret_env or secret_file in [jwt]",
-                );
-                return None;
-            }
-        };
-        let bytes = self.secret_bytes(key, value.get_ref());
-        match bytes {
-            Ok(b) if b.is_empty() => {
-                self.err(
-                    value.span(),
-                    format!("jwt.{key}"),
-                    "the secret is empty",
-                    "use a long random secret, the same one the app signs with",
-                );
-                None
-            }
-            Ok(b) => {
-                self.weak_secret(&b, raw, value.span(), key);
-                Some(Some(Secret(b)))
-            }
-            Err((message, fix)) => {
-                self.err(value.span(), format!("jwt.{key}"), message, fix);
-                None
-            }
-        }
-    }
-
-    /// Warns (never refuses: running apps have such secrets) about an HMAC secret shorter than
-    /// the hash output of the strongest configured HS algorithm (RFC 7518 section 3.2: 32 bytes
-    /// for HS256) or found in a list of common secrets that a dictionary attack tries first.
-    fn weak_secret(&mut self, secret: &[u8], raw: &RawJwt, span: Range<usize>, key: &str) {
-        let needed = raw
-            .algorithms
-            .as_ref()
-            .map_or(&[][..], |a| a.get_ref().as_slice())
-            .iter()
-            .filter_map(|a| match a.get_ref().as_str() {
-                "HS256" => Some(32),
-                "HS384" => Some(48),
-                "HS512" => Some(64),
-                _ => None,
-            })
-            .max()
-            .unwrap_or(32);
-        let lower = String::from_utf8_lossy(secret).to_ascii_lowercase();
-        let message = if COMMON_SECRETS.contains(&lower.as_str()) {
-            "the secret is a common one that a dictionary attack finds at once".to_owned()
-        } else if secret.len() < needed {
-            format!(
-                "the secret is {} bytes, shorter than the {needed} bytes RFC 7518 section 3.2 requires for the configured HMAC algorithm",
-                secret.len()
-            )
-        } else {
-            return;
-        };
-        let fix = "use at least 32 random bytes (e.g. `openssl rand -base64 48`), the same secret the app signs with";
-        let warning = self.src.error(span, format!("jwt.{key}"), message, fix);
-        self.warnings.push(warning);
-    }
-
-    /// The secret's bytes from `secret`, `secret_env` or `secret_file`; `Err` is the message
-    /// and the fix.
-    fn secret_bytes(&self, key: &str, value: &str) -> Result<Vec<u8>, (String, &'static str)> {
-        match key {
-            "secret" => Ok(value.as_bytes().to_vec()),
-            "secret_env" => std::env::var(value).map(String::into_bytes).map_err(|_| {
-                (
-                    format!("the environment variable {value:?} is not set or not UTF-8"),
-                    "export the variable before starting freshgate, or use secret_file",
-                )
-            }),
-            _ => {
-                let path = self.resolve(value);
-                let mut bytes = crate::fs::read_file(&path, 64 << 10).map_err(|e| {
-                    (
-                        format!("cannot read {}: {e}", path.display()),
-                        "point secret_file at a readable file (relative paths are relative to the config file)",
-                    )
-                })?;
-                // A trailing line break is an artefact of editors and `echo`, not part of the
-                // secret.
-                while bytes.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
-                    bytes.pop();
-                }
-                Ok(bytes)
-            }
-        }
-    }
-
     /// `public_key_file`: one PEM file or a list. Returns false after reporting an error.
     fn public_keys(&mut self, raw: &RawJwt, keys: &mut Vec<VerifyKey>) -> bool {
         let Some(files) = &raw.public_key_file else {
@@ -448,10 +291,7 @@ impl Validator<'_> {
         table: Range<usize>,
     ) -> Option<Vec<Algorithm>> {
         let default = [Spanned::new(table.clone(), "HS256".to_owned())];
-        let (names, span): (&[Spanned<String>], Range<usize>) = match raw {
-            Some(raw) => (raw.get_ref(), raw.span()),
-            None => (&default, table),
-        };
+        let (names, span) = raw.map_or((&default[..], table), |r| (r.get_ref(), r.span()));
         if names.is_empty() {
             self.err(
                 span,

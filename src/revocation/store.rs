@@ -326,9 +326,14 @@ async fn maintain(
         }
     };
     sender.send_replace(Some(connection.clone()));
-    if !probe {
-        return;
+    if probe {
+        health_probe(&store, &connection).await;
     }
+}
+
+/// Pings the store every [`PROBE_INTERVAL`] for `/readyz`, saying when reachability changes;
+/// ends with the store.
+async fn health_probe(store: &Weak<Store>, connection: &ConnectionManager) {
     loop {
         let Some(store) = store.upgrade() else { return };
         let mut probe = connection.clone();
