@@ -111,19 +111,7 @@ pub async fn serve(
     draining: Arc<Draining>,
     shutdown: impl Future<Output = ()>,
 ) {
-    tokio::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(error) => {
-                    tracing::warn!(%error, "admin accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => return,
-        };
+    crate::server::accept_until(listener, "admin", shutdown, |stream| {
         let gateway = gateway.clone();
         let draining = draining.clone();
         tokio::spawn(async move {
@@ -135,5 +123,6 @@ pub async fn serve(
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
-    }
+    })
+    .await;
 }

@@ -252,19 +252,7 @@ pub async fn serve(
 ) {
     let ids = Arc::new(RequestIds::default());
     let prefix: Option<Arc<str>> = prefix.map(Arc::from);
-    tokio::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(error) => {
-                    tracing::warn!(%error, "forward-auth accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => return,
-        };
+    crate::server::accept_until(listener, "forward-auth", shutdown, |stream| {
         let (gateway, ids, prefix) = (gateway.clone(), ids.clone(), prefix.clone());
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<Incoming>| {
@@ -278,5 +266,6 @@ pub async fn serve(
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
-    }
+    })
+    .await;
 }

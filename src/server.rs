@@ -86,6 +86,29 @@ pub async fn serve_with(
     let _ = tokio::time::timeout(Duration::from_secs(1), sockets.tasks.wait()).await;
 }
 
+/// Accepts connections on a side listener (admin, forward-auth) until `shutdown` resolves,
+/// handing each to `serve`; accept errors are survived, not fatal.
+pub async fn accept_until(
+    listener: TcpListener,
+    what: &'static str,
+    shutdown: impl Future<Output = ()>,
+    mut serve: impl FnMut(TcpStream),
+) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => serve(stream),
+                Err(error) => {
+                    tracing::warn!(%error, listener = what, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            () = &mut shutdown => return,
+        }
+    }
+}
+
 /// Serves one accepted connection on its own task, behind the framing guard (and, with
 /// `proxy_protocol`, after its PROXY header); the connection permit is released when it ends.
 /// When `draining` fires, hyper finishes the request in flight and closes; when the handler's
