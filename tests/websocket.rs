@@ -156,22 +156,9 @@ async fn connect(
 
 /// What a refused socket receives: its text frames, then the close code.
 async fn received(mut socket: Socket) -> (Vec<String>, Option<CloseCode>) {
-    let mut texts = Vec::new();
-    let read = async {
-        while let Some(message) = socket.next().await {
-            match message {
-                Ok(Message::Text(t)) => texts.push(t.to_string()),
-                Ok(Message::Close(frame)) => return frame.map(|f| f.code),
-                Ok(_) => {}
-                Err(_) => return None,
-            }
-        }
-        None
-    };
-    let code = tokio::time::timeout(Duration::from_secs(5), read)
+    support::websocket::frames_until_close(&mut socket, Duration::from_secs(5))
         .await
-        .unwrap();
-    (texts, code)
+        .unwrap()
 }
 
 async fn echo(socket: &mut Socket, message: Message) -> Message {

@@ -9,11 +9,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::app::App;
 use crate::support::{ClaimsExt, TestGateway, SECRET};
@@ -62,21 +60,10 @@ async fn handshake(addr: SocketAddr, target: &str, cookie: Option<&str>) -> Rece
             close: None,
         };
     };
-    let mut texts = Vec::new();
-    let read = async {
-        while let Some(message) = socket.next().await {
-            match message {
-                Ok(Message::Text(t)) => texts.push(t.to_string()),
-                Ok(Message::Close(frame)) => return frame.map(|f| f.code),
-                Ok(_) => {}
-                Err(_) => return None,
-            }
-        }
-        None
-    };
-    let close = tokio::time::timeout(Duration::from_secs(10), read)
-        .await
-        .unwrap_or_else(|_| panic!("{target}: the socket was not closed"));
+    let (texts, close) =
+        crate::support::websocket::frames_until_close(&mut socket, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|e| panic!("{target}: {e}"));
     Received { texts, close }
 }
 

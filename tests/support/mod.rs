@@ -27,6 +27,7 @@ pub mod provider;
 pub mod redis;
 pub mod upstream;
 pub mod wait;
+pub mod websocket;
 
 pub use client::{bearer, raw, raw_exchange, send, send_body, try_get, Connection, Reply};
 pub use config::ConfigFile;
