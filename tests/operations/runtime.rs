@@ -4,15 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::{eventually, ConfigFile, Upstream, SECRET};
-
-/// A free port on 127.0.0.1 (bound and released; the runtime binds it again at once).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
+use crate::support::{eventually, free_port, ConfigFile, Upstream, SECRET};
 
 #[tokio::test]
 async fn the_runtime_serves_on_its_workers_until_its_shutdown_future_resolves() {
