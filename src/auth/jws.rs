@@ -403,8 +403,7 @@ impl Decoder {
             .map(|(_, decoder)| decoder)
     }
 
-    /// Every remote key set: this decoder's and its providers'.
-    /// Every remote key set: `[jwt]`'s own and the providers'. Empty (no allocation) without
+    /// Every remote key set: this decoder's and its providers'. Empty (no allocation) without
     /// remote keys, which is the per-request common case.
     pub fn remotes(&self) -> Vec<&std::sync::Arc<crate::keys::RemoteKeys>> {
         let own = self.remote.iter();
