@@ -238,7 +238,7 @@ pub fn noise(foreign: &[(Scenario, f64)]) -> String {
     }
 }
 
-/// The issue 6 bars that this run can judge, each met or not with its figures.
+/// The bars (performance and revocation) that this run can judge, each met or not with its figures.
 pub fn bars(rows: &[Row], idle_peak_kib: Option<u64>) -> Vec<String> {
     let get = |s: Scenario| {
         rows.iter()

@@ -330,7 +330,7 @@ async fn run(plan: Plan, dir: PathBuf) -> Result<(), String> {
     println!("{}", report::noise(&bench.foreign));
     let bars = report::bars(&bench.rows, idle_peak);
     if !bars.is_empty() {
-        println!("\nissue 6 bars judged by this run:");
+        println!("\nbars judged by this run:");
         for bar in bars {
             println!("  {bar}");
         }
