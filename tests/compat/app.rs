@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -36,10 +37,16 @@ impl App {
     /// Starts another app of tests/compat (`script`, which follows app.py's conventions: the
     /// port on the first stdout line, `GET /partially-protected` answering 200).
     pub async fn start_script(script: &str, env: &[(&str, &str)]) -> App {
-        let python = venv_python();
-        let mut command = Command::new(&python);
+        App::start_with(&venv_python(), &format!("tests/compat/{script}"), env).await
+    }
+
+    /// Starts `script` (relative to the crate, following app.py's conventions) with `python`,
+    /// the shared secret as `AUTHJWT_SECRET_KEY` plus `env`. Variables named `AUTHJWT_*`,
+    /// `JWT_*` or `COMPAT_*` are never inherited from the caller.
+    pub async fn start_with(python: &Path, script: &str, env: &[(&str, &str)]) -> App {
+        let mut command = Command::new(python);
         command
-            .arg(manifest_dir().join("tests/compat").join(script))
+            .arg(manifest_dir().join(script))
             .current_dir(manifest_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -47,7 +54,10 @@ impl App {
         // Hermetic: no setting leaks in from the caller's environment.
         for (name, _) in std::env::vars_os() {
             let name = name.to_string_lossy().into_owned();
-            if name.starts_with("AUTHJWT_") || name.starts_with("COMPAT_") {
+            if ["AUTHJWT_", "JWT_", "COMPAT_"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+            {
                 command.env_remove(name);
             }
         }
@@ -60,10 +70,7 @@ impl App {
             command.env(name, value);
         }
         let mut child = command.spawn().unwrap_or_else(|e| {
-            panic!(
-                "cannot start {} tests/compat/{script}: {e}",
-                python.display()
-            )
+            panic!("cannot start {} {script}: {e}", python.display())
         });
         let output = Arc::new(Mutex::new(String::new()));
 
