@@ -36,8 +36,11 @@ mod error;
 mod identity;
 pub mod jws;
 pub mod keys;
+mod locate;
 pub mod policy;
+pub mod profile;
 mod pyint;
+mod pyjwt2;
 mod require;
 pub mod revocation;
 mod settings;
@@ -51,9 +54,10 @@ pub use denylist::Denylist;
 pub use error::AuthError;
 pub use jws::{Claims, DecodeError, Decoder};
 pub use policy::{Mode, Policy, Rule, TokenType, WebSocketMode};
+pub use profile::Profile;
 pub use require::Requirements;
 pub use revocation::{Revocation, RevocationRules, Verdict};
-pub use settings::{AuthSettings, AuthSettingsBuilder, CookieSettings};
+pub use settings::{AuthSettings, AuthSettingsBuilder, CookieSettings, Location};
 
 #[cfg(test)]
 mod tests;

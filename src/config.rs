@@ -7,6 +7,7 @@ mod cookies;
 mod error;
 mod forward;
 mod jwt;
+mod profile;
 mod providers;
 mod raw;
 mod require;
@@ -174,12 +175,23 @@ impl Validator<'_> {
         let startup = self.startup(&raw);
         let server = self.server(&raw.server);
         let upstreams = self.upstreams(raw.upstreams);
+        let jwt_checks = raw.jwt.as_ref().map(|j| &j.get_ref().denylist_token_checks);
+        let in_revocation = raw
+            .revocation
+            .as_ref()
+            .is_some_and(|r| r.get_ref().token_checks.is_some());
+        let jwt_checks =
+            self.denylist_token_checks(jwt_checks.and_then(Option::as_ref), in_revocation);
         let revocation = self.revocation(raw.revocation);
         let checks = revocation.as_ref().map(|r| {
             let rules = r.store.as_ref().map(|s| s.rules.clone());
             (r.token_checks, rules)
         });
-        let jwt = self.jwt(raw.jwt, server.max_token_bytes, checks.unwrap_or_default());
+        let (mut checks, rules) = checks.unwrap_or_default();
+        if let Some(Some(jwt_checks)) = jwt_checks {
+            checks = jwt_checks;
+        }
+        let jwt = self.jwt(raw.jwt, server.max_token_bytes, (checks, rules));
         let forward = self.forward(raw.forward);
         let strip_token = forward.as_ref().is_some_and(|f| f.strip_authorization);
         let has_store = revocation.as_ref().is_some_and(|r| r.store.is_some());

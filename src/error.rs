@@ -9,7 +9,7 @@ use http::{Response, StatusCode};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 
-use crate::auth::AuthError;
+use crate::auth::{AuthError, AuthSettings, Profile};
 
 /// The body of every response freshgate sends: the upstream's, streamed, or its own JSON.
 pub type Body = Either<Incoming, Full<Bytes>>;
@@ -109,6 +109,22 @@ impl GatewayError {
         }
     }
 
+    /// The status under `profile`: a token rejection's is the profile's.
+    pub fn status_in(&self, profile: &Profile) -> StatusCode {
+        match self {
+            GatewayError::Auth(e) => profile.status(e),
+            _ => self.status(),
+        }
+    }
+
+    /// The message under `profile`: a token rejection's is the profile's.
+    pub fn detail_in(&self, profile: &Profile) -> std::borrow::Cow<'static, str> {
+        match self {
+            GatewayError::Auth(e) => profile.detail(e),
+            _ => self.detail(),
+        }
+    }
+
     /// A short stable label for logs and metrics.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -158,10 +174,13 @@ impl GatewayError {
         self.upstream_kind().is_none()
     }
 
-    /// The response: `{"detail": ...}`, plus the `WWW-Authenticate` challenge of a 401 (with
-    /// the route's freshness window, if any, for a step-up challenge).
-    pub fn into_response(self, max_age: Option<Duration>) -> Response<Body> {
-        let mut response = json_response(self.status(), &self.detail());
+    /// The response in the profile's format (`{"detail": ...}` by default), plus the
+    /// `WWW-Authenticate` challenge of a 401 (with the route's freshness window, if any, for a
+    /// step-up challenge).
+    pub fn into_response(self, max_age: Option<Duration>, auth: &AuthSettings) -> Response<Body> {
+        let profile = auth.profile();
+        let (status, detail) = (self.status_in(profile), self.detail_in(profile));
+        let mut response = json_response(status, auth.body(&detail));
         if let Some(challenge) = self.challenge(max_age) {
             response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
         }
@@ -197,10 +216,9 @@ impl GatewayError {
     }
 }
 
-/// `{"detail": "..."}` with `content-type: application/json`, byte-identical to what FastAPI's
-/// `JSONResponse` writes for the same text.
-pub fn json_response(status: StatusCode, detail: &str) -> Response<Body> {
-    let body = json_body(detail);
+/// A JSON `body` (see [`json_body`], [`AuthSettings::body`]) with
+/// `content-type: application/json`.
+pub fn json_response(status: StatusCode, body: String) -> Response<Body> {
     let mut response = Response::new(Either::Right(Full::new(Bytes::from(body))));
     *response.status_mut() = status;
     response
@@ -209,7 +227,10 @@ pub fn json_response(status: StatusCode, detail: &str) -> Response<Body> {
     response
 }
 
-/// The body of [`json_response`].
-pub fn json_body(detail: &str) -> String {
-    serde_json::json!({ "detail": detail }).to_string()
+/// `{"<key>": "..."}` byte-identical to what FastAPI's `JSONResponse` writes for the same
+/// text (`key` is `detail` but for flask-jwt-extended's `msg`; see [`AuthSettings::body`]).
+pub fn json_body(key: &str, detail: &str) -> String {
+    let mut body = serde_json::Map::new();
+    body.insert(key.to_owned(), detail.into());
+    serde_json::Value::Object(body).to_string()
 }

@@ -8,9 +8,9 @@ use std::path::Path;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
-use crate::auth::{self, AuthError, Revocation};
+use crate::auth::{self, AuthError, AuthSettings, Revocation};
 use crate::config::{Snapshot, WebSocketReject};
-use crate::error::{json_body, GatewayError};
+use crate::error::GatewayError;
 use crate::headers::{self, Forward};
 use crate::pipeline::{self, Evaluation, RequestHead};
 use crate::revocation;
@@ -68,14 +68,15 @@ enum Verdict {
 
 impl Verdict {
     /// The response a rejection gets, with the route's freshness window in its challenge.
-    fn reject(error: &GatewayError, route: Option<&Route>) -> Verdict {
+    fn reject(error: &GatewayError, route: Option<&Route>, auth: &AuthSettings) -> Verdict {
+        let profile = auth.profile();
         Verdict::Reject {
             reason: error.reason(),
-            status: error.status(),
+            status: error.status_in(profile),
             challenge: error
                 .challenge(route.and_then(|r| r.rule.max_age))
                 .map(|c| text(&c)),
-            body: json_body(&error.detail()),
+            body: auth.body(&error.detail_in(profile)),
         }
     }
 
@@ -140,7 +141,7 @@ pub fn explain_with(
     let canonical = evaluation.target().map(|t| t.as_str().to_owned());
     let websocket = websocket_line(snapshot, route, evaluation.handshake());
     let verdict = match evaluation {
-        Evaluation::Refuse { error, .. } => Verdict::reject(&error, route),
+        Evaluation::Refuse { error, .. } => Verdict::reject(&error, route, &snapshot.auth),
         Evaluation::Forward {
             route,
             outcome,
@@ -398,14 +399,21 @@ fn write_headers(
     Ok(())
 }
 
-/// `freshgate check`'s output: the file is valid, where it listens, and the routes in the
-/// order they are matched.
+/// `freshgate check`'s output: the file is valid, where it listens, the profile it follows,
+/// and the routes in the order they are matched.
 pub fn route_table(path: &Path, snapshot: &Snapshot) -> String {
     let mut text = format!(
         "{}: valid; listen {}\n",
         path.display(),
         snapshot.startup.listen
     );
+    let profile = snapshot.auth.profile();
+    text.push_str(&format!(
+        "profile {} ({}; bodies {{\"{}\": ...}})\n",
+        profile.name,
+        profile.follows,
+        snapshot.auth.message_key()
+    ));
     text.push_str("routes, in the order they are matched:\n");
     for route in snapshot.routes.in_match_order() {
         let methods = match route.methods.as_slice() {

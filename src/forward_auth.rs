@@ -39,7 +39,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::auth::Outcome;
-use crate::error::{json_body, json_response, Body, GatewayError};
+use crate::error::{json_response, Body, GatewayError};
 use crate::handler::{Decision, Exchange, RequestIds};
 use crate::headers::{self, X_AUTH_FRESH, X_AUTH_SUBJECT, X_AUTH_TOKEN_TYPE};
 use crate::pipeline::{Evaluation, RequestHead};
@@ -198,7 +198,7 @@ async fn judge(
             } => (target, route, outcome, reported),
         };
     (exchange.target, exchange.route) = (Some(target), Some(route));
-    let mut response = json_response(StatusCode::OK, "OK");
+    let mut response = json_response(StatusCode::OK, exchange.snapshot.auth.body("OK"));
     let h = response.headers_mut();
     for name in [X_AUTH_SUBJECT, X_AUTH_FRESH, X_AUTH_TOKEN_TYPE] {
         h.insert(name, HeaderValue::from_static(""));
@@ -224,9 +224,12 @@ fn refusal(
     error: GatewayError,
     convention: Convention,
 ) -> Response<Body> {
-    let status = error.status();
-    let detail = error.detail();
-    let body = json_body(&detail);
+    let auth = &exchange.snapshot.auth;
+    let (status, detail) = (
+        error.status_in(auth.profile()),
+        error.detail_in(auth.profile()),
+    );
+    let body = auth.body(&detail);
     // Header-safe: printable ASCII as is, anything else percent-encoded.
     let (detail, _) = headers::subject_header_value(&detail);
     let mut response = exchange.fail(error);

@@ -132,7 +132,7 @@ impl<'s> Exchange<'s> {
                 Decision::UpstreamError
             }
         };
-        error.into_response(self.route.and_then(|r| r.rule.max_age))
+        error.into_response(self.route.and_then(|r| r.rule.max_age), &self.snapshot.auth)
     }
 
     /// The access-log line (target `freshgate::access`).
@@ -262,7 +262,8 @@ impl Handler {
             Ok(response) => response,
             Err(_) => {
                 tracing::error!(peer = %peer.addr, "request handler panicked; answered 500");
-                json_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+                let body = crate::error::json_body("detail", "Internal Server Error");
+                json_response(StatusCode::INTERNAL_SERVER_ERROR, body)
             }
         }
     }

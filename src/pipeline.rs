@@ -249,7 +249,10 @@ fn token_decision(
             let query = head.uri.query();
             auth::decide_websocket_with(auth, rule, mode, query, headers, now_ms, revocation)
         }
-        None => auth::decide_reporting_with(auth, rule, head.method, headers, now_ms, revocation),
+        None => {
+            let at = auth::TokenAt::Http(head.method, head.uri.query());
+            auth::decide_reporting_with(auth, rule, at, headers, now_ms, revocation)
+        }
     }
 }
 

@@ -491,8 +491,15 @@ upstream = "app"
     );
     assert_eq!(
         lines.next(),
+        Some(
+            r#"profile fastapi-jwt-auth (fastapi-jwt-auth 0.5.0 with PyJWT 1.7.1; bodies {"detail": ...})"#
+        ),
+        "second line names the profile the decisions follow"
+    );
+    assert_eq!(
+        lines.next(),
         Some("routes, in the order they are matched:"),
-        "second line announces the table"
+        "third line announces the table"
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
     #[rustfmt::skip]
@@ -893,4 +900,75 @@ fn claim_requirements_read_dotted_and_nested_paths_alike() {
             panic!("{line}: refused: {errors:?}");
         }
     }
+}
+
+#[test]
+fn profile_names_and_profile_specific_keys_are_checked_with_the_position_and_the_fix() {
+    let cases = [
+        (
+            "profile = \"flask\"",
+            "jwt.profile: \"flask\" is not a profile",
+            "fix: write one of \"fastapi-jwt-auth\", \"fastapi-jwt-auth-pyjwt2\", \"flask-jwt-extended\"",
+        ),
+        (
+            "error_message_key = \"error\"",
+            "jwt.error_message_key: error_message_key is not a setting of fastapi-jwt-auth 0.5.0 with PyJWT 1.7.1",
+            "profile = \"flask-jwt-extended\"",
+        ),
+        (
+            "profile = \"fastapi-jwt-auth-pyjwt2\"\nquery_string_name = \"t\"",
+            "jwt.query_string_name: query_string_name is not a setting of async-fastapi-jwt-auth 0.6.6",
+            "remove query_string_name",
+        ),
+        (
+            "token_location = [\"headers\", \"query_string\"]",
+            "jwt.token_location: the query_string location is not a setting of fastapi-jwt-auth 0.5.0",
+            "fix: write token_location",
+        ),
+        (
+            "denylist_token_checks = [\"access\"]\n[revocation]\ntoken_checks = [\"refresh\"]",
+            "jwt.denylist_token_checks: the token types are set twice",
+            "keep one of the two",
+        ),
+    ];
+    for (jwt_extra, message, fix) in cases {
+        let config = format!(
+            "[upstreams]\napp = \"http://127.0.0.1:9\"\n\n[[route]]\npath = \"/\"\npolicy = \"access\"\n\n[jwt]\nsecret = \"a-secret-that-is-long-enough-for-hs256!\"\n{jwt_extra}\n"
+        );
+        let config = ConfigFile::new(&config);
+        let file = config.path.display().to_string();
+        let out = freshgate(&["check", "--config", &file]);
+        let stderr = text(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{jwt_extra}: exit status; stderr: {stderr}"
+        );
+        assert!(
+            stderr.contains(message),
+            "{jwt_extra}: wanted {message:?} in:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(fix),
+            "{jwt_extra}: wanted {fix:?} in:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{file}:")),
+            "{jwt_extra}: the position is named:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn check_names_the_flask_profile_and_its_body_key() {
+    let config = "[upstreams]\napp = \"http://127.0.0.1:9\"\n\n[[route]]\npath = \"/\"\npolicy = \"access\"\n\n[jwt]\nsecret = \"a-secret-that-is-long-enough-for-hs256!\"\nprofile = \"flask-jwt-extended\"\nerror_message_key = \"error\"\ntoken_location = [\"query_string\", \"headers\"]\n";
+    let config = ConfigFile::new(config);
+    let file = config.path.display().to_string();
+    let out = freshgate(&["check", "--config", &file]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert!(
+        stdout.contains(r#"profile flask-jwt-extended (flask-jwt-extended 4.7.4 with PyJWT 2.15.1; bodies {"error": ...})"#),
+        "{stdout}"
+    );
 }

@@ -62,6 +62,41 @@ pub fn decode_segment(segment: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// Decodes a JWT segment the way PyJWT 2.15 does: strict base64url. Trailing `=` are allowed
+/// only to pad to a multiple of four (at most two); anything outside `A-Za-z0-9-_` before
+/// them, a length of one more than a multiple of four, or unused low bits set is refused.
+pub fn decode_segment_strict(segment: &[u8]) -> Option<Vec<u8>> {
+    let body_len = segment
+        .iter()
+        .rposition(|&b| b != b'=')
+        .map_or(0, |i| i + 1);
+    let pads = segment.len() - body_len;
+    if pads > 2 || (pads > 0 && segment.len() % 4 != 0) {
+        return None;
+    }
+    let body = &segment[..body_len];
+    if body.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(body.len() * 3 / 4 + 2);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in body {
+        let v = match c {
+            b'+' | b'/' => return None,
+            c => value(c)?,
+        };
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // Non-canonical: the leftover bits of the last digit must be zero.
+    (acc == 0).then_some(out)
+}
+
 /// The value of a base64 digit after `urlsafe_b64decode`'s translation of `-_` to `+/`.
 /// The standard `+/` stay valid too, as they do in Python.
 fn value(c: u8) -> Option<u32> {
@@ -77,7 +112,33 @@ fn value(c: u8) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::decode_segment;
+    use super::{decode_segment, decode_segment_strict};
+
+    #[test]
+    fn decodes_like_pyjwt_2_15_strict_base64url() {
+        let cases: &[(&str, Option<&[u8]>)] = &[
+            ("", Some(b"")),
+            ("YQ", Some(b"a")),
+            ("YWI", Some(b"ab")),
+            ("YWJj", Some(b"abc")),
+            ("YQ==", Some(b"a")),
+            ("YWI=", Some(b"ab")),
+            ("YQ=", None),
+            ("YWJj==", None),
+            ("Y===", None),
+            ("Y", None),
+            ("YWJjZ", None),
+            ("Y!Q", None),
+            ("+/+/", None),
+            ("-_-_", Some(&[0xfb, 0xff, 0xbf])),
+            ("YR", None),
+            ("Y=Q", None),
+        ];
+        for (input, want) in cases {
+            let got = decode_segment_strict(input.as_bytes());
+            assert_eq!(got.as_deref(), *want, "{input:?}");
+        }
+    }
 
     #[test]
     fn decodes_like_python_urlsafe_b64decode_after_pyjwt_padding() {

@@ -5,12 +5,15 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, Method};
 use serde_json::Value;
 
 pub use super::identity::{Identity, Outcome};
+pub use super::locate::TokenAt;
+use super::locate::{cookie_name, locate, Found};
+use super::profile::{Check, CsrfStage, DecodeRules, IssuerRule, TypeRule, UnexpectedAudience};
 use super::{
-    jws, source, AuthError, AuthSettings, Claims, Policy, Revocation, Rule, TokenType,
+    jws, pyjwt2, AuthError, AuthSettings, Claims, DecodeError, Policy, Revocation, Rule, TokenType,
     WebSocketMode,
 };
 
@@ -24,18 +27,6 @@ pub fn decide(
 ) -> Result<Outcome, AuthError> {
     decide_reporting(settings, policy.into(), &Method::GET, headers, now_ms)
         .map_err(|(error, _)| error)
-}
-
-/// The token a request carries, and where it was found.
-enum Found<'h> {
-    None,
-    Header(Cow<'h, [u8]>),
-    /// A cookie, with the CSRF header's value (if any) and whether the method needs CSRF.
-    Cookie {
-        token: Option<Cow<'h, [u8]>>,
-        csrf: Option<Cow<'h, [u8]>>,
-        csrf_method: bool,
-    },
 }
 
 /// A rejection, with the verified identity when the token itself was valid (report mode
@@ -54,27 +45,21 @@ pub fn decide_reporting(
     headers: &HeaderMap,
     now_ms: i64,
 ) -> Result<Outcome, Rejection> {
-    let at = TokenAt::Http(method);
+    let at = TokenAt::Http(method, None);
     decide_with(settings, rule, at, headers, now_ms, &Revocation::Unchecked)
 }
 
-/// [`decide_reporting`] with the answer of the `[revocation]` lookup for this request.
+/// [`decide_reporting`] for a request whose token is `at` (an HTTP request with its query),
+/// with the answer of the `[revocation]` lookup for this request.
 pub fn decide_reporting_with(
     settings: &AuthSettings,
     rule: Rule,
-    method: &Method,
+    at: TokenAt<'_>,
     headers: &HeaderMap,
     now_ms: i64,
     revocation: &Revocation,
 ) -> Result<Outcome, Rejection> {
-    decide_with(
-        settings,
-        rule,
-        TokenAt::Http(method),
-        headers,
-        now_ms,
-        revocation,
-    )
+    decide_with(settings, rule, at, headers, now_ms, revocation)
 }
 
 /// Decides a WebSocket handshake on a route whose token comes from `mode` (see
@@ -109,14 +94,6 @@ pub fn decide_websocket_with(
     decide_with(settings, rule, at, headers, now_ms, revocation)
 }
 
-/// Where a request carries its token: an HTTP request (its method decides CSRF), or a
-/// WebSocket handshake on a route of that mode, with the request's query.
-#[derive(Debug, Clone, Copy)]
-pub enum TokenAt<'q> {
-    Http(&'q Method),
-    WebSocket(WebSocketMode, Option<&'q str>),
-}
-
 fn decide_with(
     settings: &AuthSettings,
     rule: Rule,
@@ -128,6 +105,12 @@ fn decide_with(
     let Some(wanted) = wanted(rule.policy) else {
         return Ok(Outcome::Anonymous);
     };
+    // flask-jwt-extended's decorators let `OPTIONS` through unchecked.
+    if let (true, TokenAt::Http(&Method::OPTIONS, _)) =
+        (settings.profile().rules.options_exempt, at)
+    {
+        return Ok(Outcome::Anonymous);
+    }
     let (found, missing) = locate(settings, wanted, at, headers).map_err(|e| (e, None))?;
     let found = Token { found, missing };
     decide_found(settings, rule, wanted, found, now_ms, revocation)
@@ -149,55 +132,11 @@ pub fn revocation_claims(
     let wanted = wanted(rule.policy)?;
     let (found, missing) = locate(settings, wanted, at, headers).ok()?;
     let (token, _) = presented(settings, rule.policy, wanted, found, &missing).ok()??;
-    let claims = verified_valid(settings, rule, &token, now_ms).ok()?;
+    let claims = verified_valid(settings, rule, &token, now_ms, None).ok()?;
     settings
         .token_checks
         .applies(&claims)
         .then(|| (claims, token.into_owned()))
-}
-
-/// Finds the token where `at` says, with the detail for its absence.
-fn locate<'h>(
-    settings: &AuthSettings,
-    wanted: TokenType,
-    at: TokenAt<'h>,
-    headers: &'h HeaderMap,
-) -> Result<(Found<'h>, Arc<str>), AuthError> {
-    let (mode, query) = match at {
-        TokenAt::Http(method) => {
-            let found = find_token(settings, wanted, method, headers)?;
-            return Ok((found, settings.missing_header_detail.clone()));
-        }
-        TokenAt::WebSocket(WebSocketMode::Headers, _) => {
-            let found = find_token(settings, wanted, &Method::GET, headers)?;
-            return Ok((found, settings.missing_header_detail.clone()));
-        }
-        TokenAt::WebSocket(mode, query) => (mode, query),
-    };
-    let param = |name: &str| query.and_then(|q| source::query_param(q, name));
-    let found = match mode {
-        WebSocketMode::Query | WebSocketMode::Headers => {
-            match param(&settings.websocket_token_param) {
-                Some(token) if !token.is_empty() => Found::Header(token),
-                _ => Found::None,
-            }
-        }
-        WebSocketMode::Cookies => {
-            let cookies = settings.cookies();
-            let name = match wanted {
-                TokenType::Access => &cookies.access,
-                TokenType::Refresh => &cookies.refresh,
-            };
-            Found::Cookie {
-                token: source::cookie(headers, name).filter(|t| !t.is_empty()),
-                csrf: param(&settings.websocket_csrf_param).filter(|v| !v.is_empty()),
-                // A handshake is always checked, whatever its method, as the library does.
-                csrf_method: true,
-            }
-        }
-    };
-    let missing = format!("Missing {} token from Query or Path", wanted.as_str()).into();
-    Ok((found, missing))
 }
 
 /// A token looked for, with the detail to answer when it was not found.
@@ -228,24 +167,27 @@ fn decide_found(
     let Some((token, csrf)) = presented else {
         return Ok(Outcome::Anonymous);
     };
-    let claims = verified_valid(settings, rule, &token, now_ms).map_err(|e| (e, None))?;
+    let rules = &settings.profile().rules;
+    let in_decode = (rules.csrf == CsrfStage::InDecode)
+        .then_some(csrf.as_deref())
+        .flatten();
+    let claims =
+        verified_valid(settings, rule, &token, now_ms, in_decode).map_err(|e| (e, None))?;
     let fresh = is_fresh(&claims, now_ms);
-    let token_type = match claims.get("type").and_then(Value::as_str) {
-        Some("access") => Some(TokenType::Access),
-        Some("refresh") => Some(TokenType::Refresh),
-        _ => None,
-    };
-    let failure =
-        revoked(settings, &claims, &token, revocation).or_else(|| match claims.get("type") {
-            None => Some(AuthError::MissingClaim("type")),
-            Some(_) if token_type != Some(wanted) => Some(AuthError::WrongType(wanted)),
-            Some(_)
-                if rule.policy == Policy::Fresh
-                    && !(fresh && within(rule.max_age, &claims, settings, now_ms)) =>
-            {
-                Some(AuthError::NotFresh)
-            }
-            Some(_) => csrf.and_then(|sent| csrf_failure(&sent, &claims)),
+    let token_type = token_type(rules.token_type, &claims);
+    let failure = rules
+        .order
+        .iter()
+        .find_map(|check| match check {
+            Check::Revoked => revoked(settings, &claims, &token, revocation),
+            Check::Type => type_failure(rules.token_type, &claims, token_type, wanted),
+            Check::Fresh => (rule.policy == Policy::Fresh
+                && !(fresh && within(rule.max_age, &claims, settings, now_ms)))
+            .then_some(AuthError::NotFresh),
+        })
+        .or_else(|| match rules.csrf {
+            CsrfStage::Last => csrf.and_then(|sent| csrf_failure(&sent, &claims)),
+            CsrfStage::InDecode => None,
         });
     let identity = token_type.map(|token_type| Identity {
         claims,
@@ -260,27 +202,85 @@ fn decide_found(
     }
 }
 
-/// The size limit, the (cached) signature check and the time and issuer claims.
+/// The token's type under the profile's rule; `None` when it has none the rule accepts.
+fn token_type(rule: TypeRule, claims: &Claims) -> Option<TokenType> {
+    match (rule, claims.get("type").and_then(Value::as_str)) {
+        (_, Some("refresh")) => Some(TokenType::Refresh),
+        (TypeRule::Exact, Some("access")) | (TypeRule::RefreshOrAccess, _) => {
+            Some(TokenType::Access)
+        }
+        (TypeRule::Exact, _) => None,
+    }
+}
+
+/// The type check: `type` must be the wanted one (fastapi-jwt-auth also refuses a token
+/// without one), or for flask-jwt-extended only a refresh token is refused outside refresh
+/// routes.
+fn type_failure(
+    rule: TypeRule,
+    claims: &Claims,
+    found: Option<TokenType>,
+    wanted: TokenType,
+) -> Option<AuthError> {
+    match (rule, claims.get("type")) {
+        (TypeRule::Exact, None) => Some(AuthError::MissingClaim("type")),
+        _ if found != Some(wanted) => Some(AuthError::WrongType(wanted)),
+        _ => None,
+    }
+}
+
+/// The size limit, the (cached) signature check and the claim checks of the profile's PyJWT;
+/// for flask-jwt-extended also the identity claim and the CSRF value (`csrf`), inside
+/// decoding, and an expired token is reported expired only once everything else holds.
 fn verified_valid(
     settings: &AuthSettings,
     rule: Rule,
     token: &[u8],
     now_ms: i64,
+    csrf: Option<&[u8]>,
 ) -> Result<Arc<Claims>, AuthError> {
     if token.len() > settings.max_token_bytes {
         return Err(AuthError::TokenTooLarge);
     }
-    // The issuer is checked only for access tokens on `access` and `fresh` routes.
-    let check_issuer = matches!(rule.policy, Policy::Access | Policy::Fresh);
-    settings
-        .verified(token)
-        .and_then(|claims| {
-            settings
-                .decoder()
-                .validate_claims(&claims, check_issuer, now_ms)
-                .map(|()| claims)
-        })
-        .map_err(AuthError::Decode)
+    let rules = &settings.profile().rules;
+    let issuer = match rules.issuer {
+        // Only for access tokens on `access` and `fresh` routes.
+        IssuerRule::AccessRoutes => matches!(rule.policy, Policy::Access | Policy::Fresh),
+        IssuerRule::Always => true,
+    };
+    let claims = settings.verified(token).map_err(AuthError::Decode)?;
+    let decoder = settings.decoder();
+    let checks = |exp| match rules.decode {
+        DecodeRules::PyJwt1_7 => decoder.validate_claims(&claims, issuer, now_ms),
+        DecodeRules::PyJwt2_15 => {
+            let audience = decoder.audience.is_some()
+                || rules.unexpected_audience == UnexpectedAudience::Reject;
+            let checks = pyjwt2::Checks {
+                issuer,
+                audience,
+                exp,
+            };
+            decoder.validate_claims_pyjwt2(&claims, checks, now_ms)
+        }
+    };
+    let in_decode = |claims: &Claims| {
+        if rules.require_subject && !claims.contains_key("sub") {
+            return Err(AuthError::MissingClaim("sub"));
+        }
+        csrf.and_then(|sent| csrf_failure(sent, claims))
+            .map_or(Ok(()), Err)
+    };
+    match checks(true) {
+        Ok(()) => in_decode(&claims).map(|()| claims),
+        // flask-jwt-extended decodes an expired token again without `exp` to report it,
+        // and that second decode's failures come first.
+        Err(DecodeError::Expired) if rules.csrf == CsrfStage::InDecode => {
+            checks(false).map_err(AuthError::Decode)?;
+            in_decode(&claims)?;
+            Err(AuthError::Decode(DecodeError::Expired))
+        }
+        Err(e) => Err(AuthError::Decode(e)),
+    }
 }
 
 /// A token to verify and the CSRF header value to compare once it is verified.
@@ -302,12 +302,8 @@ fn presented<'h>(
         Found::None | Found::Cookie { token: None, .. } if optional => Ok(None),
         Found::None => Err((AuthError::MissingToken(missing.clone()), None)),
         Found::Cookie { token: None, .. } => {
-            let cookies = settings.cookies();
-            let name = match wanted {
-                TokenType::Access => &cookies.access,
-                TokenType::Refresh => &cookies.refresh,
-            };
-            Err((AuthError::MissingCookie(name.clone()), None))
+            let name = cookie_name(settings, wanted).to_owned();
+            Err((AuthError::MissingCookie(name), None))
         }
         Found::Header(token) => Ok(Some((token, None))),
         Found::Cookie {
@@ -322,46 +318,6 @@ fn presented<'h>(
             Ok(Some((token, csrf.filter(|_| protect))))
         }
     }
-}
-
-/// Finds the token: the header when `headers` is a location and one was sent (a malformed
-/// header is final, even with a good cookie), else the cookie when `cookies` is a location.
-fn find_token<'h>(
-    settings: &AuthSettings,
-    wanted: TokenType,
-    method: &Method,
-    headers: &'h HeaderMap,
-) -> Result<Found<'h>, AuthError> {
-    if settings.from_headers {
-        let token = source::header_token(headers, settings.header_name(), settings.header_type())
-            .map_err(|_| AuthError::BadHeader(settings.bad_header_detail.clone()))?;
-        if let Some(token) = token {
-            return Ok(Found::Header(token));
-        }
-    }
-    if !settings.from_cookies() {
-        return Ok(Found::None);
-    }
-    let cookies = settings.cookies();
-    let name = match wanted {
-        TokenType::Access => &cookies.access,
-        TokenType::Refresh => &cookies.refresh,
-    };
-    // An empty value counts as absent, as the library's `if not cookie` / `not csrf_token`.
-    let token = source::cookie(headers, name).filter(|t| !t.is_empty());
-    let csrf = headers
-        .get(match wanted {
-            TokenType::Access => &cookies.csrf_header,
-            TokenType::Refresh => &cookies.refresh_csrf_header,
-        })
-        .map(HeaderValue::as_bytes)
-        .filter(|v| !v.is_empty())
-        .map(Cow::Borrowed);
-    Ok(Found::Cookie {
-        token,
-        csrf,
-        csrf_method: cookies.csrf_methods.contains(method),
-    })
 }
 
 /// The revocation step, for the token types in `token_checks`: the denylist file, then the

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::{HeaderValue, StatusCode};
 
-use super::{DecodeError, TokenType};
+use super::{DecodeError, Profile, TokenType};
 
 /// Why a request is rejected. [`AuthError::status`] and [`AuthError::detail`] are the contract.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,44 +40,56 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// The status under the default profile (fastapi-jwt-auth); see [`Profile::status`].
     pub fn status(&self) -> StatusCode {
+        Profile::default_profile().status(self)
+    }
+
+    /// The `detail` under the default profile (fastapi-jwt-auth); see [`Profile::detail`].
+    pub fn detail(&self) -> Cow<'static, str> {
+        Profile::default_profile().detail(self)
+    }
+
+    /// The status of freshgate's own reasons, which no library has (every profile's).
+    pub(super) fn own_status(&self) -> StatusCode {
         match self {
-            AuthError::MissingToken(_)
+            AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            AuthError::TokenTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            AuthError::RevocationUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::InsufficientAuthentication(_) => StatusCode::UNAUTHORIZED,
+            AuthError::BadClaim(_)
+            | AuthError::BadHeader(_)
+            | AuthError::MissingToken(_)
+            | AuthError::Decode(_)
+            | AuthError::WrongType(_)
+            | AuthError::MissingClaim(_)
             | AuthError::NotFresh
             | AuthError::MissingCookie(_)
             | AuthError::MissingCsrf
             | AuthError::CsrfMismatch
-            | AuthError::Revoked
-            | AuthError::InsufficientAuthentication(_) => StatusCode::UNAUTHORIZED,
-            AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            AuthError::TokenTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            AuthError::RevocationUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            AuthError::BadHeader(_)
-            | AuthError::Decode(_)
-            | AuthError::WrongType(_)
-            | AuthError::MissingClaim(_)
-            | AuthError::BadClaim(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            | AuthError::Revoked => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
-    pub fn detail(&self) -> Cow<'static, str> {
+    /// The text of freshgate's own reasons (every profile's).
+    pub(super) fn own_detail(&self) -> Cow<'static, str> {
         match self {
-            AuthError::BadHeader(d) | AuthError::MissingToken(d) => Cow::Owned(d.to_string()),
-            AuthError::Decode(e) => e.detail(),
-            AuthError::WrongType(TokenType::Access) => "Only access tokens are allowed".into(),
-            AuthError::WrongType(TokenType::Refresh) => "Only refresh tokens are allowed".into(),
-            AuthError::MissingClaim(claim) => format!("Missing claim: {claim}").into(),
             AuthError::BadClaim(claim) => format!("Invalid claim: {claim}").into(),
-            AuthError::NotFresh => "Fresh token required".into(),
             AuthError::TokenTooLarge => "Token too large".into(),
-            AuthError::MissingCookie(name) => format!("Missing cookie {name}").into(),
-            AuthError::MissingCsrf => "Missing CSRF Token".into(),
-            AuthError::CsrfMismatch => "CSRF double submit tokens do not match".into(),
-            AuthError::Revoked => "Token has been revoked".into(),
             AuthError::InsufficientAuthentication(_) => "Insufficient user authentication".into(),
             // FastAPI's own wording for a failed `SecurityScopes` check.
             AuthError::InsufficientScope(_) => "Not enough permissions".into(),
             AuthError::RevocationUnavailable => "Revocation check unavailable".into(),
+            AuthError::BadHeader(_)
+            | AuthError::MissingToken(_)
+            | AuthError::Decode(_)
+            | AuthError::WrongType(_)
+            | AuthError::MissingClaim(_)
+            | AuthError::NotFresh
+            | AuthError::MissingCookie(_)
+            | AuthError::MissingCsrf
+            | AuthError::CsrfMismatch
+            | AuthError::Revoked => Profile::default_profile().detail(self),
         }
     }
 

@@ -11,8 +11,9 @@ use jsonwebtoken::crypto::CryptoProvider;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
-use super::b64::decode_segment;
+use super::b64::{decode_segment, decode_segment_strict};
 pub use super::keys::VerifyKey;
+use super::profile::DecodeRules;
 
 /// The verified payload of a token.
 pub type Claims = Map<String, Value>;
@@ -26,6 +27,10 @@ pub enum DecodeError {
     InvalidPayloadPadding,
     InvalidCryptoPadding,
     KidNotString,
+    /// PyJWT 2.15's JOSE header checks (`crit`, `b64`); carries PyJWT's text.
+    Header(String),
+    /// PyJWT 2: the header has no `alg`.
+    AlgMissing,
     AlgNotAllowed,
     /// The algorithm is accepted but no configured key may verify it.
     NoKeyForAlg,
@@ -42,12 +47,22 @@ pub enum DecodeError {
     /// which PyJWT does not catch, so the library's detail is Python's message naming the type.
     TimeClaimType(&'static str),
     NotYetValid,
+    /// PyJWT 2: `iat` is in the future.
+    IssuedInFuture,
+    /// PyJWT 2.10+: `sub` is not a string.
+    SubjectNotString,
+    /// PyJWT 2.10+: `jti` is not a string.
+    JtiNotString,
     Expired,
     MissingIssuer,
     InvalidIssuer,
     MissingAudience,
     InvalidAudience,
     InvalidAudienceFormat,
+    /// PyJWT 2: `iss` is not a string.
+    IssuerNotString,
+    /// PyJWT 2: no configured audience is in `aud`.
+    AudienceMismatch,
 }
 
 impl DecodeError {
@@ -62,6 +77,8 @@ impl DecodeError {
             DecodeError::InvalidPayloadPadding => "Invalid payload padding",
             DecodeError::InvalidCryptoPadding => "Invalid crypto padding",
             DecodeError::KidNotString => "Key ID header parameter must be a string",
+            DecodeError::Header(why) => return Cow::Owned(why.clone()),
+            DecodeError::AlgMissing => "Algorithm not specified",
             DecodeError::AlgNotAllowed => "The specified alg value is not allowed",
             DecodeError::NoKeyForAlg => "No key is configured for the token's alg",
             DecodeError::UnknownKid => "No key matches the token's kid",
@@ -79,12 +96,26 @@ impl DecodeError {
                 ))
             }
             DecodeError::NotYetValid => "The token is not yet valid (nbf)",
+            DecodeError::IssuedInFuture => "The token is not yet valid (iat)",
+            DecodeError::SubjectNotString => "Subject must be a string",
+            DecodeError::JtiNotString => "JWT ID must be a string",
             DecodeError::Expired => "Signature has expired",
             DecodeError::MissingIssuer => "Token is missing the \"iss\" claim",
             DecodeError::InvalidIssuer => "Invalid issuer",
             DecodeError::MissingAudience => "Token is missing the \"aud\" claim",
             DecodeError::InvalidAudience => "Invalid audience",
             DecodeError::InvalidAudienceFormat => "Invalid claim format in token",
+            DecodeError::IssuerNotString => "Payload Issuer (iss) must be a string",
+            DecodeError::AudienceMismatch => "Audience doesn't match",
+        })
+    }
+
+    /// The kind of failure, for the decode answers a profile overrides.
+    pub fn kind(&self) -> Option<super::profile::DecodeKind> {
+        use super::profile::DecodeKind;
+        Some(match self {
+            DecodeError::Expired => DecodeKind::Expired,
+            _ => return None,
         })
     }
 
@@ -97,8 +128,10 @@ impl DecodeError {
             | DecodeError::InvalidPayloadPadding
             | DecodeError::InvalidCryptoPadding
             | DecodeError::KidNotString
+            | DecodeError::Header(_)
             | DecodeError::InvalidPayloadString(_) => "malformed",
-            DecodeError::AlgNotAllowed
+            DecodeError::AlgMissing
+            | DecodeError::AlgNotAllowed
             | DecodeError::NoKeyForAlg
             | DecodeError::UnknownKid
             | DecodeError::KidAlgMismatch => "algorithm",
@@ -107,12 +140,16 @@ impl DecodeError {
             | DecodeError::NbfNotInteger
             | DecodeError::ExpNotInteger
             | DecodeError::TimeClaimType(_) => "malformed_claim",
-            DecodeError::NotYetValid => "not_yet_valid",
+            DecodeError::NotYetValid | DecodeError::IssuedInFuture => "not_yet_valid",
+            DecodeError::SubjectNotString | DecodeError::JtiNotString => "malformed_claim",
             DecodeError::Expired => "expired",
-            DecodeError::MissingIssuer | DecodeError::InvalidIssuer => "issuer",
+            DecodeError::MissingIssuer
+            | DecodeError::InvalidIssuer
+            | DecodeError::IssuerNotString => "issuer",
             DecodeError::MissingAudience
             | DecodeError::InvalidAudience
-            | DecodeError::InvalidAudienceFormat => "audience",
+            | DecodeError::InvalidAudienceFormat
+            | DecodeError::AudienceMismatch => "audience",
         }
     }
 }
@@ -132,6 +169,11 @@ pub struct Decoder {
     /// `[[jwt.provider]]`: a token whose (unverified) `iss` is one of these issuers is decoded
     /// by that provider's decoder alone; other tokens by this one's own keys.
     pub providers: Vec<(String, Decoder)>,
+    /// The PyJWT whose decoding this follows (the profile's).
+    pub pyjwt: DecodeRules,
+    /// flask-jwt-extended decodes once without the signature first: payload errors come
+    /// before `alg` and signature errors.
+    pub payload_first: bool,
 }
 
 /// The algorithm names PyJWT knows, with their jsonwebtoken equivalent.
@@ -160,8 +202,13 @@ struct Parts<'a> {
     signature: Vec<u8>,
 }
 
-/// PyJWS `_load`: split and base64-decode the three segments, parse the header.
-fn load(token: &[u8]) -> Result<Parts<'_>, DecodeError> {
+/// PyJWS `_load`: split and base64-decode the three segments, parse the header; PyJWT 2.15
+/// decodes base64 strictly and checks `crit` and `b64`.
+fn load(token: &[u8], pyjwt: DecodeRules) -> Result<Parts<'_>, DecodeError> {
+    let decode_segment = match pyjwt {
+        DecodeRules::PyJwt1_7 => decode_segment,
+        DecodeRules::PyJwt2_15 => decode_segment_strict,
+    };
     let dot = token.iter().rposition(|&b| b == b'.');
     let (signing_input, crypto) = dot
         .map(|i| (&token[..i], &token[i + 1..]))
@@ -179,6 +226,14 @@ fn load(token: &[u8]) -> Result<Parts<'_>, DecodeError> {
             ))
         }
     };
+    if pyjwt == DecodeRules::PyJwt2_15
+        && header.get("b64") == Some(&Value::Bool(false))
+        && !payload_seg.is_empty()
+    {
+        return Err(DecodeError::Header(
+            "Payload segment must be empty when 'b64' is false.".into(),
+        ));
+    }
     let payload = decode_segment(payload_seg).ok_or(DecodeError::InvalidPayloadPadding)?;
     let signature = decode_segment(crypto).ok_or(DecodeError::InvalidCryptoPadding)?;
     Ok(Parts {
@@ -187,6 +242,33 @@ fn load(token: &[u8]) -> Result<Parts<'_>, DecodeError> {
         payload,
         signature,
     })
+}
+
+/// PyJWT 2.15's `crit` header check: a non-empty list of strings naming only `b64`, which
+/// must then be present.
+fn check_crit(header: &Map<String, Value>) -> Result<(), DecodeError> {
+    let Some(crit) = header.get("crit") else {
+        return Ok(());
+    };
+    let refuse = |why: String| Err(DecodeError::Header(why));
+    let items = match crit {
+        Value::Array(items) if !items.is_empty() => items,
+        _ => return refuse("Invalid 'crit' header: must be a non-empty list".into()),
+    };
+    for item in items {
+        match item {
+            Value::String(name) if name == "b64" => {
+                if !header.contains_key("b64") {
+                    return refuse("Critical extension 'b64' is missing from headers".into());
+                }
+            }
+            Value::String(name) => {
+                return refuse(format!("Unsupported critical extension: {name}"))
+            }
+            _ => return refuse("Invalid 'crit' header: values must be strings".into()),
+        }
+    }
+    Ok(())
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, String> {
@@ -221,7 +303,7 @@ impl Decoder {
         if !self.providers.is_empty() {
             // The issuer picks the keys; it is read before verification only to choose them,
             // and the chosen provider then checks it again with the rest of the claims.
-            let parts = load(token)?;
+            let parts = load(token, self.pyjwt)?;
             let iss = match parse_json(&parts.payload) {
                 Ok(Value::Object(payload)) => payload.get("iss").cloned(),
                 _ => None,
@@ -236,29 +318,34 @@ impl Decoder {
                 });
             }
         }
-        let parts = load(token)?;
+        let parts = load(token, self.pyjwt)?;
         let kid = match parts.header.get("kid") {
             None => None,
             Some(Value::String(kid)) => Some(kid.as_str()),
             Some(_) => return Err(DecodeError::KidNotString),
         };
-        let alg = parts
-            .header
-            .get("alg")
+        if self.pyjwt == DecodeRules::PyJwt2_15 {
+            check_crit(&parts.header)?;
+        }
+        let payload =
+            || match parse_json(&parts.payload).map_err(DecodeError::InvalidPayloadString)? {
+                Value::Object(map) => Ok(map),
+                _ => Err(DecodeError::InvalidPayloadString(
+                    "must be a json object".into(),
+                )),
+            };
+        let early = self.payload_first.then(payload).transpose()?;
+        let alg = match (parts.header.get("alg"), self.pyjwt) {
+            (None, DecodeRules::PyJwt2_15) => return Err(DecodeError::AlgMissing),
+            (alg, _) => alg,
+        };
+        let alg = alg
             .and_then(Value::as_str)
             .and_then(algorithm_from_name)
             .filter(|alg| self.algorithms.contains(alg))
             .ok_or(DecodeError::AlgNotAllowed)?;
         self.verify_signature(alg, kid, parts.signing_input, &parts.signature)?;
-        let claims = match parse_json(&parts.payload).map_err(DecodeError::InvalidPayloadString)? {
-            Value::Object(map) => map,
-            _ => {
-                return Err(DecodeError::InvalidPayloadString(
-                    "must be a json object".into(),
-                ))
-            }
-        };
-        Ok(claims)
+        early.map_or_else(payload, Ok)
     }
 
     /// Verifies with the keys that may: those named by the token's `kid` when keys carry kids,
@@ -351,7 +438,7 @@ impl Decoder {
     /// For `explain`: which issuer's keys and which key verify `token` (the same selection as
     /// [`Decoder::verify`], key by key), or `None` when none does.
     pub fn verified_by(&self, token: &[u8]) -> Option<String> {
-        let parts = load(token).ok()?;
+        let parts = load(token, self.pyjwt).ok()?;
         let iss = match parse_json(&parts.payload) {
             Ok(Value::Object(payload)) => payload.get("iss").cloned(),
             _ => None,
@@ -418,20 +505,25 @@ impl Decoder {
             (None, Some(_)) => return Err(DecodeError::InvalidAudience),
             (Some(audience), Some(aud)) => (audience, aud),
         };
-        let claimed: Vec<&str> = match aud {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(items) => items
-                .iter()
-                .map(Value::as_str)
-                .collect::<Option<_>>()
-                .ok_or(DecodeError::InvalidAudienceFormat)?,
-            _ => return Err(DecodeError::InvalidAudienceFormat),
-        };
-        match audience.iter().any(|a| claimed.contains(&a.as_str())) {
+        match audience_matches(audience, aud)? {
             true => Ok(()),
             false => Err(DecodeError::InvalidAudience),
         }
     }
+}
+
+/// Whether `aud` (a string or a list of strings) names one of `audience`.
+pub(super) fn audience_matches(audience: &[String], aud: &Value) -> Result<bool, DecodeError> {
+    let claimed: Vec<&str> = match aud {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(items) => items
+            .iter()
+            .map(Value::as_str)
+            .collect::<Option<_>>()
+            .ok_or(DecodeError::InvalidAudienceFormat)?,
+        _ => return Err(DecodeError::InvalidAudienceFormat),
+    };
+    Ok(audience.iter().any(|a| claimed.contains(&a.as_str())))
 }
 
 pub use super::pyint::{python_int, NotAnInt};

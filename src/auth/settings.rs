@@ -7,12 +7,16 @@ use http::{HeaderName, Method};
 
 use super::cache;
 use super::revocation::{RevocationRules, TokenChecks};
-use super::{Claims, DecodeError, Decoder, Denylist};
+use super::{Claims, DecodeError, Decoder, Denylist, Profile};
 
 /// Where and how tokens are read, plus the decoder; built once per config snapshot.
 #[derive(Debug)]
 pub struct AuthSettings {
     decoder: Decoder,
+    /// The library whose answers and rules the decision follows (`[jwt] profile`).
+    profile: &'static Profile,
+    /// The JSON body's key (the profile's, or `[jwt] error_message_key`).
+    message_key: Arc<str>,
     header_name: HeaderName,
     /// `Bearer` by default; empty means the header carries the bare token.
     header_type: String,
@@ -22,6 +26,11 @@ pub struct AuthSettings {
     pub(super) from_headers: bool,
     /// `token_location` includes `cookies`.
     from_cookies: bool,
+    /// `token_location` in its configured order (the order matters where the profile's
+    /// [`LocationOrder`](super::profile::LocationOrder) says so).
+    pub(super) locations: Vec<Location>,
+    /// The query parameter of the `query_string` location (`[jwt] query_string_name`).
+    pub(super) query_string_name: String,
     cookies: CookieSettings,
     /// `denylist_file`: revoked `jti`s.
     denylist: Option<Arc<Denylist>>,
@@ -33,9 +42,31 @@ pub struct AuthSettings {
     cache: cache::TokenCache,
     pub(super) bad_header_detail: Arc<str>,
     pub(super) missing_header_detail: Arc<str>,
+    /// flask-jwt-extended: the header holds no part of the expected type.
+    pub(super) missing_type_detail: Arc<str>,
     /// WebSocket handshakes: the query parameters of the token and of the CSRF value.
     pub(super) websocket_token_param: String,
     pub(super) websocket_csrf_param: String,
+}
+
+/// A place a token may be read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    Headers,
+    Cookies,
+    /// flask-jwt-extended's `query_string` location.
+    QueryString,
+}
+
+impl Location {
+    /// The name in `token_location` (and in flask-jwt-extended's messages).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Location::Headers => "headers",
+            Location::Cookies => "cookies",
+            Location::QueryString => "query_string",
+        }
+    }
 }
 
 /// Cookie names and CSRF double-submit settings, with the library's defaults.
@@ -69,11 +100,13 @@ impl Default for CookieSettings {
 #[derive(Debug)]
 pub struct AuthSettingsBuilder {
     decoder: Decoder,
+    profile: &'static Profile,
+    message_key: Option<String>,
     header_name: String,
     header_type: String,
     max_token_bytes: usize,
-    from_headers: bool,
-    from_cookies: bool,
+    locations: Vec<Location>,
+    query_string_name: String,
     cookies: CookieSettings,
     denylist: Option<Arc<Denylist>>,
     token_checks: TokenChecks,
@@ -83,6 +116,13 @@ pub struct AuthSettingsBuilder {
 }
 
 impl AuthSettingsBuilder {
+    /// The library to follow, and the body key when it lets the app choose one.
+    pub fn profile(mut self, profile: &'static Profile, message_key: Option<String>) -> Self {
+        self.profile = profile;
+        self.message_key = message_key;
+        self
+    }
+
     /// The query parameters a WebSocket handshake carries its token and its CSRF value in
     /// (`token` and `csrf_token` by default, as the library's examples name them).
     pub fn websocket_params(mut self, token: &str, csrf: &str) -> Self {
@@ -105,9 +145,20 @@ impl AuthSettingsBuilder {
     }
 
     /// `token_location`: headers, cookies, or both.
-    pub fn locations(mut self, headers: bool, cookies: bool) -> Self {
-        self.from_headers = headers;
-        self.from_cookies = cookies;
+    pub fn locations(self, headers: bool, cookies: bool) -> Self {
+        let all = [(headers, Location::Headers), (cookies, Location::Cookies)];
+        self.location_list(all.iter().filter(|(on, _)| *on).map(|(_, l)| *l).collect())
+    }
+
+    /// `token_location` as configured, in order, with any location.
+    pub fn location_list(mut self, locations: Vec<Location>) -> Self {
+        self.locations = locations;
+        self
+    }
+
+    /// The `query_string` location's parameter (`jwt` by default).
+    pub fn query_string_name(mut self, name: &str) -> Self {
+        self.query_string_name = name.to_owned();
         self
     }
 
@@ -135,19 +186,28 @@ impl AuthSettingsBuilder {
     /// Fails when the header name is not a valid header name.
     pub fn build(self) -> Result<AuthSettings, http::Error> {
         let (name, kind) = (&self.header_name, &self.header_type);
-        let bad_header_detail = match kind.as_str() {
-            "" => format!("Bad {name} header. Expected value '<JWT>'"),
-            t => format!("Bad {name} header. Expected value '{t} <JWT>'"),
-        };
+        let profile = self.profile;
+        let message_key = self
+            .message_key
+            .as_deref()
+            .unwrap_or(profile.texts.message_key);
         Ok(AuthSettings {
             header_name: HeaderName::from_bytes(name.as_bytes())?,
-            missing_header_detail: format!("Missing {name} Header").into(),
-            bad_header_detail: bad_header_detail.into(),
+            missing_header_detail: profile.missing_header(name).into(),
+            missing_type_detail: format!(
+                "Missing '{kind}' type in '{name}' header. Expected '{name}: {kind} <JWT>'"
+            )
+            .into(),
+            bad_header_detail: profile.bad_header(name, kind).into(),
+            message_key: message_key.into(),
+            profile,
             decoder: self.decoder,
             header_type: self.header_type,
             max_token_bytes: self.max_token_bytes,
-            from_headers: self.from_headers,
-            from_cookies: self.from_cookies,
+            from_headers: self.locations.contains(&Location::Headers),
+            from_cookies: self.locations.contains(&Location::Cookies),
+            locations: self.locations,
+            query_string_name: self.query_string_name,
             cookies: self.cookies,
             denylist: self.denylist,
             token_checks: self.token_checks,
@@ -165,11 +225,13 @@ impl AuthSettings {
     pub fn builder(decoder: Decoder) -> AuthSettingsBuilder {
         AuthSettingsBuilder {
             decoder,
+            profile: Profile::default_profile(),
+            message_key: None,
             header_name: "Authorization".into(),
             header_type: "Bearer".into(),
             max_token_bytes: 16 * 1024,
-            from_headers: true,
-            from_cookies: false,
+            locations: vec![Location::Headers],
+            query_string_name: "jwt".into(),
             cookies: CookieSettings::default(),
             denylist: None,
             token_checks: TokenChecks::default(),
@@ -192,6 +254,42 @@ impl AuthSettings {
 
     pub fn decoder(&self) -> &Decoder {
         &self.decoder
+    }
+
+    /// The library whose answers and rules the decision follows.
+    pub fn profile(&self) -> &'static Profile {
+        self.profile
+    }
+
+    /// The key of every JSON body freshgate answers with (`detail`, or `msg`, ...).
+    pub fn message_key(&self) -> &str {
+        &self.message_key
+    }
+
+    /// A JSON body holding `text` under the message key, written as the profile's framework
+    /// writes it: FastAPI's `JSONResponse` (compact, UTF-8), or Flask's `jsonify` (compact,
+    /// non-ASCII as `\uXXXX`, a trailing newline).
+    pub fn body(&self, text: &str) -> String {
+        let body = crate::error::json_body(&self.message_key, text);
+        match self.profile.texts.json {
+            super::profile::JsonStyle::FastApi => body,
+            super::profile::JsonStyle::Flask => {
+                let mut ascii = String::with_capacity(body.len() + 1);
+                for c in body.chars() {
+                    match c.is_ascii() {
+                        true => ascii.push(c),
+                        false => {
+                            let mut units = [0u16; 2];
+                            for unit in c.encode_utf16(&mut units) {
+                                ascii.push_str(&format!("\\u{unit:04x}"));
+                            }
+                        }
+                    }
+                }
+                ascii.push('\n');
+                ascii
+            }
+        }
     }
 
     pub fn header_name(&self) -> &HeaderName {

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use http::header::COOKIE;
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The header is present but not `<type> <token>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +39,116 @@ pub fn header_token<'h>(
     Ok(Some(latin1_to_utf8(token)))
 }
 
+/// A token header as flask-jwt-extended reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderToken<'h> {
+    /// No header, or one with nothing but whitespace and commas.
+    Absent,
+    /// No comma-separated part (or several) starts with the header type: the library's
+    /// "Missing 'Bearer' type in 'Authorization' header", a missing token.
+    WrongType,
+    Token(Cow<'h, [u8]>),
+}
+
+/// flask-jwt-extended's `_decode_jwt_from_headers` over the `name` headers as a WSGI server
+/// (waitress) hands them over: joined with `", "`, read as latin-1. The value is stripped of
+/// whitespace, then of commas; split on `,\s*`; exactly one part must start with `kind`
+/// (a whitespace-separated word), and that part must be `<kind> <token>`. With an empty
+/// `kind` the whole value is the bare token. A part of nothing but whitespace crashes the
+/// library (an `IndexError`, 500); here it is a bad header.
+pub fn header_token_in_list<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+    kind: &str,
+) -> Result<HeaderToken<'h>, BadHeader> {
+    let mut values = headers.get_all(name).iter();
+    let value: Cow<'h, [u8]> = match (values.next(), values.next()) {
+        (None, _) => return Ok(HeaderToken::Absent),
+        (Some(one), None) => Cow::Borrowed(one.as_bytes()),
+        (Some(first), Some(second)) => {
+            let mut joined = first.as_bytes().to_vec();
+            for more in std::iter::once(second).chain(values) {
+                joined.extend_from_slice(b", ");
+                joined.extend_from_slice(more.as_bytes());
+            }
+            Cow::Owned(joined)
+        }
+    };
+    let token = match value {
+        Cow::Borrowed(value) => list_token(value, kind)?.map(latin1_to_utf8),
+        Cow::Owned(value) => {
+            list_token(&value, kind)?.map(|t| Cow::Owned(latin1_to_utf8(t).into_owned()))
+        }
+    };
+    Ok(match token {
+        Ok(token) => HeaderToken::Token(token),
+        Err(absent_or_wrong) => absent_or_wrong,
+    })
+}
+
+/// The token bytes of a header value read the flask-jwt-extended way, or why there is none.
+#[allow(clippy::type_complexity)]
+fn list_token<'v>(
+    value: &'v [u8],
+    kind: &str,
+) -> Result<Result<&'v [u8], HeaderToken<'static>>, BadHeader> {
+    let value = trim_commas(trim(value));
+    if value.is_empty() {
+        return Ok(Err(HeaderToken::Absent));
+    }
+    if kind.is_empty() {
+        let mut parts = value.split(|&b| is_py_space(b)).filter(|p| !p.is_empty());
+        return match (parts.next(), parts.next()) {
+            (Some(token), None) => Ok(Ok(token)),
+            _ => Err(BadHeader),
+        };
+    }
+    let mut typed = Vec::new();
+    for field in split_comma_space(value).filter(|f| !f.is_empty()) {
+        let mut words = field.split(|&b| is_py_space(b)).filter(|w| !w.is_empty());
+        // `s.split()[0]` of a part of only whitespace: the library's IndexError.
+        let first = words.next().ok_or(BadHeader)?;
+        if first == kind.as_bytes() {
+            typed.push(field);
+        }
+    }
+    let [field] = typed[..] else {
+        return Ok(Err(HeaderToken::WrongType));
+    };
+    let mut words = field.split(|&b| is_py_space(b)).filter(|w| !w.is_empty());
+    match (words.next(), words.next(), words.next()) {
+        (Some(_), Some(token), None) => Ok(Ok(token)),
+        _ => Err(BadHeader),
+    }
+}
+
+/// Python's `str.strip(",")`.
+fn trim_commas(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| b != b',').unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b',')
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// Python's `re.split(r",\s*", value)`.
+fn split_comma_space(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .enumerate()
+        .map(|(i, part)| match i {
+            0 => part,
+            _ => {
+                let start = part
+                    .iter()
+                    .position(|&b| !is_py_space(b))
+                    .unwrap_or(part.len());
+                &part[start..]
+            }
+        })
+}
+
 /// Python's whitespace among the characters a latin-1 decoded header value can hold
 /// (`str.split()` and `re`'s `\s`).
 pub fn is_py_space(b: u8) -> bool {
@@ -62,18 +172,70 @@ pub fn latin1_to_utf8(bytes: &[u8]) -> Cow<'_, [u8]> {
 /// `cookie_parser` does: split on `;`, split each chunk at the first `=`, trim both sides,
 /// unquote Python-style; when a name repeats, the last one wins.
 pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, [u8]>> {
-    let header = headers.get(COOKIE)?.as_bytes();
+    last_in(headers.get(COOKIE).into_iter(), name)
+}
+
+/// Starlette's `cookie_parser` over these `Cookie` headers in order: the last `name` wins.
+fn last_in<'h>(
+    headers: impl Iterator<Item = &'h HeaderValue>,
+    name: &str,
+) -> Option<Cow<'h, [u8]>> {
     let mut found = None;
-    for chunk in header.split(|&b| b == b';') {
-        let (key, value) = match chunk.iter().position(|&b| b == b'=') {
-            Some(i) => (&chunk[..i], &chunk[i + 1..]),
-            None => (&chunk[..0], chunk),
-        };
-        if trim(key) == name.as_bytes() {
-            found = Some(trim(value));
+    for header in headers {
+        for chunk in header.as_bytes().split(|&b| b == b';') {
+            let (key, value) = match chunk.iter().position(|&b| b == b'=') {
+                Some(i) => (&chunk[..i], &chunk[i + 1..]),
+                None => (&chunk[..0], chunk),
+            };
+            if trim(key) == name.as_bytes() {
+                found = Some(trim(value));
+            }
         }
     }
     found.map(unquote)
+}
+
+/// The value of cookie `name` as Starlette 1.x reads it: every `Cookie` header parsed as
+/// [`cookie`] does, in order, a later one of the same name overriding.
+pub fn cookie_in_every_header<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, [u8]>> {
+    last_in(headers.get_all(COOKIE).iter(), name)
+}
+
+/// The value of cookie `name` as Werkzeug 3.1's `parse_cookie` reads the `Cookie` headers
+/// waitress hands over (joined with `", "`): pairs split on `;`, each
+/// `[ \t]*key[ \t]*(=[ \t]*value)?[ \t]*` with the key free of ` \t=";` and the value a
+/// quoted string or free of ` \t";`; a pair that is not of that form is skipped; the first
+/// of a name wins, even when empty.
+pub fn cookie_werkzeug<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, [u8]>> {
+    let mut values = headers.get_all(COOKIE).iter();
+    let first = values.next()?;
+    let mut joined = first.as_bytes().to_vec();
+    for more in values {
+        joined.extend_from_slice(b", ");
+        joined.extend_from_slice(more.as_bytes());
+    }
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    for pair in joined.split(|&b| b == b';') {
+        let start = pair.iter().position(|b| !blank(b)).unwrap_or(pair.len());
+        let end = pair
+            .iter()
+            .rposition(|b| !blank(b))
+            .map_or(start, |i| i + 1);
+        let pair = &pair[start..end];
+        let (key, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &pair[pair.len()..]),
+        };
+        let key = &key[..key.iter().rposition(|b| !blank(b)).map_or(0, |i| i + 1)];
+        let value = &value[value.iter().position(|b| !blank(b)).unwrap_or(value.len())..];
+        let key_ok = !key.is_empty() && !key.iter().any(|b| b" \t=\";".contains(b));
+        let quoted = value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"';
+        let value_ok = quoted || !value.iter().any(|b| b" \t\";".contains(b));
+        if key_ok && value_ok && key == name.as_bytes() {
+            return Some(Cow::Owned(unquote(value).into_owned()));
+        }
+    }
+    None
 }
 
 /// Trims Python's `str.strip()` whitespace (ASCII whitespace plus 0x1C-0x1F, 0x85 and 0xA0 as
@@ -133,6 +295,15 @@ fn unquote(value: &[u8]) -> Cow<'_, [u8]> {
 /// (`+` is a space, `%XX` a byte), the last occurrence winning. `None` when absent.
 pub fn query_param<'q>(query: &'q str, name: &str) -> Option<Cow<'q, [u8]>> {
     let raw = query.split('&').rev().find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (form_decode(key).as_ref() == name.as_bytes()).then_some(value)
+    })?;
+    Some(form_decode(raw))
+}
+
+/// The first value of query parameter `name` (Werkzeug's `request.args.get`).
+pub fn query_param_first<'q>(query: &'q str, name: &str) -> Option<Cow<'q, [u8]>> {
+    let raw = query.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         (form_decode(key).as_ref() == name.as_bytes()).then_some(value)
     })?;

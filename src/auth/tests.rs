@@ -73,6 +73,8 @@ fn decoder() -> Decoder {
         audience: None,
         remote: None,
         providers: Vec::new(),
+        pyjwt: crate::auth::profile::DecodeRules::PyJwt1_7,
+        payload_first: false,
     }
 }
 

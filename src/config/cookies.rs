@@ -1,47 +1,12 @@
-//! Validation of where tokens are read (`token_location`) and of cookies and CSRF double submit
+//! Validation of cookies and CSRF double submit
 //! (`access_cookie`, `refresh_cookie`, `csrf_protect`, `csrf_header`, `access_csrf_header`,
 //! `refresh_csrf_header`, `csrf_methods`).
-
-use toml::Spanned;
 
 use super::raw::RawJwt;
 use super::Validator;
 use crate::auth::CookieSettings;
 
 impl Validator<'_> {
-    /// `token_location`: `headers`, `cookies` or both. Returns (headers, cookies).
-    pub(super) fn locations(
-        &mut self,
-        raw: Option<&Spanned<Vec<Spanned<String>>>>,
-    ) -> Option<(bool, bool)> {
-        let Some(raw) = raw else {
-            return Some((true, false));
-        };
-        let fix =
-            "write token_location = [\"headers\"], [\"cookies\"] or [\"headers\", \"cookies\"]";
-        let (mut headers, mut cookies) = (false, false);
-        for location in raw.get_ref() {
-            match location.get_ref().as_str() {
-                "headers" => headers = true,
-                "cookies" => cookies = true,
-                other => {
-                    self.err(
-                        location.span(),
-                        "jwt.token_location",
-                        format!("unknown location {other:?}"),
-                        fix,
-                    );
-                    return None;
-                }
-            }
-        }
-        if !headers && !cookies {
-            self.err(raw.span(), "jwt.token_location", "the list is empty", fix);
-            return None;
-        }
-        Some((headers, cookies))
-    }
-
     pub(super) fn cookies(&mut self, raw: &RawJwt) -> Option<CookieSettings> {
         let mut cookies = CookieSettings::default();
         let mut ok = self.cookie_names(raw, &mut cookies);

@@ -8,19 +8,22 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use toml::Spanned;
 
+use super::profile::ProfileParts;
 use super::raw::{OneOrMany, RawJwt};
 use super::{Secret, Validator};
 use crate::auth::jws::algorithm_from_name;
 use crate::auth::keys::{parse_jwks, VerifyKey};
+use crate::auth::profile::DecodeRules;
 use crate::auth::revocation::TokenChecks;
-use crate::auth::{AuthSettings, CookieSettings, Decoder, RevocationRules};
+use crate::auth::{AuthSettings, CookieSettings, Decoder, Location, RevocationRules};
 use crate::fs::DenylistFile;
 
 /// What the token settings are built from, once validated.
 struct SettingsParts {
     header: (Spanned<String>, String),
     max_token_bytes: usize,
-    locations: (bool, bool),
+    profile: ProfileParts,
+    locations: Vec<Location>,
     cookies: CookieSettings,
     denylist: Option<Arc<crate::auth::Denylist>>,
     revocation: (TokenChecks, Option<Arc<RevocationRules>>),
@@ -52,7 +55,10 @@ impl Validator<'_> {
             raw.jwks_url.is_some() || raw.oidc_issuer.is_some() || !raw.providers.is_empty();
         let (keys, keys_ok) = self.keys(&raw, secret.as_ref(), has_remote, span.clone());
         let algorithms = self.algorithms(raw.algorithms.as_ref(), &keys, has_remote, span.clone());
-        let locations = self.locations(raw.token_location.as_ref());
+        let profile = self.profile(&raw);
+        let locations = profile
+            .as_ref()
+            .and_then(|p| self.locations(raw.token_location.as_ref(), p.profile));
         let cookies = self.cookies(&raw);
         let leeway = self.duration(raw.leeway.as_ref(), "jwt.leeway", Duration::ZERO);
         let leeway_ms = i64::try_from(leeway.as_millis()).unwrap_or(i64::MAX);
@@ -60,7 +66,7 @@ impl Validator<'_> {
         let audience = self.audience(raw.audience.take());
         let header = self.header(&mut raw, span);
         let denylist_file = self.denylist_file(raw.denylist_file.as_ref());
-        let (secret, algorithms, (from_headers, from_cookies), cookies, denylist_file, remote) = (
+        let (secret, algorithms, locations, cookies, denylist_file, remote) = (
             secret?,
             algorithms?,
             locations?,
@@ -79,11 +85,18 @@ impl Validator<'_> {
             audience,
             remote,
             providers: providers?,
+            pyjwt: DecodeRules::PyJwt1_7,
+            payload_first: false,
+        };
+        let decoder = match &profile {
+            Some(parts) => parts.profile.rules.decoder(decoder),
+            None => decoder,
         };
         let parts = SettingsParts {
             header,
             max_token_bytes,
-            locations: (from_headers, from_cookies),
+            profile: profile?,
+            locations,
             cookies,
             denylist: denylist_file.as_ref().map(|f| f.denylist().clone()),
             revocation,
@@ -116,7 +129,9 @@ impl Validator<'_> {
         let built = AuthSettings::builder(decoder)
             .header(header_name.get_ref(), &header_type)
             .max_token_bytes(parts.max_token_bytes)
-            .locations(parts.locations.0, parts.locations.1)
+            .profile(parts.profile.profile, parts.profile.message_key)
+            .location_list(parts.locations)
+            .query_string_name(&parts.profile.query_string_name)
             .cookies(parts.cookies)
             .denylist(parts.denylist)
             .revocation(checks, rules)

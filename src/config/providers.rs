@@ -120,6 +120,8 @@ impl Validator<'_> {
             audience,
             remote,
             providers: Vec::new(),
+            pyjwt: crate::auth::profile::DecodeRules::PyJwt1_7,
+            payload_first: false,
         })
     }
 

@@ -73,6 +73,10 @@ pub struct RawServer {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwt {
+    pub profile: Option<Spanned<String>>,
+    pub error_message_key: Option<Spanned<String>>,
+    pub query_string_name: Option<Spanned<String>>,
+    pub denylist_token_checks: Option<Spanned<Vec<Spanned<String>>>>,
     pub algorithms: Option<Spanned<Vec<Spanned<String>>>>,
     pub secret: Option<Spanned<String>>,
     pub secret_env: Option<Spanned<String>>,

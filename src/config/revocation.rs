@@ -47,7 +47,7 @@ impl Validator<'_> {
             return Some(Revocation::default());
         };
         let (span, raw) = (raw.span(), raw.into_inner());
-        let token_checks = self.token_checks(raw.token_checks.as_ref());
+        let token_checks = self.token_checks(raw.token_checks.as_ref(), "revocation.token_checks");
         let Some(url) = &raw.redis else {
             let store_only = raw.key.is_some()
                 || raw.revoked_when.is_some()
@@ -149,7 +149,33 @@ impl Validator<'_> {
         })
     }
 
-    fn token_checks(&mut self, raw: Option<&Spanned<Vec<Spanned<String>>>>) -> Option<TokenChecks> {
+    /// `[jwt] denylist_token_checks`, fastapi-jwt-auth's `authjwt_denylist_token_checks`
+    /// spelled as the library does: the same setting as `[revocation] token_checks`, so only
+    /// one of the two may be written. `Some(None)` when absent.
+    pub(super) fn denylist_token_checks(
+        &mut self,
+        raw: Option<&Spanned<Vec<Spanned<String>>>>,
+        also_in_revocation: bool,
+    ) -> Option<Option<TokenChecks>> {
+        let Some(raw) = raw else { return Some(None) };
+        if also_in_revocation {
+            self.err(
+                raw.span(),
+                "jwt.denylist_token_checks",
+                "the token types are set twice: here and as [revocation] token_checks",
+                "keep one of the two (they are the same setting)",
+            );
+            return None;
+        }
+        self.token_checks(Some(raw), "jwt.denylist_token_checks")
+            .map(Some)
+    }
+
+    fn token_checks(
+        &mut self,
+        raw: Option<&Spanned<Vec<Spanned<String>>>>,
+        key: &str,
+    ) -> Option<TokenChecks> {
         let Some(raw) = raw else {
             return Some(TokenChecks::default());
         };
@@ -166,7 +192,7 @@ impl Validator<'_> {
                     ok = false;
                     self.err(
                         kind.span(),
-                        "revocation.token_checks",
+                        key,
                         format!("{other:?} is not a token type"),
                         "list \"access\", \"refresh\" or both",
                     );

@@ -337,6 +337,8 @@ fn token_settings(headers: bool, cookies: bool, cookie_names: (&str, &str)) -> A
         audience: None,
         remote: None,
         providers: Vec::new(),
+        pyjwt: crate::auth::profile::DecodeRules::PyJwt1_7,
+        payload_first: false,
     };
     AuthSettings::builder(decoder)
         .locations(headers, cookies)
@@ -366,6 +368,8 @@ fn the_token_is_stripped_only_when_strip_token_is_set() {
         audience: None,
         remote: None,
         providers: Vec::new(),
+        pyjwt: crate::auth::profile::DecodeRules::PyJwt1_7,
+        payload_first: false,
     })
     .header("X-Token", "JWT")
     .build()

@@ -52,7 +52,7 @@ pub fn revocation_lookup<'a>(
     let at = match (route.websocket, handshake) {
         (_, Handshake::Invalid(_)) => return None,
         (Some(mode), Handshake::Valid) => TokenAt::WebSocket(mode, head.uri.query()),
-        _ => TokenAt::Http(head.method),
+        _ => TokenAt::Http(head.method, head.uri.query()),
     };
     let (claims, token) =
         auth::revocation_claims(&snapshot.auth, route.rule, at, head.headers, now_ms)?;

@@ -165,7 +165,7 @@ fn the_answer_is_consulted_at_the_denylist_step_for_the_checked_types() {
         let got = decide_reporting_with(
             settings,
             policy.into(),
-            &Method::GET,
+            TokenAt::Http(&Method::GET, None),
             &bearer(&hs256(&claims)),
             NOW_MS,
             &answer,
@@ -189,7 +189,7 @@ fn a_lookup_is_asked_for_exactly_when_the_decision_will_consult_it() {
             store.clone(),
         )
     });
-    let at = TokenAt::Http(&Method::GET);
+    let at = TokenAt::Http(&Method::GET, None);
     let ask = |policy: Policy, h: &HeaderMap| {
         revocation_claims(&settings, policy.into(), at, h, NOW_MS).is_some()
     };

@@ -1,0 +1,110 @@
+//! PyJWT 2.15's `_validate_claims` with the options the PyJWT 2 profiles use: `iat` (also in
+//! the future), `nbf`, `exp` (expired at `exp == now`), `iss` (must be a string), `aud`
+//! (falsy counts as absent; `Audience doesn't match`), then `sub` and `jti` (strings when
+//! present). "Now" is not truncated to whole seconds, as PyJWT 2 reads it as a float.
+
+use serde_json::Value;
+
+use super::jws::{audience_matches, python_int, Claims, DecodeError, Decoder};
+
+/// Which claim checks a decode runs beyond the signature, as the profile's library calls
+/// PyJWT 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checks {
+    pub issuer: bool,
+    /// `verify_aud`: flask-jwt-extended turns it off when no audience is configured.
+    pub audience: bool,
+    /// `verify_exp`: off for flask-jwt-extended's second decode of an expired token.
+    pub exp: bool,
+}
+
+impl Decoder {
+    /// PyJWT 2.15's claim validation.
+    pub fn validate_claims_pyjwt2(
+        &self,
+        claims: &Claims,
+        checks: Checks,
+        now_ms: i64,
+    ) -> Result<(), DecodeError> {
+        if let Some(provider) = self.provider(claims.get("iss")) {
+            let checks = Checks {
+                issuer: true,
+                audience: true,
+                ..checks
+            };
+            return provider.validate_claims_pyjwt2(claims, checks, now_ms);
+        }
+        let now = i128::from(now_ms);
+        let leeway = i128::from(self.leeway_ms);
+        // `int(...)` failing in any way (a string that is no number, null, a list) is PyJWT
+        // 2's "must be an integer".
+        let seconds = |claim: &str, error: DecodeError| -> Result<Option<i128>, DecodeError> {
+            claims
+                .get(claim)
+                .map(|v| {
+                    python_int(v)
+                        .map(|s| s.saturating_mul(1000))
+                        .map_err(|_| error)
+                })
+                .transpose()
+        };
+        if let Some(iat) = seconds("iat", DecodeError::IatNotInteger)? {
+            if iat > now + leeway {
+                return Err(DecodeError::IssuedInFuture);
+            }
+        }
+        if let Some(nbf) = seconds("nbf", DecodeError::NbfNotInteger)? {
+            if nbf > now + leeway {
+                return Err(DecodeError::NotYetValid);
+            }
+        }
+        if checks.exp {
+            if let Some(exp) = seconds("exp", DecodeError::ExpNotInteger)? {
+                if exp <= now - leeway {
+                    return Err(DecodeError::Expired);
+                }
+            }
+        }
+        if let (true, Some(issuer)) = (checks.issuer, &self.issuer) {
+            match claims.get("iss") {
+                None => return Err(DecodeError::MissingIssuer),
+                Some(Value::String(iss)) if iss == issuer => {}
+                Some(Value::String(_)) => return Err(DecodeError::InvalidIssuer),
+                Some(_) => return Err(DecodeError::IssuerNotString),
+            }
+        }
+        if checks.audience {
+            self.audience_pyjwt2(claims.get("aud"))?;
+        }
+        match claims.get("sub") {
+            None | Some(Value::String(_)) => {}
+            Some(_) => return Err(DecodeError::SubjectNotString),
+        }
+        match claims.get("jti") {
+            None | Some(Value::String(_)) => Ok(()),
+            Some(_) => Err(DecodeError::JtiNotString),
+        }
+    }
+
+    fn audience_pyjwt2(&self, aud: Option<&Value>) -> Result<(), DecodeError> {
+        // Python's truthiness: "", [], {}, 0, false and null are no audience.
+        let aud = aud.filter(|v| match v {
+            Value::Null => false,
+            Value::Bool(b) => *b,
+            Value::Number(n) => n.as_f64() != Some(0.0),
+            Value::String(s) => !s.is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(o) => !o.is_empty(),
+        });
+        let (audience, aud) = match (&self.audience, aud) {
+            (None, None) => return Ok(()),
+            (None, Some(_)) => return Err(DecodeError::InvalidAudience),
+            (Some(_), None) => return Err(DecodeError::MissingAudience),
+            (Some(audience), Some(aud)) => (audience, aud),
+        };
+        match audience_matches(audience, aud)? {
+            true => Ok(()),
+            false => Err(DecodeError::AudienceMismatch),
+        }
+    }
+}
