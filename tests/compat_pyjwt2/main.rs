@@ -2,8 +2,10 @@
 //! request is sent both to the async-fastapi-jwt-auth 0.6.6 app (tests/compat_pyjwt2/app.py, on
 //! PyJWT 2.15.1, run from a virtualenv installed from PyPI) and to freshgate with
 //! `[jwt] profile = "fastapi-jwt-auth-pyjwt2"` in front of the echo upstream, and the two decisions
-//! must be the same. The tables are tests/compat's families with the fork as the reference, as
-//! observed by running both (the findings behind every row: shared notes `findings/pyjwt2.md`).
+//! must be the same. The tables are tests/compat's families with the fork as the reference, plus
+//! the families where PyJWT 2 decides differently from fastapi-jwt-auth 0.5.0 (time claims, `sub`,
+//! `jti`, `aud`, strict base64, `crit`), as observed by running both (the findings behind every
+//! row: shared notes `findings/pyjwt2.md`).
 //!
 //! The harness is tests/compat's, used read-only: the app runner (`app.rs`), the rows (`case.rs`),
 //! the judge (`judge.rs`) and the virtualenvs (`venv.rs`). Only the app, its venv
@@ -46,12 +48,15 @@ mod fork;
 mod gateway;
 
 mod authorization_header;
+mod claims;
 mod cookies;
 mod decode_failures;
+mod encodings;
 mod freshness;
 mod issued_tokens;
 mod issuer_audience;
 mod library_crashes;
+mod time_claims;
 mod websocket;
 
 use freshgate::auth::TokenType;
