@@ -19,6 +19,7 @@
 //! it empty to run the tables against the default profile and see which rows it decides
 //! differently from the fork). A setup failure fails every test here with the reason: this suite
 //! never skips itself. `FRESHGATE_COMPAT_PYTHON` may name another interpreter than `python3`.
+//! The Redis denylist example (`denylist_redis.rs`) also needs `redis-server`, as tests/compat's.
 // Tests fail loudly by design, and hand owned tables to their assertion helpers.
 #![allow(
     clippy::unwrap_used,
@@ -51,6 +52,7 @@ mod authorization_header;
 mod claims;
 mod cookies;
 mod decode_failures;
+mod denylist_redis;
 mod encodings;
 mod freshness;
 mod issued_tokens;
