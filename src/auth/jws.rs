@@ -218,7 +218,7 @@ fn load(token: &[u8], pyjwt: DecodeRules) -> Result<Parts<'_>, DecodeError> {
         .map(|i| (&signing_input[..i], &signing_input[i + 1..]))
         .ok_or(DecodeError::NotEnoughSegments)?;
     let header = decode_segment(header_seg).ok_or(DecodeError::InvalidHeaderPadding)?;
-    let header = match parse_json(&header).map_err(DecodeError::InvalidHeaderString)? {
+    let header = match parse_json(&header, pyjwt).map_err(DecodeError::InvalidHeaderString)? {
         Value::Object(map) => map,
         _ => {
             return Err(DecodeError::InvalidHeaderString(
@@ -271,15 +271,30 @@ fn check_crit(header: &Map<String, Value>) -> Result<(), DecodeError> {
     Ok(())
 }
 
-fn parse_json(bytes: &[u8]) -> Result<Value, String> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let pos = e.valid_up_to();
-        format!(
-            "'utf-8' codec can't decode byte 0x{:02x} in position {pos}",
-            bytes[pos]
-        )
-    })?;
-    serde_json::from_str(text).map_err(|e| e.to_string())
+/// A JSON segment: UTF-8 text (PyJWT 1.7.1's `.decode('utf-8')`), or under PyJWT 2 whatever
+/// `json.loads(bytes)` detects.
+/// PyJWT 2.15 with `b64: false` (and an empty payload segment, see [`load`]): `b64` must be
+/// listed in `crit`, and such a token needs a detached payload, which no library passes.
+fn check_b64(header: &Map<String, Value>) -> Result<(), DecodeError> {
+    if header.get("b64") != Some(&Value::Bool(false)) {
+        return Ok(());
+    }
+    let listed = header
+        .get("crit")
+        .and_then(Value::as_array)
+        .is_some_and(|crit| crit.iter().any(|c| c == "b64"));
+    Err(DecodeError::Header(match listed {
+        false => "The 'b64' header parameter requires 'b64' to be listed in 'crit'.".into(),
+        true => "It is required that you pass in a value for the \"detached_payload\" argument to decode a message having the b64 header set to false.".into(),
+    }))
+}
+
+fn parse_json(bytes: &[u8], pyjwt: DecodeRules) -> Result<Value, String> {
+    let text = match pyjwt {
+        DecodeRules::PyJwt1_7 => std::borrow::Cow::Borrowed(super::pyjwt2::utf8(bytes)?),
+        DecodeRules::PyJwt2_15 => super::pyjwt2::json_text(bytes)?,
+    };
+    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 impl Decoder {
@@ -304,7 +319,7 @@ impl Decoder {
             // The issuer picks the keys; it is read before verification only to choose them,
             // and the chosen provider then checks it again with the rest of the claims.
             let parts = load(token, self.pyjwt)?;
-            let iss = match parse_json(&parts.payload) {
+            let iss = match parse_json(&parts.payload, self.pyjwt) {
                 Ok(Value::Object(payload)) => payload.get("iss").cloned(),
                 _ => None,
             };
@@ -326,14 +341,16 @@ impl Decoder {
         };
         if self.pyjwt == DecodeRules::PyJwt2_15 {
             check_crit(&parts.header)?;
+            check_b64(&parts.header)?;
         }
-        let payload =
-            || match parse_json(&parts.payload).map_err(DecodeError::InvalidPayloadString)? {
-                Value::Object(map) => Ok(map),
-                _ => Err(DecodeError::InvalidPayloadString(
-                    "must be a json object".into(),
-                )),
-            };
+        let payload = || match parse_json(&parts.payload, self.pyjwt)
+            .map_err(DecodeError::InvalidPayloadString)?
+        {
+            Value::Object(map) => Ok(map),
+            _ => Err(DecodeError::InvalidPayloadString(
+                "must be a json object".into(),
+            )),
+        };
         let early = self.payload_first.then(payload).transpose()?;
         let alg = match (parts.header.get("alg"), self.pyjwt) {
             (None, DecodeRules::PyJwt2_15) => return Err(DecodeError::AlgMissing),
@@ -439,7 +456,7 @@ impl Decoder {
     /// [`Decoder::verify`], key by key), or `None` when none does.
     pub fn verified_by(&self, token: &[u8]) -> Option<String> {
         let parts = load(token, self.pyjwt).ok()?;
-        let iss = match parse_json(&parts.payload) {
+        let iss = match parse_json(&parts.payload, self.pyjwt) {
             Ok(Value::Object(payload)) => payload.get("iss").cloned(),
             _ => None,
         };

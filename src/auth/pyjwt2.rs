@@ -108,3 +108,60 @@ impl Decoder {
         }
     }
 }
+
+/// The text of a JSON document as Python's `json.loads(bytes)` finds it (`json.detect_encoding`):
+/// a UTF-32 or UTF-16 byte-order mark, a UTF-8 one (skipped), or the zero bytes of UTF-16/32
+/// text without a mark; otherwise UTF-8. The errors are Python's codec messages.
+pub(super) fn utf8(b: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(b).map_err(|e| {
+        let pos = e.valid_up_to();
+        format!(
+            "'utf-8' codec can't decode byte 0x{:02x} in position {pos}",
+            b[pos]
+        )
+    })
+}
+
+pub(super) fn json_text(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, String> {
+    use std::borrow::Cow;
+    let units16 = |b: &[u8], big: bool| -> Result<String, String> {
+        let units: Vec<u16> = b
+            .chunks(2)
+            .map(|c| match (c, big) {
+                ([hi, lo], true) | ([lo, hi], false) => Ok(u16::from_be_bytes([*hi, *lo])),
+                _ => Err("'utf-16' codec can't decode the last byte: truncated data".to_owned()),
+            })
+            .collect::<Result<_, _>>()?;
+        String::from_utf16(&units)
+            .map_err(|_| "'utf-16' codec can't decode: illegal encoding".into())
+    };
+    let units32 = |b: &[u8], big: bool| -> Result<String, String> {
+        b.chunks(4)
+            .map(|c| {
+                let c: [u8; 4] = c
+                    .try_into()
+                    .map_err(|_| "'utf-32' codec can't decode: truncated data".to_owned())?;
+                let n = if big {
+                    u32::from_be_bytes(c)
+                } else {
+                    u32::from_le_bytes(c)
+                };
+                char::from_u32(n).ok_or_else(|| {
+                    "'utf-32' codec can't decode: code point not in range".to_owned()
+                })
+            })
+            .collect()
+    };
+    Ok(match bytes {
+        [0x00, 0x00, 0xfe, 0xff, rest @ ..] => Cow::Owned(units32(rest, true)?),
+        [0xff, 0xfe, 0x00, 0x00, rest @ ..] => Cow::Owned(units32(rest, false)?),
+        [0xfe, 0xff, rest @ ..] => Cow::Owned(units16(rest, true)?),
+        [0xff, 0xfe, rest @ ..] => Cow::Owned(units16(rest, false)?),
+        [0xef, 0xbb, 0xbf, rest @ ..] => Cow::Borrowed(utf8(rest)?),
+        [0, 0, _, _, ..] => Cow::Owned(units32(bytes, true)?),
+        [0, _, _, _, ..] | [0, _] => Cow::Owned(units16(bytes, true)?),
+        [_, 0, 0, 0, ..] => Cow::Owned(units32(bytes, false)?),
+        [_, 0, _, _, ..] | [_, 0] => Cow::Owned(units16(bytes, false)?),
+        _ => Cow::Borrowed(utf8(bytes)?),
+    })
+}

@@ -95,7 +95,19 @@ pub fn parts(token: &str) -> (String, String, String) {
 pub fn payload_of(token: &str) -> Option<Map<String, Value>> {
     let payload = token.split('.').nth(1)?.trim_end_matches('=');
     let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
-    match serde_json::from_slice(&bytes).ok()? {
+    // The JSON text encodings PyJWT 2 reads too: a UTF-8 BOM, UTF-16 LE with its BOM.
+    let text = match bytes.as_slice() {
+        [0xef, 0xbb, 0xbf, rest @ ..] => String::from_utf8(rest.to_vec()).ok()?,
+        [0xff, 0xfe, rest @ ..] => {
+            let units: Vec<u16> = rest
+                .chunks(2)
+                .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+                .collect();
+            String::from_utf16(&units).ok()?
+        }
+        _ => String::from_utf8(bytes).ok()?,
+    };
+    match serde_json::from_str(&text).ok()? {
         Value::Object(map) => Some(map),
         _ => None,
     }
