@@ -181,7 +181,7 @@ impl GatewayError {
         let profile = auth.profile();
         let (status, detail) = (self.status_in(profile), self.detail_in(profile));
         let mut response = json_response(status, auth.body(&detail));
-        if let Some(challenge) = self.challenge(max_age) {
+        if let Some(challenge) = self.challenge_in(max_age, profile) {
             response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
         }
         if let GatewayError::Auth(AuthError::RevocationUnavailable) = self {
@@ -196,8 +196,17 @@ impl GatewayError {
 
     /// The `WWW-Authenticate` value of a 401, per RFC 6750 and RFC 9470.
     pub fn challenge(&self, max_age: Option<Duration>) -> Option<HeaderValue> {
+        self.challenge_in(max_age, Profile::default_profile())
+    }
+
+    /// [`GatewayError::challenge`] with the texts of `profile`.
+    pub fn challenge_in(
+        &self,
+        max_age: Option<Duration>,
+        profile: &Profile,
+    ) -> Option<HeaderValue> {
         match self {
-            GatewayError::Auth(e) => e.challenge(max_age),
+            GatewayError::Auth(e) => e.challenge_in(max_age, profile),
             GatewayError::BadRequest(_)
             | GatewayError::NonCanonicalMethod
             | GatewayError::InvalidHost

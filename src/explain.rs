@@ -74,7 +74,7 @@ impl Verdict {
             reason: error.reason(),
             status: error.status_in(profile),
             challenge: error
-                .challenge(route.and_then(|r| r.rule.max_age))
+                .challenge_in(route.and_then(|r| r.rule.max_age), profile)
                 .map(|c| text(&c)),
             body: auth.body(&error.detail_in(profile)),
         }

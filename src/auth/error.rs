@@ -120,6 +120,23 @@ impl AuthError {
     /// and for `require` RFC 6750's `error="insufficient_scope"` (with `scope` when a scope is
     /// missing). `None` for other statuses.
     pub fn challenge(&self, max_age: Option<Duration>) -> Option<HeaderValue> {
+        self.challenge_in(max_age, Profile::default_profile())
+    }
+
+    /// [`AuthError::challenge`] with the texts of `profile`; a decode failure that the
+    /// profile answers with 401 (flask-jwt-extended's `Token has expired`) is an
+    /// `invalid_token`.
+    pub fn challenge_in(
+        &self,
+        max_age: Option<Duration>,
+        profile: &Profile,
+    ) -> Option<HeaderValue> {
+        let invalid_token = || {
+            format!(
+                r#"Bearer error="invalid_token", error_description="{}""#,
+                profile.detail(self)
+            )
+        };
         let value = match self {
             AuthError::MissingToken(_) | AuthError::MissingCookie(_) => "Bearer".to_owned(),
             AuthError::NotFresh => {
@@ -134,7 +151,7 @@ impl AuthError {
             AuthError::InsufficientAuthentication(acr_values) => {
                 let mut v = format!(
                     r#"Bearer error="insufficient_user_authentication", error_description="{}", acr_values="{acr_values}""#,
-                    self.detail()
+                    profile.detail(self)
                 );
                 if let Some(max_age) = max_age {
                     v.push_str(&format!(", max_age={}", max_age.as_secs()));
@@ -144,7 +161,7 @@ impl AuthError {
             AuthError::InsufficientScope(scope) => {
                 let mut v = format!(
                     r#"Bearer error="insufficient_scope", error_description="{}""#,
-                    self.detail()
+                    profile.detail(self)
                 );
                 if let Some(scope) = scope {
                     v.push_str(&format!(r#", scope="{scope}""#));
@@ -152,10 +169,10 @@ impl AuthError {
                 v
             }
             AuthError::MissingCsrf | AuthError::CsrfMismatch | AuthError::Revoked => {
-                format!(
-                    r#"Bearer error="invalid_token", error_description="{}""#,
-                    self.detail()
-                )
+                invalid_token()
+            }
+            AuthError::Decode(_) if profile.status(self) == StatusCode::UNAUTHORIZED => {
+                invalid_token()
             }
             AuthError::BadHeader(_)
             | AuthError::Decode(_)

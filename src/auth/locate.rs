@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, Method};
 
 use super::profile::{DuplicateCookie, HeaderRule, LocationOrder};
 use super::source::{self, HeaderToken};
@@ -187,14 +187,15 @@ fn cookie_token<'h>(
 ) -> Found<'h> {
     let cookies = settings.cookies();
     let token = cookie(settings, headers, cookie_name(settings, wanted));
-    let csrf = headers
-        .get(match wanted {
-            TokenType::Access => &cookies.csrf_header,
-            TokenType::Refresh => &cookies.refresh_csrf_header,
-        })
-        .map(HeaderValue::as_bytes)
-        .filter(|v| !v.is_empty())
-        .map(Cow::Borrowed);
+    let name = match wanted {
+        TokenType::Access => &cookies.csrf_header,
+        TokenType::Refresh => &cookies.refresh_csrf_header,
+    };
+    let csrf = match settings.profile().rules.joins_repeated_headers {
+        false => headers.get(name).map(|v| Cow::Borrowed(v.as_bytes())),
+        true => source::joined(headers, name),
+    }
+    .filter(|v| !v.is_empty());
     Found::Cookie {
         token,
         csrf,

@@ -126,6 +126,9 @@ pub struct Rules {
     /// Payload errors come before `alg` and signature errors (flask-jwt-extended decodes
     /// without verification first).
     pub payload_first: bool,
+    /// The server joins repeated request headers with `", "` (waitress) before the library
+    /// reads one (the CSRF header, `Authorization`, `Cookie`).
+    pub joins_repeated_headers: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +232,7 @@ pub static FASTAPI_JWT_AUTH: Profile = Profile {
         options_exempt: false,
         require_subject: false,
         payload_first: false,
+        joins_repeated_headers: false,
     },
 };
 
@@ -303,6 +307,7 @@ pub static FLASK_JWT_EXTENDED: Profile = Profile {
         options_exempt: true,
         require_subject: true,
         payload_first: true,
+        joins_repeated_headers: true,
     },
 };
 

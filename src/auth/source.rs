@@ -39,6 +39,21 @@ pub fn header_token<'h>(
     Ok(Some(latin1_to_utf8(token)))
 }
 
+/// The `name` headers as waitress hands them to the app: joined with `", "`.
+pub fn joined<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<Cow<'h, [u8]>> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next()?;
+    let Some(second) = values.next() else {
+        return Some(Cow::Borrowed(first.as_bytes()));
+    };
+    let mut joined = first.as_bytes().to_vec();
+    for more in std::iter::once(second).chain(values) {
+        joined.extend_from_slice(b", ");
+        joined.extend_from_slice(more.as_bytes());
+    }
+    Some(Cow::Owned(joined))
+}
+
 /// A token header as flask-jwt-extended reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeaderToken<'h> {
@@ -61,18 +76,8 @@ pub fn header_token_in_list<'h>(
     name: &HeaderName,
     kind: &str,
 ) -> Result<HeaderToken<'h>, BadHeader> {
-    let mut values = headers.get_all(name).iter();
-    let value: Cow<'h, [u8]> = match (values.next(), values.next()) {
-        (None, _) => return Ok(HeaderToken::Absent),
-        (Some(one), None) => Cow::Borrowed(one.as_bytes()),
-        (Some(first), Some(second)) => {
-            let mut joined = first.as_bytes().to_vec();
-            for more in std::iter::once(second).chain(values) {
-                joined.extend_from_slice(b", ");
-                joined.extend_from_slice(more.as_bytes());
-            }
-            Cow::Owned(joined)
-        }
+    let Some(value) = joined(headers, name) else {
+        return Ok(HeaderToken::Absent);
     };
     let token = match value {
         Cow::Borrowed(value) => list_token(value, kind)?.map(latin1_to_utf8),
@@ -207,13 +212,7 @@ pub fn cookie_in_every_header<'h>(headers: &'h HeaderMap, name: &str) -> Option<
 /// quoted string or free of ` \t";`; a pair that is not of that form is skipped; the first
 /// of a name wins, even when empty.
 pub fn cookie_werkzeug<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, [u8]>> {
-    let mut values = headers.get_all(COOKIE).iter();
-    let first = values.next()?;
-    let mut joined = first.as_bytes().to_vec();
-    for more in values {
-        joined.extend_from_slice(b", ");
-        joined.extend_from_slice(more.as_bytes());
-    }
+    let joined = joined(headers, &COOKIE)?;
     let blank = |b: &u8| *b == b' ' || *b == b'\t';
     for pair in joined.split(|&b| b == b';') {
         let start = pair.iter().position(|b| !blank(b)).unwrap_or(pair.len());

@@ -34,6 +34,10 @@ pub enum Expect {
     /// A documented, deliberate difference: the library accepts, freshgate answers this status
     /// and detail.
     LibraryAcceptsFreshgateRejects(u16, &'static str),
+    /// A documented difference in the text only: both refuse with this status; freshgate's
+    /// message starts with this text (for example a payload number Python reads as infinity,
+    /// which serde_json refuses as out of range).
+    BothRefuseOtherText(u16, &'static str),
 }
 
 /// [`Expect::SameReading`] this token.

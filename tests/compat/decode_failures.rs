@@ -58,6 +58,9 @@ async fn freshgate_rejects_undecodable_tokens_with_the_library_s_status_and_deta
         row("a payload that is not JSON is Invalid payload string", to("/protected").bearer(raw_token(HS256_HEADER, "not json", Algorithm::HS256, SECRET)), Same),
         row("a payload that is a JSON array is Invalid payload string", to("/protected").bearer(raw_token(HS256_HEADER, "[1]", Algorithm::HS256, SECRET)), Same),
         row("a payload that is a JSON number is Invalid payload string", to("/protected").bearer(raw_token(HS256_HEADER, "42", Algorithm::HS256, SECRET)), Same),
+        // Documented difference (README): Python reads 1e400 as a float infinity (`int()` then
+        // fails: `cannot convert float infinity to integer`); serde_json refuses the payload.
+        row("an exp of 1e400 is refused by both", to("/protected").bearer(raw_token(HS256_HEADER, &payload_text.replacen("\"exp\":", "\"exp\":1e400,\"was\":", 1), Algorithm::HS256, SECRET)), BothRefuseOtherText(422, "Invalid payload string: number out of range")),
         row("the signature is checked before the payload is parsed", to("/protected").bearer(raw_token(HS256_HEADER, "not json", Algorithm::HS256, OTHER_SECRET)), Same),
         row("the algorithm is checked before the signature", to("/protected").bearer(raw_token(r#"{"alg":"HS384"}"#, &payload_text, Algorithm::HS384, OTHER_SECRET)), Same),
         row("iat that is not a number is 422", to("/protected").bearer(access(true).set("iat", json!("soon")).token()), Same),

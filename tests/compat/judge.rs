@@ -145,6 +145,18 @@ fn judge(
             freshgate_rejects(library, proxied, *status, Some(detail))?;
             not_forwarded(forwarded).map(|()| None)
         }
+        Expect::BothRefuseOtherText(status, prefix) => {
+            if direct.status != *status {
+                return Err(format!("expected the library to refuse with {status}"));
+            }
+            freshgate_rejects(library, proxied, *status, None)?;
+            match message_of(library, proxied) {
+                Some(got) if got.starts_with(prefix) => not_forwarded(forwarded).map(|()| None),
+                got => Err(format!(
+                    "freshgate's message {got:?} should start with {prefix:?}"
+                )),
+            }
+        }
     }
 }
 
@@ -307,9 +319,10 @@ fn check_identity(library: &Library, case: &Case, proxied: &Reply) -> Result<(),
     let token = match &case.expect {
         Expect::SameReading(token) => Some(token.clone()),
         Expect::Anonymous => None,
-        Expect::Same | Expect::LibraryCrashes(..) | Expect::LibraryAcceptsFreshgateRejects(..) => {
-            (library.header_token)(&case.request.headers)
-        }
+        Expect::Same
+        | Expect::LibraryCrashes(..)
+        | Expect::LibraryAcceptsFreshgateRejects(..)
+        | Expect::BothRefuseOtherText(..) => (library.header_token)(&case.request.headers),
     };
     let want = match token {
         None => (vec![], vec![], vec![]),

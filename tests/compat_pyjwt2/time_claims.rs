@@ -61,10 +61,16 @@ fn every_type_rows() -> Vec<Case> {
     let mut rows = Vec::new();
     for claim in ["iat", "nbf", "exp"] {
         for (what, value) in values() {
+            // Documented difference (README): Python reads 1e400 as a float infinity;
+            // serde_json refuses the payload. Both answer 422.
+            let expect = match value.contains("e400") {
+                true => BothRefuseOtherText(422, "Invalid payload string: number out of range"),
+                false => Same,
+            };
             rows.push(row(
                 format!("{claim} {what}"),
                 to("/protected").bearer(with_raw(access(true), claim, &value)),
-                Same,
+                expect,
             ));
         }
     }
