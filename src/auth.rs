@@ -31,6 +31,7 @@
 pub mod b64;
 pub mod cache;
 mod decide;
+mod decode_error;
 pub mod denylist;
 mod error;
 mod identity;

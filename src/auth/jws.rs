@@ -5,8 +5,6 @@
 //! claim validation differs from PyJWT (default 60 s leeway, `exp` required, no numeric strings),
 //! so the claim checks are ours.
 
-use std::borrow::Cow;
-
 use jsonwebtoken::crypto::CryptoProvider;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
@@ -18,141 +16,7 @@ use super::profile::DecodeRules;
 /// The verified payload of a token.
 pub type Claims = Map<String, Value>;
 
-/// Why a token failed to decode. Every variant is a 422 whose detail is PyJWT's message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DecodeError {
-    NotEnoughSegments,
-    InvalidHeaderPadding,
-    InvalidHeaderString(String),
-    InvalidPayloadPadding,
-    InvalidCryptoPadding,
-    KidNotString,
-    /// PyJWT 2.15's JOSE header checks (`crit`, `b64`); carries PyJWT's text.
-    Header(String),
-    /// PyJWT 2: the header has no `alg`.
-    AlgMissing,
-    AlgNotAllowed,
-    /// The algorithm is accepted but no configured key may verify it.
-    NoKeyForAlg,
-    /// The token names a `kid` that no key has.
-    UnknownKid,
-    /// The key the `kid` names cannot verify the token's `alg`.
-    KidAlgMismatch,
-    SignatureFailed,
-    InvalidPayloadString(String),
-    IatNotInteger,
-    NbfNotInteger,
-    ExpNotInteger,
-    /// A time claim that is `null`, a list or an object: Python's `int()` raises `TypeError`,
-    /// which PyJWT does not catch, so the library's detail is Python's message naming the type.
-    TimeClaimType(&'static str),
-    NotYetValid,
-    /// PyJWT 2: `iat` is in the future.
-    IssuedInFuture,
-    /// PyJWT 2.10+: `sub` is not a string.
-    SubjectNotString,
-    /// PyJWT 2.10+: `jti` is not a string.
-    JtiNotString,
-    Expired,
-    MissingIssuer,
-    InvalidIssuer,
-    MissingAudience,
-    InvalidAudience,
-    InvalidAudienceFormat,
-    /// PyJWT 2: `iss` is not a string.
-    IssuerNotString,
-    /// PyJWT 2: no configured audience is in `aud`.
-    AudienceMismatch,
-}
-
-impl DecodeError {
-    /// The `detail` text, PyJWT's wording.
-    pub fn detail(&self) -> Cow<'static, str> {
-        Cow::Borrowed(match self {
-            DecodeError::NotEnoughSegments => "Not enough segments",
-            DecodeError::InvalidHeaderPadding => "Invalid header padding",
-            DecodeError::InvalidHeaderString(why) => {
-                return Cow::Owned(format!("Invalid header string: {why}"))
-            }
-            DecodeError::InvalidPayloadPadding => "Invalid payload padding",
-            DecodeError::InvalidCryptoPadding => "Invalid crypto padding",
-            DecodeError::KidNotString => "Key ID header parameter must be a string",
-            DecodeError::Header(why) => return Cow::Owned(why.clone()),
-            DecodeError::AlgMissing => "Algorithm not specified",
-            DecodeError::AlgNotAllowed => "The specified alg value is not allowed",
-            DecodeError::NoKeyForAlg => "No key is configured for the token's alg",
-            DecodeError::UnknownKid => "No key matches the token's kid",
-            DecodeError::KidAlgMismatch => "The key named by the token's kid does not fit its alg",
-            DecodeError::SignatureFailed => "Signature verification failed",
-            DecodeError::InvalidPayloadString(why) => {
-                return Cow::Owned(format!("Invalid payload string: {why}"))
-            }
-            DecodeError::IatNotInteger => "Issued At claim (iat) must be an integer.",
-            DecodeError::NbfNotInteger => "Not Before claim (nbf) must be an integer.",
-            DecodeError::ExpNotInteger => "Expiration Time claim (exp) must be an integer.",
-            DecodeError::TimeClaimType(type_name) => {
-                return Cow::Owned(format!(
-                    "int() argument must be a string, a bytes-like object or a real number, not '{type_name}'"
-                ))
-            }
-            DecodeError::NotYetValid => "The token is not yet valid (nbf)",
-            DecodeError::IssuedInFuture => "The token is not yet valid (iat)",
-            DecodeError::SubjectNotString => "Subject must be a string",
-            DecodeError::JtiNotString => "JWT ID must be a string",
-            DecodeError::Expired => "Signature has expired",
-            DecodeError::MissingIssuer => "Token is missing the \"iss\" claim",
-            DecodeError::InvalidIssuer => "Invalid issuer",
-            DecodeError::MissingAudience => "Token is missing the \"aud\" claim",
-            DecodeError::InvalidAudience => "Invalid audience",
-            DecodeError::InvalidAudienceFormat => "Invalid claim format in token",
-            DecodeError::IssuerNotString => "Payload Issuer (iss) must be a string",
-            DecodeError::AudienceMismatch => "Audience doesn't match",
-        })
-    }
-
-    /// The kind of failure, for the decode answers a profile overrides.
-    pub fn kind(&self) -> Option<super::profile::DecodeKind> {
-        use super::profile::DecodeKind;
-        Some(match self {
-            DecodeError::Expired => DecodeKind::Expired,
-            _ => return None,
-        })
-    }
-
-    /// A short stable label for logs and metrics.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            DecodeError::NotEnoughSegments
-            | DecodeError::InvalidHeaderPadding
-            | DecodeError::InvalidHeaderString(_)
-            | DecodeError::InvalidPayloadPadding
-            | DecodeError::InvalidCryptoPadding
-            | DecodeError::KidNotString
-            | DecodeError::Header(_)
-            | DecodeError::InvalidPayloadString(_) => "malformed",
-            DecodeError::AlgMissing
-            | DecodeError::AlgNotAllowed
-            | DecodeError::NoKeyForAlg
-            | DecodeError::UnknownKid
-            | DecodeError::KidAlgMismatch => "algorithm",
-            DecodeError::SignatureFailed => "invalid_signature",
-            DecodeError::IatNotInteger
-            | DecodeError::NbfNotInteger
-            | DecodeError::ExpNotInteger
-            | DecodeError::TimeClaimType(_) => "malformed_claim",
-            DecodeError::NotYetValid | DecodeError::IssuedInFuture => "not_yet_valid",
-            DecodeError::SubjectNotString | DecodeError::JtiNotString => "malformed_claim",
-            DecodeError::Expired => "expired",
-            DecodeError::MissingIssuer
-            | DecodeError::InvalidIssuer
-            | DecodeError::IssuerNotString => "issuer",
-            DecodeError::MissingAudience
-            | DecodeError::InvalidAudience
-            | DecodeError::InvalidAudienceFormat
-            | DecodeError::AudienceMismatch => "audience",
-        }
-    }
-}
+pub use super::decode_error::DecodeError;
 
 /// Everything needed to decode tokens, built once per config snapshot.
 #[derive(Debug)]
@@ -244,51 +108,8 @@ fn load(token: &[u8], pyjwt: DecodeRules) -> Result<Parts<'_>, DecodeError> {
     })
 }
 
-/// PyJWT 2.15's `crit` header check: a non-empty list of strings naming only `b64`, which
-/// must then be present.
-fn check_crit(header: &Map<String, Value>) -> Result<(), DecodeError> {
-    let Some(crit) = header.get("crit") else {
-        return Ok(());
-    };
-    let refuse = |why: String| Err(DecodeError::Header(why));
-    let items = match crit {
-        Value::Array(items) if !items.is_empty() => items,
-        _ => return refuse("Invalid 'crit' header: must be a non-empty list".into()),
-    };
-    for item in items {
-        match item {
-            Value::String(name) if name == "b64" => {
-                if !header.contains_key("b64") {
-                    return refuse("Critical extension 'b64' is missing from headers".into());
-                }
-            }
-            Value::String(name) => {
-                return refuse(format!("Unsupported critical extension: {name}"))
-            }
-            _ => return refuse("Invalid 'crit' header: values must be strings".into()),
-        }
-    }
-    Ok(())
-}
-
 /// A JSON segment: UTF-8 text (PyJWT 1.7.1's `.decode('utf-8')`), or under PyJWT 2 whatever
 /// `json.loads(bytes)` detects.
-/// PyJWT 2.15 with `b64: false` (and an empty payload segment, see [`load`]): `b64` must be
-/// listed in `crit`, and such a token needs a detached payload, which no library passes.
-fn check_b64(header: &Map<String, Value>) -> Result<(), DecodeError> {
-    if header.get("b64") != Some(&Value::Bool(false)) {
-        return Ok(());
-    }
-    let listed = header
-        .get("crit")
-        .and_then(Value::as_array)
-        .is_some_and(|crit| crit.iter().any(|c| c == "b64"));
-    Err(DecodeError::Header(match listed {
-        false => "The 'b64' header parameter requires 'b64' to be listed in 'crit'.".into(),
-        true => "It is required that you pass in a value for the \"detached_payload\" argument to decode a message having the b64 header set to false.".into(),
-    }))
-}
-
 fn parse_json(bytes: &[u8], pyjwt: DecodeRules) -> Result<Value, String> {
     let text = match pyjwt {
         DecodeRules::PyJwt1_7 => std::borrow::Cow::Borrowed(super::pyjwt2::utf8(bytes)?),
@@ -340,8 +161,8 @@ impl Decoder {
             Some(_) => return Err(DecodeError::KidNotString),
         };
         if self.pyjwt == DecodeRules::PyJwt2_15 {
-            check_crit(&parts.header)?;
-            check_b64(&parts.header)?;
+            super::pyjwt2::check_crit(&parts.header)?;
+            super::pyjwt2::check_b64(&parts.header)?;
         }
         let payload = || match parse_json(&parts.payload, self.pyjwt)
             .map_err(DecodeError::InvalidPayloadString)?

@@ -3,7 +3,7 @@
 //! (falsy counts as absent; `Audience doesn't match`), then `sub` and `jti` (strings when
 //! present). "Now" is not truncated to whole seconds, as PyJWT 2 reads it as a float.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::jws::{audience_matches, python_int, Claims, DecodeError, Decoder};
 
@@ -34,6 +34,30 @@ impl Decoder {
             };
             return provider.validate_claims_pyjwt2(claims, checks, now_ms);
         }
+        self.times_pyjwt2(claims, checks.exp, now_ms)?;
+        if let (true, Some(issuer)) = (checks.issuer, &self.issuer) {
+            match claims.get("iss") {
+                None => return Err(DecodeError::MissingIssuer),
+                Some(Value::String(iss)) if iss == issuer => {}
+                Some(Value::String(_)) => return Err(DecodeError::InvalidIssuer),
+                Some(_) => return Err(DecodeError::IssuerNotString),
+            }
+        }
+        if checks.audience {
+            self.audience_pyjwt2(claims.get("aud"))?;
+        }
+        match claims.get("sub") {
+            None | Some(Value::String(_)) => {}
+            Some(_) => return Err(DecodeError::SubjectNotString),
+        }
+        match claims.get("jti") {
+            None | Some(Value::String(_)) => Ok(()),
+            Some(_) => Err(DecodeError::JtiNotString),
+        }
+    }
+
+    /// `iat` (not in the future), `nbf`, and with `exp` the expiry, against the float clock.
+    fn times_pyjwt2(&self, claims: &Claims, exp: bool, now_ms: i64) -> Result<(), DecodeError> {
         let now = i128::from(now_ms);
         let leeway = i128::from(self.leeway_ms);
         // `int(...)` failing in any way (a string that is no number, null, a list) is PyJWT
@@ -58,31 +82,9 @@ impl Decoder {
                 return Err(DecodeError::NotYetValid);
             }
         }
-        if checks.exp {
-            if let Some(exp) = seconds("exp", DecodeError::ExpNotInteger)? {
-                if exp <= now - leeway {
-                    return Err(DecodeError::Expired);
-                }
-            }
-        }
-        if let (true, Some(issuer)) = (checks.issuer, &self.issuer) {
-            match claims.get("iss") {
-                None => return Err(DecodeError::MissingIssuer),
-                Some(Value::String(iss)) if iss == issuer => {}
-                Some(Value::String(_)) => return Err(DecodeError::InvalidIssuer),
-                Some(_) => return Err(DecodeError::IssuerNotString),
-            }
-        }
-        if checks.audience {
-            self.audience_pyjwt2(claims.get("aud"))?;
-        }
-        match claims.get("sub") {
-            None | Some(Value::String(_)) => {}
-            Some(_) => return Err(DecodeError::SubjectNotString),
-        }
-        match claims.get("jti") {
-            None | Some(Value::String(_)) => Ok(()),
-            Some(_) => Err(DecodeError::JtiNotString),
+        match seconds("exp", DecodeError::ExpNotInteger)? {
+            Some(at) if exp && at <= now - leeway => Err(DecodeError::Expired),
+            _ => Ok(()),
         }
     }
 
@@ -164,4 +166,47 @@ pub(super) fn json_text(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, Strin
         [_, 0, _, _, ..] | [_, 0] => Cow::Owned(units16(bytes, false)?),
         _ => Cow::Borrowed(utf8(bytes)?),
     })
+}
+
+/// PyJWT 2.15's `crit` header check: a non-empty list of strings naming only `b64`, which
+/// must then be present.
+pub(super) fn check_crit(header: &Map<String, Value>) -> Result<(), DecodeError> {
+    let Some(crit) = header.get("crit") else {
+        return Ok(());
+    };
+    let refuse = |why: String| Err(DecodeError::Header(why));
+    let items = match crit {
+        Value::Array(items) if !items.is_empty() => items,
+        _ => return refuse("Invalid 'crit' header: must be a non-empty list".into()),
+    };
+    for item in items {
+        match item {
+            Value::String(name) if name == "b64" => {
+                if !header.contains_key("b64") {
+                    return refuse("Critical extension 'b64' is missing from headers".into());
+                }
+            }
+            Value::String(name) => {
+                return refuse(format!("Unsupported critical extension: {name}"))
+            }
+            _ => return refuse("Invalid 'crit' header: values must be strings".into()),
+        }
+    }
+    Ok(())
+}
+
+/// PyJWT 2.15 with `b64: false` (and an empty payload segment, see `jws::load`): `b64` must be
+/// listed in `crit`, and such a token needs a detached payload, which no library passes.
+pub(super) fn check_b64(header: &Map<String, Value>) -> Result<(), DecodeError> {
+    if header.get("b64") != Some(&Value::Bool(false)) {
+        return Ok(());
+    }
+    let listed = header
+        .get("crit")
+        .and_then(Value::as_array)
+        .is_some_and(|crit| crit.iter().any(|c| c == "b64"));
+    Err(DecodeError::Header(match listed {
+        false => "The 'b64' header parameter requires 'b64' to be listed in 'crit'.".into(),
+        true => "It is required that you pass in a value for the \"detached_payload\" argument to decode a message having the b64 header set to false.".into(),
+    }))
 }

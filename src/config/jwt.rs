@@ -51,14 +51,10 @@ impl Validator<'_> {
         let (secret, remote) = (self.secret(&raw), self.remote_keys(&raw));
         // With providers, [jwt]'s own keys are optional (tokens of other issuers have none);
         // a remote source that failed validation is reported once, not also as "no key".
-        let has_remote =
-            raw.jwks_url.is_some() || raw.oidc_issuer.is_some() || !raw.providers.is_empty();
+        let has_remote = raw.has_remote_keys();
         let (keys, keys_ok) = self.keys(&raw, secret.as_ref(), has_remote, span.clone());
         let algorithms = self.algorithms(raw.algorithms.as_ref(), &keys, has_remote, span.clone());
-        let profile = self.profile(&raw);
-        let locations = profile
-            .as_ref()
-            .and_then(|p| self.locations(raw.token_location.as_ref(), p.profile));
+        let profile = self.profile_and_locations(&raw);
         let cookies = self.cookies(&raw);
         let leeway = self.duration(raw.leeway.as_ref(), "jwt.leeway", Duration::ZERO);
         let leeway_ms = i64::try_from(leeway.as_millis()).unwrap_or(i64::MAX);
@@ -66,18 +62,12 @@ impl Validator<'_> {
         let audience = self.audience(raw.audience.take());
         let header = self.header(&mut raw, span);
         let denylist_file = self.denylist_file(raw.denylist_file.as_ref());
-        let (secret, algorithms, locations, cookies, denylist_file, remote) = (
-            secret?,
-            algorithms?,
-            locations?,
-            cookies?,
-            denylist_file?,
-            remote?,
-        );
+        let (secret, algorithms, (profile, locations)) = (secret?, algorithms?, profile?);
+        let (cookies, denylist_file, remote) = (cookies?, denylist_file?, remote?);
         if !keys_ok {
             return None;
         }
-        let decoder = Decoder {
+        let decoder = profile.profile.rules.decoder(Decoder {
             algorithms,
             keys,
             leeway_ms,
@@ -87,15 +77,11 @@ impl Validator<'_> {
             providers: providers?,
             pyjwt: DecodeRules::PyJwt1_7,
             payload_first: false,
-        };
-        let decoder = match &profile {
-            Some(parts) => parts.profile.rules.decoder(decoder),
-            None => decoder,
-        };
+        });
         let parts = SettingsParts {
             header,
             max_token_bytes,
-            profile: profile?,
+            profile,
             locations,
             cookies,
             denylist: denylist_file.as_ref().map(|f| f.denylist().clone()),

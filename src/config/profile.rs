@@ -78,6 +78,16 @@ impl Validator<'_> {
         })
     }
 
+    /// [`Validator::profile`] and the `token_location` it allows.
+    pub(super) fn profile_and_locations(
+        &mut self,
+        raw: &RawJwt,
+    ) -> Option<(ProfileParts, Vec<Location>)> {
+        let parts = self.profile(raw)?;
+        let locations = self.locations(raw.token_location.as_ref(), parts.profile)?;
+        Some((parts, locations))
+    }
+
     /// `token_location`: `headers` (the default), `cookies`, and where the profile's library
     /// has it `query_string`, in the configured order.
     pub(super) fn locations(

@@ -113,6 +113,13 @@ pub struct RawJwt {
     pub denylist_file: Option<Spanned<String>>,
 }
 
+impl RawJwt {
+    /// Keys come (also) from a provider: `jwks_url`, `oidc_issuer` or `[[jwt.provider]]`.
+    pub fn has_remote_keys(&self) -> bool {
+        self.jwks_url.is_some() || self.oidc_issuer.is_some() || !self.providers.is_empty()
+    }
+}
+
 /// One `[[jwt.provider]]`: an issuer and its key source, audience and algorithms; the remote
 /// tuning (`jwks_refresh`, ...) and `leeway` come from `[jwt]`.
 #[derive(Debug, Deserialize)]
