@@ -31,6 +31,7 @@ mod decode;
 mod denylist;
 mod headers;
 mod identity;
+mod profiles;
 mod report;
 mod require;
 mod revocation;
@@ -348,7 +349,7 @@ impl Case {
     }
 }
 
-fn describe(got: &Result<Outcome, AuthError>) -> String {
+fn describe(got: &Result<Outcome, AuthError>, profile: &Profile) -> String {
     match got {
         Ok(Outcome::Anonymous) => "forwarded anonymously".to_string(),
         Ok(Outcome::Authenticated(id)) => format!(
@@ -357,12 +358,12 @@ fn describe(got: &Result<Outcome, AuthError>) -> String {
             id.fresh,
             id.subject()
         ),
-        Err(e) => format!("{} {:?}", e.status().as_u16(), e.detail()),
+        Err(e) => format!("{} {:?}", profile.status(e).as_u16(), profile.detail(e)),
     }
 }
 
 impl Want {
-    fn matches(&self, got: &Result<Outcome, AuthError>) -> bool {
+    fn matches(&self, got: &Result<Outcome, AuthError>, profile: &Profile) -> bool {
         match (self, got) {
             (Anonymous, Ok(Outcome::Anonymous)) => true,
             (Authenticated { token_type, fresh }, Ok(Outcome::Authenticated(id))) => {
@@ -372,10 +373,10 @@ impl Want {
                 id.subject().as_deref() == Some(*subject)
             }
             (Rejected(status, detail), Err(e)) => {
-                e.status().as_u16() == *status && e.detail() == *detail
+                profile.status(e).as_u16() == *status && profile.detail(e) == *detail
             }
             (RejectedStartingWith(status, prefix), Err(e)) => {
-                e.status().as_u16() == *status && e.detail().starts_with(prefix)
+                profile.status(e).as_u16() == *status && profile.detail(e).starts_with(prefix)
             }
             _ => false,
         }
@@ -389,11 +390,12 @@ fn disagreement(settings: &AuthSettings, c: &Case) -> Option<String> {
     let got = decide_reporting(settings, c.rule, &c.method, &c.headers, c.now_ms)
         .map_err(|(error, _)| error);
     let label = format!("{} [{} {}]", c.name, c.method, c.rule.policy);
-    if !c.want.matches(&got) {
+    let profile = settings.profile();
+    if !c.want.matches(&got, profile) {
         return Some(format!(
             "  {label}\n    want: {:?}\n    got:  {}",
             c.want,
-            describe(&got)
+            describe(&got, profile)
         ));
     }
     if c.method == Method::GET && c.rule.max_age.is_none() {
@@ -401,8 +403,8 @@ fn disagreement(settings: &AuthSettings, c: &Case) -> Option<String> {
         if short != got {
             return Some(format!(
                 "  {label}\n    decide:           {}\n    decide_reporting: {}",
-                describe(&short),
-                describe(&got)
+                describe(&short, profile),
+                describe(&got, profile)
             ));
         }
     }

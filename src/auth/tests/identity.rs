@@ -24,7 +24,7 @@ fn the_subject_is_text_for_strings_and_integers_and_none_when_absent() {
         let Ok(Outcome::Authenticated(identity)) = outcome else {
             panic!(
                 "{name}: the token should be accepted, got {}",
-                describe(&outcome)
+                describe(&outcome, Profile::default_profile())
             );
         };
         assert_eq!(identity.subject().as_deref(), want, "{name}");

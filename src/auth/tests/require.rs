@@ -71,7 +71,10 @@ fn claim_requirements_hold_by_equality_containment_and_oauth_scopes() {
         let status = got.as_ref().err().map(|e| e.status().as_u16());
         let detail_ok = got.as_ref().err().is_none_or(|e| e.detail() == DENIED);
         if status != want || !detail_ok {
-            failures.push(format!("  {name}: want {want:?}, got {}", describe(&got)));
+            failures.push(format!(
+                "  {name}: want {want:?}, got {}",
+                describe(&got, Profile::default_profile())
+            ));
         }
     }
     assert!(
@@ -136,7 +139,10 @@ fn acr_step_up_comes_after_freshness_and_before_permissions() {
             .err()
             .map(|e| (e.status().as_u16(), e.detail()));
         if seen.as_ref().map(|(s, d)| (*s, d.as_ref())) != want {
-            failures.push(format!("  {name}: want {want:?}, got {}", describe(&got)));
+            failures.push(format!(
+                "  {name}: want {want:?}, got {}",
+                describe(&got, Profile::default_profile())
+            ));
         }
     }
     assert!(

@@ -123,7 +123,7 @@ fn the_authenticated_age_is_seconds_since_auth_time_else_iat_and_never_negative(
         let Ok(Outcome::Authenticated(identity)) = outcome else {
             panic!(
                 "{name}: the token should be accepted, got {}",
-                describe(&outcome)
+                describe(&outcome, Profile::default_profile())
             );
         };
         assert_eq!(identity.authenticated_age(now_ms), want, "{name}");
