@@ -8,7 +8,7 @@ use std::path::Path;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
-use crate::auth::{self, AuthError, AuthSettings, Revocation};
+use crate::auth::{self, AuthError, AuthSettings, Profile, Revocation};
 use crate::config::{Snapshot, WebSocketReject};
 use crate::error::GatewayError;
 use crate::headers::{self, Forward};
@@ -81,10 +81,16 @@ impl Verdict {
     }
 
     /// A forward whose upstream request has `headers`.
-    fn forward(reported: Option<AuthError>, headers: &HeaderMap) -> Verdict {
+    fn forward(reported: Option<AuthError>, headers: &HeaderMap, profile: &Profile) -> Verdict {
         let upstream = lines(headers);
         Verdict::Forward {
-            reported: reported.map(|e| (e.status(), e.detail().into_owned(), e.reason())),
+            reported: reported.map(|e| {
+                (
+                    profile.status(&e),
+                    profile.detail(&e).into_owned(),
+                    e.reason(),
+                )
+            }),
             identity: upstream
                 .iter()
                 .filter(|(name, _)| name.starts_with(headers::IDENTITY_PREFIX))
@@ -161,7 +167,7 @@ pub fn explain_with(
                 strip_token: route.strip_token.then_some(&snapshot.auth),
             };
             headers::rewrite_request(&mut headers, &forward);
-            Verdict::forward(reported, &headers)
+            Verdict::forward(reported, &headers, snapshot.auth.profile())
         }
     };
     let key = token.and_then(|t| snapshot.auth.decoder().verified_by(t.as_bytes()));

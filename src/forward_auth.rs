@@ -74,12 +74,14 @@ struct Original {
     convention: Convention,
 }
 
-/// Whose convention a subrequest follows, by the headers it carries.
+/// Whose convention a subrequest follows, by the headers it carries. With nginx's headers the
+/// answer follows nginx's convention (only 401 and 403 pass it), also for a subrequest that
+/// carries both conventions' headers and is refused: 403 is a refusal under every convention.
 fn convention(headers: &HeaderMap) -> Convention {
-    if headers.contains_key(X_FORWARDED_URI) {
-        Convention::Forwarded
-    } else if headers.contains_key(X_ORIGINAL_URI) {
+    if headers.contains_key(X_ORIGINAL_URI) {
         Convention::Nginx
+    } else if headers.contains_key(X_FORWARDED_URI) {
+        Convention::Forwarded
     } else {
         Convention::Envoy
     }
@@ -89,6 +91,12 @@ fn convention(headers: &HeaderMap) -> Convention {
 fn original(request: &Request<Incoming>, prefix: Option<&str>) -> Result<Original, &'static str> {
     let h = request.headers();
     let text = |name: &HeaderName| h.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    // A proxy sends one convention; both at once means the client added the other one's
+    // headers (nginx and Caddy pass client headers on), so the request is not judged at all.
+    let forwarded = h.contains_key(&X_FORWARDED_URI) || h.contains_key(&X_FORWARDED_METHOD);
+    if forwarded && (h.contains_key(&X_ORIGINAL_URI) || h.contains_key(&X_ORIGINAL_METHOD)) {
+        return Err("Ambiguous subrequest: X-Forwarded-* and X-Original-* both sent");
+    }
     let (method, uri, convention) = if let Some(uri) = text(&X_FORWARDED_URI) {
         let method = text(&X_FORWARDED_METHOD).ok_or("Missing X-Forwarded-Method")?;
         (method.to_owned(), uri.to_owned(), Convention::Forwarded)

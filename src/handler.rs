@@ -362,7 +362,9 @@ impl Handler {
         let route = exchange.route.map_or("-", |r| &*r.name);
         self.gateway.metrics().record_websocket(route, "rejected");
         let upgrade = hyper::upgrade::on(&mut request);
-        let message = error.detail().into_owned();
+        let message = error
+            .detail_in(exchange.snapshot.auth.profile())
+            .into_owned();
         let (response, task) = websocket::reject_with_message(request.headers(), upgrade, message);
         peer.flags.switch_protocols();
         self.sockets.tasks.spawn(task);

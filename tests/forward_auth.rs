@@ -202,7 +202,26 @@ async fn a_subrequest_without_the_original_method_or_with_a_non_canonical_uri_is
 ) {
     let (fa, gateway) = forward_auth(None).await;
     let auth = bearer_for(true);
-    let cases: [(&str, Headers<'_>, &str); 5] = [
+    let cases: [(&str, Headers<'_>, &str); 7] = [
+        (
+            "both conventions (a client's X-Forwarded-Uri through nginx)",
+            vec![
+                ("x-original-method", b"GET"),
+                ("x-original-uri", b"/protected"),
+                ("x-forwarded-method", b"GET"),
+                ("x-forwarded-uri", b"/public/x"),
+            ],
+            "Ambiguous subrequest: X-Forwarded-* and X-Original-* both sent",
+        ),
+        (
+            "both conventions (a client's X-Original-URI through Caddy)",
+            vec![
+                ("x-forwarded-method", b"GET"),
+                ("x-forwarded-uri", b"/protected"),
+                ("x-original-uri", b"/public/x"),
+            ],
+            "Ambiguous subrequest: X-Forwarded-* and X-Original-* both sent",
+        ),
         (
             "no X-Forwarded-Method",
             vec![("x-forwarded-uri", b"/public/x")],
@@ -335,6 +354,20 @@ async fn behind_real_nginx_auth_request_the_app_sees_the_identity_and_clients_ge
         wrong.text(),
         r#"{"detail":"Only access tokens are allowed"}"#,
         "with the library's body"
+    );
+    let spoofed = send(
+        listen,
+        "GET",
+        "/protected",
+        &[
+            ("x-forwarded-uri", b"/public/x"),
+            ("x-forwarded-method", b"GET"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        spoofed.status, 401,
+        "a client's X-Forwarded-Uri does not make nginx's subrequest judge another route"
     );
     let odd = send(listen, "GET", "/%70rotected", &[("authorization", &auth)]).await;
     assert_eq!(

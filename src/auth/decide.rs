@@ -274,7 +274,7 @@ fn verified_valid(
         Ok(()) => in_decode(&claims).map(|()| claims),
         // flask-jwt-extended decodes an expired token again without `exp` to report it,
         // and that second decode's failures come first.
-        Err(DecodeError::Expired) if rules.csrf == CsrfStage::InDecode => {
+        Err(DecodeError::Expired) if rules.expiry_last => {
             checks(false).map_err(AuthError::Decode)?;
             in_decode(&claims)?;
             Err(AuthError::Decode(DecodeError::Expired))

@@ -56,8 +56,9 @@ pub struct Texts {
     pub missing_cookie: Answer,
     /// The query-string location has no token (`{}`: the parameter's name).
     pub missing_query: Answer,
-    /// No location had a token, with several locations (`{}`: the locations' answers).
-    pub missing_everywhere: Option<MultiLocation>,
+    /// The header holds no part of the header type (`{}`: the header's name, `{type}`: the
+    /// type), where the library reads comma-separated credentials: a missing token.
+    pub missing_type: Answer,
     pub wrong_type_access: Answer,
     pub wrong_type_refresh: Answer,
     /// `{}`: the claim.
@@ -81,13 +82,6 @@ pub enum JsonStyle {
     Flask,
 }
 
-/// The text of "no token anywhere" with several locations, as flask-jwt-extended writes it:
-/// `Missing JWT in headers or cookies (Missing Authorization Header; Missing cookie "...")`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MultiLocation {
-    pub status: u16,
-}
-
 /// A [`DecodeError`] without its data, for the override tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeKind {
@@ -109,6 +103,10 @@ pub struct Rules {
     pub unexpected_audience: UnexpectedAudience,
     /// When the CSRF value is compared with the token's `csrf` claim.
     pub csrf: CsrfStage,
+    /// An expired token is reported expired only once the other claim checks (and the
+    /// in-decode CSRF comparison) pass: flask-jwt-extended decodes it a second time without
+    /// `exp`, and that decode's failures answer first.
+    pub expiry_last: bool,
     /// The checks after decoding, in the library's order.
     pub order: [Check; 3],
     /// PyJWT's claim validation, where PyJWT 2 differs from 1.7.1.
@@ -224,6 +222,7 @@ pub static FASTAPI_JWT_AUTH: Profile = Profile {
         issuer: IssuerRule::AccessRoutes,
         unexpected_audience: UnexpectedAudience::Reject,
         csrf: CsrfStage::Last,
+        expiry_last: false,
         order: [Check::Revoked, Check::Type, Check::Fresh],
         decode: DecodeRules::PyJwt1_7,
         query_string: false,
@@ -244,7 +243,10 @@ const FASTAPI_TEXTS: Texts = Texts {
     bad_header_bare: answer(422, "Bad {} header. Expected value '<JWT>'"),
     missing_cookie: answer(401, "Missing cookie {}"),
     missing_query: answer(401, "Missing {} query parameter"),
-    missing_everywhere: None,
+    missing_type: answer(
+        401,
+        "Missing '{type}' type in '{}' header. Expected '{}: {type} <JWT>'",
+    ),
     wrong_type_access: answer(422, "Only access tokens are allowed"),
     wrong_type_refresh: answer(422, "Only refresh tokens are allowed"),
     missing_claim: answer(422, "Missing claim: {}"),
@@ -281,7 +283,10 @@ pub static FLASK_JWT_EXTENDED: Profile = Profile {
         bad_header_bare: answer(422, "Bad {} header. Expected '{}: <JWT>'"),
         missing_cookie: answer(401, "Missing cookie \"{}\""),
         missing_query: answer(401, "Missing '{}' query paramater"),
-        missing_everywhere: Some(MultiLocation { status: 401 }),
+        missing_type: answer(
+            401,
+            "Missing '{type}' type in '{}' header. Expected '{}: {type} <JWT>'",
+        ),
         wrong_type_access: answer(422, "Only non-refresh tokens are allowed"),
         wrong_type_refresh: answer(422, "Only refresh tokens are allowed"),
         missing_claim: answer(422, "Missing claim: {}"),
@@ -299,6 +304,7 @@ pub static FLASK_JWT_EXTENDED: Profile = Profile {
         issuer: IssuerRule::Always,
         unexpected_audience: UnexpectedAudience::Accept,
         csrf: CsrfStage::InDecode,
+        expiry_last: true,
         order: [Check::Type, Check::Fresh, Check::Revoked],
         decode: DecodeRules::PyJwt2_15,
         query_string: true,
@@ -415,6 +421,15 @@ impl Profile {
             .iter()
             .find(|(k, _)| *k == kind)
             .map(|(_, answer)| *answer)
+    }
+
+    /// The detail of a header `name` without a part of type `kind`.
+    pub fn missing_type(&self, name: &str, kind: &str) -> String {
+        self.texts
+            .missing_type
+            .text
+            .replace("{}", name)
+            .replace("{type}", kind)
     }
 
     /// The detail of a missing header named `name`.

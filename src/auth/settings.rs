@@ -194,10 +194,7 @@ impl AuthSettingsBuilder {
         Ok(AuthSettings {
             header_name: HeaderName::from_bytes(name.as_bytes())?,
             missing_header_detail: profile.missing_header(name).into(),
-            missing_type_detail: format!(
-                "Missing '{kind}' type in '{name}' header. Expected '{name}: {kind} <JWT>'"
-            )
-            .into(),
+            missing_type_detail: profile.missing_type(name, kind).into(),
             bad_header_detail: profile.bad_header(name, kind).into(),
             message_key: message_key.into(),
             profile,

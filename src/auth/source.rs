@@ -207,34 +207,88 @@ pub fn cookie_in_every_header<'h>(headers: &'h HeaderMap, name: &str) -> Option<
 }
 
 /// The value of cookie `name` as Werkzeug 3.1's `parse_cookie` reads the `Cookie` headers
-/// waitress hands over (joined with `", "`): pairs split on `;`, each
-/// `[ \t]*key[ \t]*(=[ \t]*value)?[ \t]*` with the key free of ` \t=";` and the value a
-/// quoted string or free of ` \t";`; a pair that is not of that form is skipped; the first
+/// waitress hands over (joined with `", "`): a port of its `_cookie_re` scanner. From each
+/// position, `[ \t]*key([ \t]*=[ \t]*value)?[ \t]*` followed by `;` or the end, with the key
+/// free of ` \t=";` and the value a quoted string (which may hold `;` and spaces) or free of
+/// ` \t";`; where that does not match, everything up to the next `;` is skipped. The first
 /// of a name wins, even when empty.
 pub fn cookie_werkzeug<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, [u8]>> {
     let joined = joined(headers, &COOKIE)?;
-    let blank = |b: &u8| *b == b' ' || *b == b'\t';
-    for pair in joined.split(|&b| b == b';') {
-        let start = pair.iter().position(|b| !blank(b)).unwrap_or(pair.len());
-        let end = pair
-            .iter()
-            .rposition(|b| !blank(b))
-            .map_or(start, |i| i + 1);
-        let pair = &pair[start..end];
-        let (key, value) = match pair.iter().position(|&b| b == b'=') {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &pair[pair.len()..]),
-        };
-        let key = &key[..key.iter().rposition(|b| !blank(b)).map_or(0, |i| i + 1)];
-        let value = &value[value.iter().position(|b| !blank(b)).unwrap_or(value.len())..];
-        let key_ok = !key.is_empty() && !key.iter().any(|b| b" \t=\";".contains(b));
-        let quoted = value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"';
-        let value_ok = quoted || !value.iter().any(|b| b" \t\";".contains(b));
-        if key_ok && value_ok && key == name.as_bytes() {
-            return Some(Cow::Owned(unquote(value).into_owned()));
+    let mut pos = 0;
+    while pos < joined.len() {
+        match werkzeug_pair(&joined, pos) {
+            Some((key, value, end)) => {
+                if key == name.as_bytes() {
+                    return Some(Cow::Owned(unquote(value).into_owned()));
+                }
+                pos = end;
+            }
+            None => match joined[pos..].iter().position(|&b| b == b';') {
+                Some(i) => pos += i + 1,
+                None => break,
+            },
         }
     }
     None
+}
+
+/// One match of Werkzeug's `_cookie_re` at `pos`: the key, the raw value (quotes kept) and
+/// where the next match starts.
+fn werkzeug_pair(s: &[u8], pos: usize) -> Option<(&[u8], &[u8], usize)> {
+    let blank = |i: usize| s.get(i).is_some_and(|b| *b == b' ' || *b == b'\t');
+    let skip = |mut i: usize| {
+        while blank(i) {
+            i += 1;
+        }
+        i
+    };
+    // `[ \t]*(?:;|\Z)`: where the match ends, if it may end at `i`.
+    let tail = |i: usize| match s.get(skip(i)) {
+        None => Some(s.len()),
+        Some(b';') => Some(skip(i) + 1),
+        Some(_) => None,
+    };
+    let start = skip(pos);
+    let mut i = start;
+    while s.get(i).is_some_and(|b| !b" \t=\";".contains(b)) {
+        i += 1;
+    }
+    if i == start {
+        return None;
+    }
+    let key = &s[start..i];
+    let value = (s.get(skip(i)) == Some(&b'=')).then(|| skip(skip(i) + 1));
+    if let Some(v) = value {
+        if let Some(close) = quoted_end(s, v) {
+            if let Some(end) = tail(close) {
+                return Some((key, &s[v..close], end));
+            }
+        }
+        let mut k = v;
+        while s.get(k).is_some_and(|b| !b" \t\";".contains(b)) {
+            k += 1;
+        }
+        if let Some(end) = tail(k) {
+            return Some((key, &s[v..k], end));
+        }
+    }
+    tail(i).map(|end| (key, &s[i..i], end))
+}
+
+/// The end (past the closing quote) of `"(?:[^\\"]|\\.)*"` starting at `i`, if one does.
+fn quoted_end(s: &[u8], i: usize) -> Option<usize> {
+    if s.get(i) != Some(&b'"') {
+        return None;
+    }
+    let mut k = i + 1;
+    loop {
+        match s.get(k)? {
+            b'"' => return Some(k + 1),
+            b'\\' if k + 1 < s.len() => k += 2,
+            b'\\' => return None,
+            _ => k += 1,
+        }
+    }
 }
 
 /// Trims Python's `str.strip()` whitespace (ASCII whitespace plus 0x1C-0x1F, 0x85 and 0xA0 as

@@ -67,6 +67,19 @@ impl Validator<'_> {
                 "write the app's JWT_ERROR_MESSAGE_KEY, \"msg\" by default",
             );
         }
+        if let Some(name) = raw
+            .query_string_name
+            .as_ref()
+            .filter(|n| n.get_ref().is_empty())
+        {
+            ok = false;
+            self.err(
+                name.span(),
+                "jwt.query_string_name",
+                "the parameter name is empty",
+                "write the app's JWT_QUERY_STRING_NAME, \"jwt\" by default",
+            );
+        }
         let query_string_name = raw
             .query_string_name
             .as_ref()

@@ -137,3 +137,31 @@ fn flask_bodies_are_jsonify_output_and_the_key_is_configurable() {
         "{\"detail\":\"Fresh token required\"}"
     );
 }
+
+#[test]
+fn cookies_are_read_as_werkzeug_reads_them_under_flask_jwt_extended() {
+    // Each expectation is Werkzeug 3.1.9's `parse_cookie(value).get("access_token_cookie")`.
+    let rows: &[(&str, Option<&str>)] = &[
+        (
+            r#"x="a; access_token_cookie=EVIL; b"; access_token_cookie=GOOD"#,
+            Some("GOOD"),
+        ),
+        (r#"access_token_cookie="x"y""#, None),
+        ("a=1, access_token_cookie=T", None),
+        ("access_token_cookie=T, b=2", None),
+        ("access_token_cookie=; access_token_cookie=T", Some("")),
+        ("  access_token_cookie  =  T  ; z", Some("T")),
+        (r#"access_token_cookie="q\"r\101""#, Some("q\"rA")),
+        ("bad=a b; access_token_cookie=T", Some("T")),
+        ("access_token_cookie", Some("")),
+        ("k=v;;access_token_cookie=T", Some("T")),
+    ];
+    for (value, want) in rows {
+        let headers = cookie(value);
+        let got = source::cookie_werkzeug(&headers, "access_token_cookie");
+        let got = got
+            .as_deref()
+            .map(|v| String::from_utf8_lossy(v).into_owned());
+        assert_eq!(got.as_deref(), *want, "Cookie: {value}");
+    }
+}
