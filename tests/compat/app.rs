@@ -69,9 +69,9 @@ impl App {
         for (name, value) in env {
             command.env(name, value);
         }
-        let mut child = command.spawn().unwrap_or_else(|e| {
-            panic!("cannot start {} {script}: {e}", python.display())
-        });
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {} {script}: {e}", python.display()));
         let output = Arc::new(Mutex::new(String::new()));
 
         // stdout: the first line is the port; everything after it (and all of stderr, where
