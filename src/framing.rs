@@ -370,8 +370,10 @@ pub struct Guarded<S> {
     framer: Framer,
     flags: Arc<Flags>,
     head_timeout: Duration,
-    /// Running while a head is partly received.
+    /// The connection's head timer, allocated at its first head and reset at each next one.
     head_timer: Option<Pin<Box<Sleep>>>,
+    /// The timer runs: a head is partly received.
+    head_timing: bool,
 }
 
 impl<S> std::fmt::Debug for Guarded<S> {
@@ -388,7 +390,22 @@ impl<S> Guarded<S> {
             flags,
             head_timeout,
             head_timer: None,
+            head_timing: false,
         }
+    }
+}
+
+impl<S> Guarded<S> {
+    /// A head's first byte arrived: it must be whole within `head_timeout`. One timer per
+    /// connection, reset for each head rather than allocated: a timer left behind by a finished
+    /// head is not polled, and wakes the task at most once (when it passes) if no head resets it.
+    fn start_head_timer(&mut self) {
+        let deadline = Instant::now() + self.head_timeout;
+        match self.head_timer.as_mut() {
+            Some(timer) => timer.as_mut().reset(deadline),
+            None => self.head_timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        }
+        self.head_timing = true;
     }
 }
 
@@ -410,23 +427,22 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
                     this.flags.set(v);
                 }
                 match (was_in_head, this.framer.in_head()) {
-                    (_, false) => this.head_timer = None,
-                    (false, true) => {
-                        this.head_timer = Some(Box::pin(tokio::time::sleep_until(
-                            Instant::now() + this.head_timeout,
-                        )))
-                    }
+                    (_, false) => this.head_timing = false,
+                    (false, true) => this.start_head_timer(),
                     (true, true) => {}
                 }
                 Poll::Ready(Ok(()))
             }
-            Poll::Pending => match this.head_timer.as_mut().map(|t| t.as_mut().poll(cx)) {
-                Some(Poll::Ready(())) => Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "request head timeout",
-                ))),
-                _ => Poll::Pending,
-            },
+            Poll::Pending => {
+                let timer = this.head_timer.as_mut().filter(|_| this.head_timing);
+                match timer.map(|t| t.as_mut().poll(cx)) {
+                    Some(Poll::Ready(())) => Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "request head timeout",
+                    ))),
+                    _ => Poll::Pending,
+                }
+            }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
         }
     }

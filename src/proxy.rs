@@ -35,7 +35,10 @@ pub struct Sending {
     inner: Option<UpstreamBody>,
     done: Option<oneshot::Sender<()>>,
     idle: Duration,
+    /// The stall timer, allocated at the body's first wait and reset at each next one.
     stall: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The body is waiting for the client: the stall timer runs.
+    stalling: bool,
 }
 
 impl std::fmt::Debug for Sending {
@@ -59,9 +62,23 @@ impl Sending {
             done: Some(tx),
             idle,
             stall: None,
+            stalling: false,
         };
         body.check_end();
         (body, rx)
+    }
+
+    /// The stall timer, (re)started when the body begins to wait for the client.
+    fn stall_timer(&mut self) -> &mut Pin<Box<tokio::time::Sleep>> {
+        let restart = !std::mem::replace(&mut self.stalling, true);
+        let idle = self.idle;
+        let stall = self
+            .stall
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+        if restart {
+            stall.as_mut().reset(tokio::time::Instant::now() + idle);
+        }
+        stall
     }
 
     fn check_end(&mut self) {
@@ -87,7 +104,7 @@ impl Body for Sending {
         };
         match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(frame) => {
-                this.stall = None;
+                this.stalling = false;
                 match &frame {
                     None => {
                         if let Some(done) = this.done.take() {
@@ -99,10 +116,7 @@ impl Body for Sending {
                 Poll::Ready(frame)
             }
             Poll::Pending => {
-                let idle = this.idle;
-                let stall = this
-                    .stall
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                let stall = this.stall_timer();
                 match stall.as_mut().poll(cx) {
                     Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyStalled)))),
                     Poll::Pending => Poll::Pending,
