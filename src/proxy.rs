@@ -55,17 +55,22 @@ impl std::fmt::Debug for Sending {
 pub struct BodyStalled;
 
 impl Sending {
-    fn new(inner: Option<UpstreamBody>, idle: Duration) -> (Self, oneshot::Receiver<()>) {
-        let (tx, rx) = oneshot::channel();
+    /// The body, and a signal of its end; `None` when it has already ended (no body: the
+    /// usual case, which then needs no channel).
+    fn new(inner: Option<UpstreamBody>, idle: Duration) -> (Self, Option<oneshot::Receiver<()>>) {
         let mut body = Sending {
             inner,
-            done: Some(tx),
+            done: None,
             idle,
             stall: None,
             stalling: false,
         };
-        body.check_end();
-        (body, rx)
+        if body.is_end_stream() {
+            return (body, None);
+        }
+        let (tx, rx) = oneshot::channel();
+        body.done = Some(tx);
+        (body, Some(rx))
     }
 
     /// The stall timer, (re)started when the body begins to wait for the client.
@@ -249,7 +254,11 @@ async fn exchange(
     let deadline = async {
         // If the body ends without a signal (the exchange failed first), the exchange's own
         // result decides; the timer then never matters.
-        if sent.await.is_ok() {
+        let sent = match sent {
+            Some(sent) => sent.await.is_ok(),
+            None => true,
+        };
+        if sent {
             tokio::time::sleep(timeout).await;
         } else {
             std::future::pending::<()>().await;
