@@ -12,6 +12,10 @@
 //! nothing per request (the `direct` row, straight to the upstream, shows it: 0). Requests go one
 //! at a time on one keep-alive connection, after a warm-up; access logs are off, as in the load
 //! harness (no subscriber is installed).
+//!
+//! `-- --idle N` asks a second question: how much memory does an idle keep-alive connection
+//! hold? It starts the release `freshgate` binary (one worker), opens N connections and reports
+//! its RSS growth per connection, then again after each has served one request.
 // Tests fail loudly by design, and hand owned tables to their assertion helpers.
 #![allow(
     clippy::unwrap_used,
@@ -45,6 +49,9 @@ fn main() -> ExitCode {
     if !args.iter().any(|a| a == "--bench") {
         println!("allocations: nothing to do in test mode; run `cargo bench --bench allocations`");
         return ExitCode::SUCCESS;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--idle") {
+        return idle(args[i + 1].parse().expect("--idle N"));
     }
     let requests = args
         .iter()
@@ -206,4 +213,71 @@ fn wait_listening(addr: SocketAddr) {
         assert!(Instant::now() < deadline, "nothing listens on {addr}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// RSS per idle connection of a `freshgate serve` child process.
+fn idle(connections: usize) -> ExitCode {
+    let (upstream, _upstream) = start_upstream();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let listen = free_addr();
+    let routes = include_str!("../tests/fixtures/routes.toml");
+    let config = format!(
+        "[server]\nlisten = \"{listen}\"\nworkers = 1\nmax_connections = {}\n\n\
+         [upstreams]\napp = \"http://{upstream}\"\n\n[jwt]\nsecret = \"{SECRET}\"\n\n{routes}",
+        connections + 16
+    );
+    let path = dir.path().join("idle.toml");
+    std::fs::write(&path, config).expect("write the config");
+    let bin = std::env::current_exe()
+        .expect("this bench's binary")
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/release")
+        .join("freshgate");
+    let mut gateway = Command::new(bin)
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("start freshgate (cargo build --release)");
+    wait_listening(listen);
+    let pid = gateway.id();
+    let settle = || std::thread::sleep(Duration::from_millis(500));
+    settle();
+    let before = rss_kib(pid);
+    let mut open: Vec<Client> = (0..connections)
+        .map(|_| Client::new(listen, "/static/app.css", None))
+        .collect();
+    settle();
+    let idle = rss_kib(pid);
+    for client in &mut open {
+        client.run(1);
+    }
+    settle();
+    let served = rss_kib(pid);
+    let per = |kib: u64, from: u64| (kib.saturating_sub(from)) as f64 / connections as f64;
+    println!("freshgate with {connections} idle keep-alive connections (one worker):");
+    println!(
+        "  RSS {before} KiB before, {idle} KiB open: {:.2} KiB per connection",
+        per(idle, before)
+    );
+    println!(
+        "  {served} KiB after one request on each: {:.2} KiB more per connection ({:.2} KiB in all)",
+        per(served, idle),
+        per(served, before)
+    );
+    drop(open);
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+    ExitCode::SUCCESS
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the gateway's status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
 }

@@ -126,4 +126,3 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
-
