@@ -11,16 +11,7 @@
 //! timer (`idle_timeout`). When the framing cannot be followed (a malformed chunk, which hyper
 //! rejects anyway), the guard stops looking rather than guess.
 
-use std::future::Future;
-use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::Duration;
-
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::{Instant, Sleep};
 
 /// What the guard found wrong with a request head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +124,26 @@ struct Head {
     chunked: bool,
 }
 
+impl Head {
+    /// Takes the bytes of a line up to its next CR or LF at once: what [`head_byte`] does for
+    /// each of them when no CR precedes (no violation, the head has started, the line's start
+    /// kept), without a call per byte. Returns the rest, which starts with the CR or LF.
+    fn run<'b>(&mut self, bytes: &'b [u8]) -> &'b [u8] {
+        let end = memchr::memchr2(b'\r', b'\n', bytes).unwrap_or(bytes.len());
+        let (run, rest) = bytes.split_at(end);
+        self.started |= !run.is_empty();
+        let line = &mut self.line;
+        let room = LINE_KEEP - line.len;
+        let kept = run.len().min(room);
+        for (to, from) in line.bytes[line.len..line.len + kept].iter_mut().zip(run) {
+            *to = from.to_ascii_lowercase();
+        }
+        line.len += kept;
+        line.truncated |= run.len() > room;
+        rest
+    }
+}
+
 #[derive(Debug)]
 enum Chunk {
     /// Reading a chunk-size line; `digits` so far, `value`, and whether the hex part ended.
@@ -199,6 +210,9 @@ impl Framer {
                     if *n == 0 {
                         self.state = State::Chunked(Chunk::DataEnd);
                     }
+                }
+                State::Head(head) if !head.cr && bytes[0] != b'\r' && bytes[0] != b'\n' => {
+                    bytes = head.run(bytes);
                 }
                 _ => {
                     let b = bytes[0];
@@ -364,165 +378,8 @@ fn chunk_byte(chunk: &mut Chunk, b: u8) -> Result<Option<State>, ()> {
     }
 }
 
-/// The client connection, read through a [`Framer`].
-pub struct Guarded<S> {
-    inner: S,
-    framer: Framer,
-    flags: Arc<Flags>,
-    head_timeout: Duration,
-    /// Running while a head is partly received.
-    head_timer: Option<Pin<Box<Sleep>>>,
-}
-
-impl<S> std::fmt::Debug for Guarded<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Guarded").finish_non_exhaustive()
-    }
-}
-
-impl<S> Guarded<S> {
-    pub fn new(inner: S, flags: Arc<Flags>, head_timeout: Duration) -> Self {
-        Guarded {
-            inner,
-            framer: Framer::default(),
-            flags,
-            head_timeout,
-            head_timer: None,
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        if this.flags.switched() {
-            return Pin::new(&mut this.inner).poll_read(cx, buf);
-        }
-        let before = buf.filled().len();
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) => {
-                let was_in_head = this.framer.in_head();
-                if let Some(v) = this.framer.feed(&buf.filled()[before..]) {
-                    this.flags.set(v);
-                }
-                match (was_in_head, this.framer.in_head()) {
-                    (_, false) => this.head_timer = None,
-                    (false, true) => {
-                        this.head_timer = Some(Box::pin(tokio::time::sleep_until(
-                            Instant::now() + this.head_timeout,
-                        )))
-                    }
-                    (true, true) => {}
-                }
-                Poll::Ready(Ok(()))
-            }
-            Poll::Pending => match this.head_timer.as_mut().map(|t| t.as_mut().poll(cx)) {
-                Some(Poll::Ready(())) => Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "request head timeout",
-                ))),
-                _ => Poll::Pending,
-            },
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-        }
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
+mod guarded;
+pub use guarded::Guarded;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(chunks: &[&[u8]]) -> (Option<Violation>, bool) {
-        let mut f = Framer::default();
-        let mut found = None;
-        for c in chunks {
-            found = found.or(f.feed(c));
-        }
-        (found, matches!(f.state, State::Lost))
-    }
-
-    #[test]
-    fn clean_streams_have_no_violation_whatever_the_read_boundaries() {
-        let stream: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nPOST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nh\r\nl\nPOST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\nHost: x\r\n\r\n3;ext=1\r\na\nb\r\n0\r\nX-Trailer: 1\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n";
-        for split in 1..stream.len() {
-            let (first, second) = stream.split_at(split);
-            assert_eq!(run(&[first, second]), (None, false), "split at {split}");
-        }
-        // Leading empty lines before a request line are allowed.
-        assert_eq!(
-            run(&[b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"]),
-            (None, false)
-        );
-    }
-
-    #[test]
-    fn the_refused_framings_are_flagged() {
-        let cases: &[(&[u8], Violation)] = &[
-            (b"GET / HTTP/1.1\nHost: x\n\n", Violation::BareLf),
-            (b"GET / HTTP/1.1\r\nHost: x\rY: z\r\n\r\n", Violation::BareCr),
-            (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", Violation::LengthAndChunked),
-            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\nHost: x\r\n\r\n0\r\n\r\n", Violation::LengthAndChunked),
-            // A smuggled second head behind a first request's body.
-            (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /x HTTP/1.1\nHost: x\n\n", Violation::BareLf),
-        ];
-        for (stream, want) in cases {
-            assert_eq!(
-                run(&[stream]).0,
-                Some(*want),
-                "{}",
-                String::from_utf8_lossy(stream)
-            );
-        }
-    }
-
-    #[test]
-    fn body_bytes_are_never_read_as_heads() {
-        let body = b"line one\nline two\r\rbare\n";
-        let mut stream = format!(
-            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        )
-        .into_bytes();
-        stream.extend_from_slice(body);
-        stream
-            .extend_from_slice(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
-        stream.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
-        stream.extend_from_slice(body);
-        stream.extend_from_slice(b"\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert_eq!(run(&[&stream]), (None, false));
-    }
-}
+mod tests;

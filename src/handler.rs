@@ -433,7 +433,7 @@ impl Handler {
         exchange.upstream_latency = Some(elapsed);
         self.gateway
             .metrics()
-            .record_upstream(&route.upstream, elapsed, result.as_ref().err());
+            .record_upstream(route, elapsed, result.as_ref().err());
         let mut response = result?;
         if let Some(client_side) = client_side {
             let session = websocket::Session {

@@ -14,14 +14,15 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::config::Upstream;
 use crate::error::GatewayError;
 use crate::handler::{Decision, Exchange};
 use crate::routes::Route;
 use crate::websocket::Relayed;
 
 mod revocation;
+mod route;
 pub use revocation::RevocationMetrics;
+pub use route::RouteMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -79,6 +80,7 @@ struct RouteLabels {
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
+    no_route: route::NoRoute,
     rejections: Family<ReasonLabels, Counter>,
     request_duration: Histogram,
     upstream_duration: Family<UpstreamLabels, Histogram>,
@@ -109,17 +111,12 @@ fn age_histogram() -> Histogram {
     Histogram::new(exponential_buckets(10.0, 2.0, 15))
 }
 
-/// The label of requests that matched no route, built once rather than per 404.
-fn no_route_label() -> Arc<str> {
-    static LABEL: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
-    LABEL.get_or_init(|| Arc::from("-")).clone()
-}
-
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("freshgate");
         let metrics = Metrics {
             requests: Family::default(),
+            no_route: route::NoRoute::default(),
             rejections: Family::default(),
             request_duration: latency_histogram(),
             upstream_duration: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
@@ -217,15 +214,14 @@ impl Metrics {
     /// rejections (enforced or reported) its reason.
     pub fn record_request(&self, exchange: &Exchange<'_>, latency: Duration) {
         self.request_duration.observe(latency.as_secs_f64());
-        let route = exchange.route;
-        self.requests
-            .get_or_create(&RequestLabels {
-                route: route.map_or_else(no_route_label, |r| r.name.clone()),
-                policy: route.map_or("-", |r| r.policy().as_str()),
-                decision: exchange.decision.as_str(),
-                status: exchange.status.as_u16(),
-            })
-            .inc();
+        let status = exchange.status.as_u16();
+        route::count_request(
+            &self.requests,
+            &self.no_route,
+            exchange.route,
+            exchange.decision,
+            status,
+        );
         // Only what report mode let through counts as "report"; a 400 or 413 on a report-mode
         // route was enforced.
         let mode = match exchange.decision {
@@ -239,24 +235,16 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts one upstream exchange: how long the response head took, and a failure's kind.
-    pub fn record_upstream(
-        &self,
-        upstream: &Upstream,
-        elapsed: Duration,
-        error: Option<&GatewayError>,
-    ) {
-        self.upstream_duration
-            .get_or_create(&UpstreamLabels {
-                upstream: upstream.name.clone(),
-            })
-            .observe(elapsed.as_secs_f64());
+    /// Counts one upstream exchange of `route`: how long the response head took, and a
+    /// failure's kind.
+    pub fn record_upstream(&self, route: &Route, elapsed: Duration, error: Option<&GatewayError>) {
+        route::upstream_duration(&self.upstream_duration, route).observe(elapsed.as_secs_f64());
         let Some(kind) = error.and_then(GatewayError::upstream_kind) else {
             return;
         };
         self.upstream_errors
             .get_or_create(&UpstreamErrorLabels {
-                upstream: upstream.name.clone(),
+                upstream: route.upstream.name.clone(),
                 kind,
             })
             .inc();
@@ -273,11 +261,7 @@ impl Metrics {
 
     /// On fresh routes: how long ago the token's user authenticated, in seconds.
     pub fn observe_fresh_age(&self, route: &Route, age_seconds: f64) {
-        self.fresh_token_age
-            .get_or_create(&RouteLabels {
-                route: route.name.clone(),
-            })
-            .observe(age_seconds);
+        route::fresh_age(&self.fresh_token_age, route).observe(age_seconds);
     }
 
     /// A WebSocket handshake that was not relayed: `rejected` or `not_upgraded`.

@@ -35,7 +35,10 @@ pub struct Sending {
     inner: Option<UpstreamBody>,
     done: Option<oneshot::Sender<()>>,
     idle: Duration,
+    /// The stall timer, allocated at the body's first wait and reset at each next one.
     stall: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The body is waiting for the client: the stall timer runs.
+    stalling: bool,
 }
 
 impl std::fmt::Debug for Sending {
@@ -52,16 +55,35 @@ impl std::fmt::Debug for Sending {
 pub struct BodyStalled;
 
 impl Sending {
-    fn new(inner: Option<UpstreamBody>, idle: Duration) -> (Self, oneshot::Receiver<()>) {
-        let (tx, rx) = oneshot::channel();
+    /// The body, and a signal of its end; `None` when it has already ended (no body: the
+    /// usual case, which then needs no channel).
+    fn new(inner: Option<UpstreamBody>, idle: Duration) -> (Self, Option<oneshot::Receiver<()>>) {
         let mut body = Sending {
             inner,
-            done: Some(tx),
+            done: None,
             idle,
             stall: None,
+            stalling: false,
         };
-        body.check_end();
-        (body, rx)
+        if body.is_end_stream() {
+            return (body, None);
+        }
+        let (tx, rx) = oneshot::channel();
+        body.done = Some(tx);
+        (body, Some(rx))
+    }
+
+    /// The stall timer, (re)started when the body begins to wait for the client.
+    fn stall_timer(&mut self) -> &mut Pin<Box<tokio::time::Sleep>> {
+        let restart = !std::mem::replace(&mut self.stalling, true);
+        let idle = self.idle;
+        let stall = self
+            .stall
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+        if restart {
+            stall.as_mut().reset(tokio::time::Instant::now() + idle);
+        }
+        stall
     }
 
     fn check_end(&mut self) {
@@ -87,7 +109,7 @@ impl Body for Sending {
         };
         match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(frame) => {
-                this.stall = None;
+                this.stalling = false;
                 match &frame {
                     None => {
                         if let Some(done) = this.done.take() {
@@ -99,10 +121,7 @@ impl Body for Sending {
                 Poll::Ready(frame)
             }
             Poll::Pending => {
-                let idle = this.idle;
-                let stall = this
-                    .stall
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                let stall = this.stall_timer();
                 match stall.as_mut().poll(cx) {
                     Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyStalled)))),
                     Poll::Pending => Poll::Pending,
@@ -235,7 +254,11 @@ async fn exchange(
     let deadline = async {
         // If the body ends without a signal (the exchange failed first), the exchange's own
         // result decides; the timer then never matters.
-        if sent.await.is_ok() {
+        let sent = match sent {
+            Some(sent) => sent.await.is_ok(),
+            None => true,
+        };
+        if sent {
             tokio::time::sleep(timeout).await;
         } else {
             std::future::pending::<()>().await;

@@ -72,6 +72,8 @@ pub struct Route {
     pub require: crate::auth::Requirements,
     /// `revocation_unavailable`: overrides `[revocation] unavailable` on this route.
     pub revocation_unavailable: Option<crate::revocation::Unavailable>,
+    /// Its metric handles, taken on first use (a clone starts without them).
+    pub metrics: crate::metrics::RouteMetrics,
 }
 
 impl Route {

@@ -363,3 +363,45 @@ async fn an_idle_keep_alive_connection_outlives_the_head_timeout_and_ends_at_idl
         "closed by idle_timeout: {closed_after:?}"
     );
 }
+
+#[tokio::test]
+async fn a_later_head_on_a_keep_alive_connection_is_timed_from_its_own_first_byte() {
+    let (_upstream, gw) = start_with_echo(LIMITS).await;
+    let addr = gw.addr;
+    let (first, waited, answer) = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("read timeout");
+        let first = request_on(&mut stream, "/public/1");
+        // Past the first head's timer (300 ms), which the next head must restart, not reuse
+        // as it stands.
+        std::thread::sleep(Duration::from_millis(500));
+        stream
+            .write_all(b"GET /public/2 HTTP/1.1\r\nHost: x\r\n")
+            .expect("write half a head");
+        let started = Instant::now();
+        let mut buf = Vec::new();
+        let _ = stream.read_to_end(&mut buf);
+        let answer = String::from_utf8_lossy(&buf).into_owned();
+        (first, started.elapsed(), answer)
+    })
+    .await
+    .expect("keep-alive client task");
+    assert!(
+        first.starts_with("HTTP/1.1 200"),
+        "the first request is served: {first}"
+    );
+    assert!(
+        waited >= Duration::from_millis(250),
+        "the second head got its own 300 ms, cut off after {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(4),
+        "the second head was cut off by the head timeout, after {waited:?}"
+    );
+    assert!(
+        !answer.contains("200 OK"),
+        "the half head was not served: {answer}"
+    );
+}

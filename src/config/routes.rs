@@ -121,6 +121,7 @@ impl Validator<'_> {
             close_at_expiry,
             require,
             revocation_unavailable,
+            metrics: Default::default(),
         })
     }
 

@@ -21,6 +21,7 @@ fn route(matcher: Matcher, methods: &[&str], policy: Policy) -> Route {
         close_at_expiry: false,
         require: Default::default(),
         revocation_unavailable: None,
+        metrics: Default::default(),
     }
 }
 

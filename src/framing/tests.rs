@@ -1,0 +1,92 @@
+//! The guard's framing follower, table-tested over every read boundary.
+
+use super::*;
+
+fn run(chunks: &[&[u8]]) -> (Option<Violation>, bool) {
+    let mut f = Framer::default();
+    let mut found = None;
+    for c in chunks {
+        found = found.or(f.feed(c));
+    }
+    (found, matches!(f.state, State::Lost))
+}
+
+#[test]
+fn clean_streams_have_no_violation_whatever_the_read_boundaries() {
+    let stream: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nPOST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nh\r\nl\nPOST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\nHost: x\r\n\r\n3;ext=1\r\na\nb\r\n0\r\nX-Trailer: 1\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n";
+    for split in 1..stream.len() {
+        let (first, second) = stream.split_at(split);
+        assert_eq!(run(&[first, second]), (None, false), "split at {split}");
+    }
+    // Leading empty lines before a request line are allowed.
+    assert_eq!(
+        run(&[b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"]),
+        (None, false)
+    );
+}
+
+#[test]
+fn the_refused_framings_are_flagged() {
+    let cases: &[(&[u8], Violation)] = &[
+        (b"GET / HTTP/1.1\nHost: x\n\n", Violation::BareLf),
+        (b"GET / HTTP/1.1\r\nHost: x\rY: z\r\n\r\n", Violation::BareCr),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", Violation::LengthAndChunked),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\nHost: x\r\n\r\n0\r\n\r\n", Violation::LengthAndChunked),
+        // A smuggled second head behind a first request's body.
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /x HTTP/1.1\nHost: x\n\n", Violation::BareLf),
+    ];
+    for (stream, want) in cases {
+        assert_eq!(
+            run(&[stream]).0,
+            Some(*want),
+            "{}",
+            String::from_utf8_lossy(stream)
+        );
+    }
+}
+
+#[test]
+fn long_lines_are_cut_at_the_kept_start_whatever_the_read_boundaries() {
+    let long = "a".repeat(200);
+    // A long header before Content-Length: the body is skipped, the bare LF after it found.
+    let stream = format!("POST / HTTP/1.1\r\nX-Long: {long}\r\nContent-Length: 5\r\n\r\nh\nl\rxGET / HTTP/1.1\nHost: x\n\n");
+    // A Content-Length whose value lies beyond the kept start cannot be read: framing lost.
+    let padded = format!(
+        "POST / HTTP/1.1\r\nContent-Length:{}5\r\n\r\nhello",
+        " ".repeat(70)
+    );
+    for split in 1..stream.len() {
+        let (a, b) = stream.as_bytes().split_at(split);
+        assert_eq!(
+            run(&[a, b]),
+            (Some(Violation::BareLf), false),
+            "split at {split}"
+        );
+    }
+    for split in 1..padded.len() {
+        let (a, b) = padded.as_bytes().split_at(split);
+        assert_eq!(run(&[a, b]), (None, true), "split at {split}");
+    }
+    let bytes: Vec<&[u8]> = stream.as_bytes().chunks(1).collect();
+    assert_eq!(
+        run(&bytes),
+        (Some(Violation::BareLf), false),
+        "byte by byte"
+    );
+}
+
+#[test]
+fn body_bytes_are_never_read_as_heads() {
+    let body = b"line one\nline two\r\rbare\n";
+    let mut stream = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    stream.extend_from_slice(body);
+    stream.extend_from_slice(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    stream.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+    stream.extend_from_slice(body);
+    stream.extend_from_slice(b"\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(run(&[&stream]), (None, false));
+}
