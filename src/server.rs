@@ -130,6 +130,13 @@ fn spawn_connection(
             return;
         };
         let limits = &snapshot.server;
+        let gateway = handler.gateway().clone();
+        gateway.metrics().connection_opened();
+        if !first_byte(&stream, limits.idle_timeout, &draining, &closing).await {
+            gateway.metrics().connection_closed();
+            drop(permit);
+            return;
+        }
         let flags = Arc::new(framing::Flags::default());
         let peer = Arc::new(Peer::new(
             peer,
@@ -137,17 +144,9 @@ fn spawn_connection(
             is_trusted(limits, peer.ip()),
         ));
         let stream = framing::Guarded::new(stream, flags, limits.request_head_timeout);
-        let service_handler = handler.clone();
-        let service = service_fn(move |request| {
-            let handler = service_handler.clone();
-            let peer = peer.clone();
-            async move { Ok::<_, Infallible>(handler.handle_contained(request, &peer).await) }
-        });
         let connection = http_builder(limits)
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection(TokioIo::new(stream), service(&handler, peer))
             .with_upgrades();
-        let gateway = handler.gateway().clone();
-        gateway.metrics().connection_opened();
         let mut connection = std::pin::pin!(connection);
         let mut drain = std::pin::pin!(draining.cancelled_owned());
         let mut close = std::pin::pin!(closing.cancelled_owned());
@@ -169,6 +168,43 @@ fn spawn_connection(
         gateway.metrics().connection_closed();
         drop(permit);
     });
+}
+
+/// The hyper service of one connection: every request to the handler, for `peer`.
+fn service(
+    handler: &Arc<Handler>,
+    peer: Arc<Peer>,
+) -> impl hyper::service::Service<
+    http::Request<hyper::body::Incoming>,
+    Response = http::Response<crate::error::Body>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<http::Response<crate::error::Body>, Infallible>> + Send,
+> + Clone {
+    let handler = handler.clone();
+    service_fn(move |request| {
+        let handler = handler.clone();
+        let peer = peer.clone();
+        async move { Ok::<_, Infallible>(handler.handle_contained(request, &peer).await) }
+    })
+}
+
+/// Waits until the client sends its first byte (or closes): until then a connection holds no
+/// hyper state (two 8 KiB buffers and the dispatcher), so an idle connection costs about
+/// 2 KiB. The idle timeout and the drain apply here as hyper would apply them; `false` means
+/// the connection is to be closed.
+async fn first_byte(
+    stream: &TcpStream,
+    idle: Duration,
+    draining: &CancellationToken,
+    closing: &CancellationToken,
+) -> bool {
+    let mut first = [0u8; 1];
+    tokio::select! {
+        // `peek` waits for a byte (or the end), through readiness false positives.
+        ready = tokio::time::timeout(idle, stream.peek(&mut first)) => matches!(ready, Ok(Ok(_))),
+        () = draining.cancelled() => false,
+        () = closing.cancelled() => false,
+    }
 }
 
 fn is_trusted(limits: &ServerSettings, ip: std::net::IpAddr) -> bool {

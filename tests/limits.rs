@@ -405,3 +405,47 @@ async fn a_later_head_on_a_keep_alive_connection_is_timed_from_its_own_first_byt
         "the half head was not served: {answer}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_that_never_sends_a_byte_ends_at_idle_timeout_and_a_late_first_request_is_served(
+) {
+    let upstream = Upstream::start().await;
+    let config = LIMITS.replace(
+        "request_head_timeout = \"300ms\"",
+        "request_head_timeout = \"300ms\"\nidle_timeout = \"1500ms\"",
+    );
+    let gw = TestGateway::start(&config, upstream.addr).await;
+    let addr = gw.addr;
+    let (late, closed_after) = tokio::task::spawn_blocking(move || {
+        // Silent past the head timeout, then a request: served (the head timer starts at
+        // the first byte, the idle timer at the accept).
+        let mut late = std::net::TcpStream::connect(addr).expect("connect");
+        late.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("read timeout");
+        std::thread::sleep(Duration::from_millis(700));
+        let late = request_on(&mut late, "/public/late");
+        // Silent for good: closed by the idle timeout, without a response.
+        let mut silent = std::net::TcpStream::connect(addr).expect("connect");
+        silent
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("read timeout");
+        let from = Instant::now();
+        let mut buf = [0u8; 1];
+        let n = silent.read(&mut buf).unwrap_or(0);
+        assert_eq!(
+            n, 0,
+            "the server closed the silent connection without answering"
+        );
+        (late, from.elapsed())
+    })
+    .await
+    .expect("client task");
+    assert!(
+        late.starts_with("HTTP/1.1 200"),
+        "a late first request is served: {late}"
+    );
+    assert!(
+        closed_after >= Duration::from_millis(1000) && closed_after < Duration::from_secs(4),
+        "closed by idle_timeout: {closed_after:?}"
+    );
+}

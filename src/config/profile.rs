@@ -31,28 +31,7 @@ impl Validator<'_> {
                 }
             },
         };
-        let rules = &profile.rules;
-        let mut ok = true;
-        let mut only_in = |validator: &mut Self, key: &Option<Spanned<String>>, name, allowed| {
-            if let (Some(value), false) = (key, allowed) {
-                ok = false;
-                let message = format!("{name} is not a setting of {}", profile.follows);
-                let fix = format!("remove {name}, or choose the profile whose library has it (e.g. profile = \"flask-jwt-extended\")");
-                validator.err(value.span(), format!("jwt.{name}"), message, fix);
-            }
-        };
-        only_in(
-            self,
-            &raw.error_message_key,
-            "error_message_key",
-            rules.message_key_setting,
-        );
-        only_in(
-            self,
-            &raw.query_string_name,
-            "query_string_name",
-            rules.query_string,
-        );
+        let mut ok = self.profile_keys(raw, profile);
         let message_key = raw.error_message_key.as_ref().map(|k| k.get_ref().clone());
         if let Some(key) = raw
             .error_message_key
@@ -89,6 +68,34 @@ impl Validator<'_> {
             message_key,
             query_string_name,
         })
+    }
+
+    /// The profile-specific keys of `raw`, each refused (with the fix) under a profile whose
+    /// library has no such setting; `false` when one was.
+    fn profile_keys(&mut self, raw: &RawJwt, profile: &'static Profile) -> bool {
+        let rules = &profile.rules;
+        let mut ok = true;
+        let mut only_in = |validator: &mut Self, key: &Option<Spanned<String>>, name, allowed| {
+            if let (Some(value), false) = (key, allowed) {
+                ok = false;
+                let message = format!("{name} is not a setting of {}", profile.follows);
+                let fix = format!("remove {name}, or choose the profile whose library has it (e.g. profile = \"flask-jwt-extended\")");
+                validator.err(value.span(), format!("jwt.{name}"), message, fix);
+            }
+        };
+        only_in(
+            self,
+            &raw.error_message_key,
+            "error_message_key",
+            rules.message_key_setting,
+        );
+        only_in(
+            self,
+            &raw.query_string_name,
+            "query_string_name",
+            rules.query_string,
+        );
+        ok
     }
 
     /// [`Validator::profile`] and the `token_location` it allows.
