@@ -321,12 +321,7 @@ fn request_on(stream: &mut std::net::TcpStream, path: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idle_keep_alive_connection_outlives_the_head_timeout_and_ends_at_idle_timeout() {
-    let upstream = Upstream::start().await;
-    let config = LIMITS.replace(
-        "request_head_timeout = \"300ms\"",
-        "request_head_timeout = \"300ms\"\nidle_timeout = \"1500ms\"",
-    );
-    let gw = TestGateway::start(&config, upstream.addr).await;
+    let (_upstream, gw) = with_idle_timeout().await;
     let addr = gw.addr;
     let (second, closed_after) = tokio::task::spawn_blocking(move || {
         let mut stream = std::net::TcpStream::connect(addr).expect("connect");
@@ -409,12 +404,7 @@ async fn a_later_head_on_a_keep_alive_connection_is_timed_from_its_own_first_byt
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connection_that_never_sends_a_byte_ends_at_idle_timeout_and_a_late_first_request_is_served(
 ) {
-    let upstream = Upstream::start().await;
-    let config = LIMITS.replace(
-        "request_head_timeout = \"300ms\"",
-        "request_head_timeout = \"300ms\"\nidle_timeout = \"1500ms\"",
-    );
-    let gw = TestGateway::start(&config, upstream.addr).await;
+    let (_upstream, gw) = with_idle_timeout().await;
     let addr = gw.addr;
     let (late, closed_after) = tokio::task::spawn_blocking(move || {
         // Silent past the head timeout, then a request: served (the head timer starts at
@@ -448,4 +438,15 @@ async fn a_connection_that_never_sends_a_byte_ends_at_idle_timeout_and_a_late_fi
         closed_after >= Duration::from_millis(1000) && closed_after < Duration::from_secs(4),
         "closed by idle_timeout: {closed_after:?}"
     );
+}
+
+/// The limits gateway with a 300 ms head timeout and a 1.5 s idle timeout.
+async fn with_idle_timeout() -> (Upstream, TestGateway) {
+    let upstream = Upstream::start().await;
+    let config = LIMITS.replace(
+        "request_head_timeout = \"300ms\"",
+        "request_head_timeout = \"300ms\"\nidle_timeout = \"1500ms\"",
+    );
+    let gw = TestGateway::start(&config, upstream.addr).await;
+    (upstream, gw)
 }
