@@ -57,6 +57,9 @@ enum Script {
     Informational,
     /// Answer every request normally, with `Connection: close` on every third one.
     CloseEveryThird,
+    /// At random (seeded): answer with `Connection: close` (about one in five), or after an
+    /// answer reset the idle connection a random 0-20 ms later unless the next head came first.
+    AtRandom { seed: u64 },
 }
 
 /// A scripted upstream: counts connections and request heads; each connection serves
@@ -138,6 +141,33 @@ async fn serve_scripted(mut stream: TcpStream, script: Script, requests: Arc<Ato
                     .await;
                 let _ = stream.write_all(OK).await;
             }
+            Script::AtRandom { seed } => {
+                let mut draw = xorshift(seed ^ n as u64);
+                match draw() % 10 {
+                    0 | 1 => {
+                        let close =
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+                        let _ = stream.write_all(close).await;
+                        return;
+                    }
+                    2 | 3 => {
+                        let _ = stream.write_all(OK).await;
+                        let idle = Duration::from_millis(draw() % 20);
+                        tokio::select! {
+                            // The next head is served by the loop (its first byte is read
+                            // here; the peer's request is then answered normally).
+                            readable = stream.readable() => if readable.is_err() { return },
+                            () = tokio::time::sleep(idle) => {
+                                reset(stream);
+                                return;
+                            }
+                        }
+                    }
+                    _ => {
+                        let _ = stream.write_all(OK).await;
+                    }
+                }
+            }
             Script::CloseEveryThird => {
                 let close = n % 3 == 0;
                 let answer: &[u8] = match close {
@@ -150,6 +180,17 @@ async fn serve_scripted(mut stream: TcpStream, script: Script, requests: Arc<Ato
                 }
             }
         }
+    }
+}
+
+/// A small xorshift generator: the random scripts repeat for a seed.
+fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed | 1;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
     }
 }
 
@@ -238,6 +279,33 @@ async fn an_upstream_that_closes_every_third_connection_costs_no_client_a_5xx() 
         "{} of 300 GETs failed: {:?}",
         failures.len(),
         failures.first()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_closes_and_resets_connections_at_random_costs_no_client_a_5xx() {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    let upstream = Scripted::start(Script::AtRandom { seed }).await;
+    let gw = TestGateway::start(CONFIG, upstream.addr).await;
+    let addr = gw.addr;
+    let clients: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(async move { sequential_gets(addr, 150).await }))
+        .collect();
+    let mut failures = Vec::new();
+    for client in clients {
+        failures.extend(client.await.unwrap());
+    }
+    assert!(
+        failures.is_empty(),
+        "seed {seed}: {} of 1200 GETs (8 clients at once) failed: {:?}",
+        failures.len(),
+        failures.first()
+    );
+    assert!(
+        upstream.connections.load(Ordering::SeqCst) > 8,
+        "the upstream did close connections (seed {seed})"
     );
 }
 
