@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo bench --bench load -- [--connections 64] [--duration 10s] [--scenarios a,b]
+//!                             [--plot FILE.svg]
 //!                             [--target URL [--target-pid PID] [--secret S]]
 //! ```
 //!
@@ -25,6 +26,7 @@
 mod baseline;
 mod client;
 mod peers;
+mod plot;
 mod procs;
 mod report;
 mod run;
@@ -84,6 +86,10 @@ pub struct Options {
     /// Keep freshgate's access log on (info level, to a file) instead of running at warn.
     #[arg(long)]
     access_log: bool,
+    /// Draw each row's latency percentile curve (p50 to p99.99, from its HDR histogram) into
+    /// this SVG file; a relative path is from the package root, where `cargo bench` runs.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
     /// Worker threads of the load client [default: one per CPU].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     client_threads: Option<u16>,

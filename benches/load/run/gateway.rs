@@ -137,7 +137,7 @@ impl Bench {
                 }
                 self.note_foreign(scenario, m.foreign, m.window);
                 let rss = probe.and_then(procs::peak_rss_kib);
-                Outcome::Measured(Figures::from_measured(&m, rss))
+                Outcome::Measured(Figures::from_measured(m, rss))
             }
             Err(e) => Outcome::Failed(e),
         }
