@@ -37,7 +37,7 @@ impl Machine {
         }
     }
 
-    /// The lines above the table: date, machine, load, run settings, the command.
+    /// The lines above the table: date, machine, load, run settings, workers, the command.
     pub(super) fn header(&self, plan: &Plan) -> String {
         let o = &plan.options;
         let gateway = match plan.target {
@@ -57,6 +57,7 @@ impl Machine {
              machine: {cpus} CPUs (nproc), {model}; load average at start {load}\n\
              load: closed loop, HTTP/1.1 keep-alive, {conns} connections, {warm:?} warm-up + {dur:?} measured per row{rounds}, client on {threads} threads of the same machine\n\
              {gateway}\n\
+             {workers}\n\
              command: {command}",
             date = self.date,
             model = self.model,
@@ -69,6 +70,13 @@ impl Machine {
             rounds = match o.repeat {
                 1 => String::new(),
                 n => format!(", median of {n} interleaved rounds"),
+            },
+            workers = match plan.options.workers {
+                Some(_) => format!(
+                    "{} (freshgate [server] workers, bare-hyper runtimes, nginx worker_processes, HAProxy nbthread)",
+                    workers_line(plan)
+                ),
+                None => workers_line(plan),
             },
             command = self.command,
         )
@@ -87,16 +95,26 @@ impl Machine {
             title: format!("freshgate load harness: latency percentiles, {}", self.date),
             lines: vec![
                 format!(
-                    "{} ({} CPUs); {} connections, closed loop, {:?} measured per row",
+                    "{} ({} CPUs); {} connections, closed loop, {:?} measured per row; {}",
                     self.model,
                     cpus(),
                     o.connections,
                     o.duration,
+                    workers_line(plan)
                 ),
                 self.command.clone(),
                 histograms,
             ],
         }
+    }
+}
+
+/// `--workers`, as the gateways were given it.
+fn workers_line(plan: &Plan) -> String {
+    match (plan.target, plan.options.workers) {
+        (Some(_), _) => "workers: the --target gateway's own".to_string(),
+        (None, Some(n)) => format!("workers: {n} per gateway"),
+        (None, None) => format!("workers: each gateway's default, one per CPU ({})", cpus()),
     }
 }
 
