@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo bench --bench load -- [--connections 64] [--duration 10s] [--scenarios a,b]
+//!                             [--workers N] [--plot FILE.svg]
 //!                             [--target URL [--target-pid PID] [--secret S]]
 //! ```
 //!
@@ -25,6 +26,7 @@
 mod baseline;
 mod client;
 mod peers;
+mod plot;
 mod procs;
 mod report;
 mod run;
@@ -84,6 +86,15 @@ pub struct Options {
     /// Keep freshgate's access log on (info level, to a file) instead of running at warn.
     #[arg(long)]
     access_log: bool,
+    /// Workers of every gateway row: freshgate's `[server] workers`, the bare-hyper
+    /// forwarder's runtimes, nginx's `worker_processes`, HAProxy's `nbthread` [default: each
+    /// one's own, one per CPU].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256), conflicts_with = "target")]
+    workers: Option<u16>,
+    /// Draw each row's latency percentile curve (p50 to p99.99, from its HDR histogram) into
+    /// this SVG file; a relative path is from the package root, where `cargo bench` runs.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
     /// Worker threads of the load client [default: one per CPU].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     client_threads: Option<u16>,
@@ -127,7 +138,10 @@ fn main() -> ExitCode {
         return upstream::serve(addr, options.exit_on_stdin_eof);
     }
     if let (Some(listen), Some(upstream)) = (options.baseline, options.upstream_addr) {
-        let workers = std::thread::available_parallelism().map_or(1, usize::from);
+        let workers = options.workers.map_or_else(
+            || std::thread::available_parallelism().map_or(1, usize::from),
+            usize::from,
+        );
         return baseline::serve(listen, upstream, workers);
     }
     if !options.bench {

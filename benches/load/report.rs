@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use hdrhistogram::Histogram;
+
 use crate::client::Measured;
 use crate::scenarios::Scenario;
 
@@ -14,10 +16,12 @@ pub struct Figures {
     pub errors: u64,
     pub cpu_us_per_request: Option<f64>,
     pub peak_rss_kib: Option<u64>,
+    /// The latencies of the window, for `--plot` (none from wrk).
+    pub histogram: Option<Histogram<u64>>,
 }
 
 impl Figures {
-    pub fn from_measured(m: &Measured, peak_rss_kib: Option<u64>) -> Figures {
+    pub fn from_measured(m: Measured, peak_rss_kib: Option<u64>) -> Figures {
         let q = |q: f64| m.histogram.value_at_quantile(q);
         Figures {
             rate: m.rate(),
@@ -30,6 +34,7 @@ impl Figures {
                 .filter(|_| m.requests > 0)
                 .map(|cpu| cpu.as_secs_f64() * 1e6 / m.requests as f64),
             peak_rss_kib,
+            histogram: Some(m.histogram),
         }
     }
 }

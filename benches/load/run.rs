@@ -12,6 +12,7 @@ use jsonwebtoken::Algorithm;
 
 use crate::client::{self, Workload};
 use crate::peers::{self, Found};
+use crate::plot;
 use crate::procs::{self, Proc};
 use crate::report::{self, Figures, Outcome, Row};
 use crate::scenarios::Scenario;
@@ -19,6 +20,7 @@ use crate::tokens;
 use crate::Options;
 
 mod gateway;
+mod header;
 mod peer_rows;
 mod revocation;
 mod rows;
@@ -95,6 +97,9 @@ impl Plan {
                 ));
             }
         }
+        if let Some(path) = &options.plot {
+            check_plot_path(path)?;
+        }
         let client_threads = options.client_threads.map_or_else(cpus, usize::from);
         Ok(Plan {
             options,
@@ -145,6 +150,28 @@ fn parse_target(text: &str) -> Result<SocketAddr, String> {
         format!("--target {text:?}: nothing accepts connections at {addr} ({e}); start the gateway first")
     })?;
     Ok(addr)
+}
+
+/// Refuses a `--plot` file that could not be written, before the run rather than after it.
+fn check_plot_path(path: &Path) -> Result<(), String> {
+    if path.extension().and_then(|e| e.to_str()) != Some("svg") {
+        return Err(format!(
+            "--plot {}: the chart is SVG; name the file *.svg",
+            path.display()
+        ));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match dir.is_dir() {
+        true => Ok(()),
+        false => Err(format!(
+            "--plot {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        )),
+    }
 }
 
 fn ensure_free(port: u16, flag: &str) -> Result<(), String> {
@@ -264,7 +291,7 @@ pub fn main(options: Options) -> Result<(), String> {
 }
 
 async fn run(plan: Plan, dir: PathBuf) -> Result<(), String> {
-    let header = machine_header(&plan);
+    let machine = header::Machine::now();
     let mut bench = Bench {
         gateway_bin: PathBuf::new(),
         upstream: None,
@@ -301,110 +328,54 @@ async fn run(plan: Plan, dir: PathBuf) -> Result<(), String> {
     }
     let (rows, spread) = report::medians(std::mem::take(&mut bench.rows));
     bench.rows = rows;
-    let versions = bench.versions();
-    println!("{header}");
-    if !versions.is_empty() {
-        println!("peers: {}", versions.join("; "));
-    }
-    println!();
-    print!("{}", report::table(&bench.rows));
-    println!();
-    for note in spread.iter().chain(&bench.notes) {
-        println!("{note}");
-    }
-    for row in &bench.rows {
-        if let Outcome::Failed(why) = &row.outcome {
-            println!("{} failed: {why}", row.scenario.label());
+    bench.print(&machine.header(&bench.plan), &spread, idle.as_ref());
+    match &bench.plan.options.plot {
+        Some(path) => {
+            plot::write(path, &machine.heading(&bench.plan), &bench.rows)?;
+            println!("\nplot: {}", path.display());
+            Ok(())
         }
+        None => Ok(()),
     }
-    let idle_peak = idle.as_ref().and_then(|i: &client::Idle| i.peak_rss_kib);
-    if let Some(i) = &idle {
-        println!(
-            "freshgate with {}/{IDLE_CONNECTIONS} idle keep-alive connections open: peak RSS (VmHWM) {}, RSS now {}{}",
-            i.open,
-            i.peak_rss_kib.map_or("-".into(), report::mib),
-            i.rss_kib.map_or("-".into(), report::mib),
-            i.first_error.as_ref().map_or(String::new(), |e| format!(" (first failure: {e})"))
-        );
-    }
-    println!("{}", report::noise(&bench.foreign));
-    let bars = report::bars(&bench.rows, idle_peak);
-    if !bars.is_empty() {
-        println!("\nbars judged by this run:");
-        for bar in bars {
-            println!("  {bar}");
-        }
-    }
-    Ok(())
 }
 
-/// The lines above the table: date, machine, load, run settings, the command.
-fn machine_header(plan: &Plan) -> String {
-    let model = fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU model".into());
-    let load = fs::read_to_string("/proc/loadavg")
-        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into());
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let o = &plan.options;
-    let gateway = match plan.target {
-        Some(addr) => format!("gateway: --target {addr}"),
-        None => format!(
-            "gateway: freshgate{}, access log {}",
-            git_revision().map_or(String::new(), |r| format!(" {r}")),
-            if o.access_log {
-                "on (info, to a file)"
-            } else {
-                "off (RUST_LOG=warn)"
+impl Bench {
+    /// The report: header, table, notes, the idle line, the noise verdict and the bars.
+    fn print(&self, header: &str, spread: &[String], idle: Option<&client::Idle>) {
+        let versions = self.versions();
+        println!("{header}");
+        if !versions.is_empty() {
+            println!("peers: {}", versions.join("; "));
+        }
+        println!();
+        print!("{}", report::table(&self.rows));
+        println!();
+        for note in spread.iter().chain(&self.notes) {
+            println!("{note}");
+        }
+        for row in &self.rows {
+            if let Outcome::Failed(why) = &row.outcome {
+                println!("{} failed: {why}", row.scenario.label());
             }
-        ),
-    };
-    format!(
-        "freshgate load harness, {date}\n\
-         machine: {cpus} CPUs (nproc), {model}; load average at start {load}\n\
-         load: closed loop, HTTP/1.1 keep-alive, {conns} connections, {warm:?} warm-up + {dur:?} measured per row{rounds}, client on {threads} threads of the same machine\n\
-         {gateway}\n\
-         command: cargo bench --bench load -- {args}",
-        date = humantime::format_rfc3339_seconds(SystemTime::now()),
-        cpus = cpus(),
-        conns = o.connections,
-        warm = o.warmup,
-        dur = o.duration,
-        threads = plan.client_threads,
-        rounds = match o.repeat {
-            1 => String::new(),
-            n => format!(", median of {n} interleaved rounds"),
-        },
-        args = args.join(" "),
-    )
-}
-
-fn git_revision() -> Option<String> {
-    let dir = env!("CARGO_MANIFEST_DIR");
-    let output = Command::new("git")
-        .args(["-C", dir, "rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())?;
-    let rev = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    let dirty = Command::new("git")
-        .args(["-C", dir, "status", "--porcelain", "--untracked-files=no"])
-        .output()
-        .is_ok_and(|o| !o.stdout.is_empty());
-    Some(match dirty {
-        true => format!("{rev} + uncommitted changes"),
-        false => rev,
-    })
+        }
+        if let Some(i) = idle {
+            println!(
+                "freshgate with {}/{IDLE_CONNECTIONS} idle keep-alive connections open: peak RSS (VmHWM) {}, RSS now {}{}",
+                i.open,
+                i.peak_rss_kib.map_or("-".into(), report::mib),
+                i.rss_kib.map_or("-".into(), report::mib),
+                i.first_error.as_ref().map_or(String::new(), |e| format!(" (first failure: {e})"))
+            );
+        }
+        println!("{}", report::noise(&self.foreign));
+        let bars = report::bars(&self.rows, idle.and_then(|i| i.peak_rss_kib));
+        if !bars.is_empty() {
+            println!("\nbars judged by this run:");
+            for bar in bars {
+                println!("  {bar}");
+            }
+        }
+    }
 }
 
 /// The freshgate binary: `--gateway-bin`, or the one cargo built for this bench (cargo

@@ -51,6 +51,11 @@ impl Bench {
                 ("JWT_KEY", jwt_key.to_string()),
             ],
         )?;
+        let settings = match self.plan.options.workers {
+            Some(n) => with_line(&settings, "[server]\n", &format!("workers = {n}\n"))
+                .ok_or("bench/freshgate.toml has no [server] table for --workers")?,
+            None => settings,
+        };
         let text = format!("{settings}\n{ROUTES}");
         let path = self.dir.join(name);
         fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -137,7 +142,7 @@ impl Bench {
                 }
                 self.note_foreign(scenario, m.foreign, m.window);
                 let rss = probe.and_then(procs::peak_rss_kib);
-                Outcome::Measured(Figures::from_measured(&m, rss))
+                Outcome::Measured(Figures::from_measured(m, rss))
             }
             Err(e) => Outcome::Failed(e),
         }
@@ -202,4 +207,10 @@ impl Bench {
             expected,
         })
     }
+}
+
+/// `text` with `line` inserted after the first `after`, if there is one.
+pub(super) fn with_line(text: &str, after: &str, line: &str) -> Option<String> {
+    let at = text.find(after)? + after.len();
+    Some(format!("{}{line}{}", &text[..at], &text[at..]))
 }

@@ -1,22 +1,33 @@
 //! The peer rows: nginx and HAProxy given configs from `bench/`, and wrk against freshgate.
 
+use super::gateway::with_line;
 use super::*;
 
+/// A peer's config with `--workers N`: nginx's `worker_processes` (the template's `auto`
+/// replaced), HAProxy's `nbthread` (added to `global`; its default is one per CPU).
+fn with_workers(scenario: Scenario, config: &str, n: u16) -> Option<String> {
+    match scenario {
+        Scenario::Nginx => config.contains("worker_processes auto;").then(|| {
+            config.replacen(
+                "worker_processes auto;",
+                &format!("worker_processes {n};"),
+                1,
+            )
+        }),
+        Scenario::Haproxy => with_line(config, "\nglobal\n", &format!("    nbthread {n}\n")),
+        _ => Some(config.to_string()),
+    }
+}
+
 impl Bench {
-    pub(super) async fn peer(
-        &mut self,
+    /// Renders a peer's template (`origin`, `text`) for `port`, with `--workers`, into the
+    /// scratch directory.
+    fn peer_config(
+        &self,
         scenario: Scenario,
-        found: Found,
-        template: (&str, &str),
-        validate: &[&str],
-        serve: &[&str],
-    ) -> Result<Outcome, String> {
-        let program = match found {
-            Found::Ready { program, .. } => program,
-            Found::Missing(why) => return Ok(Outcome::Skipped(why)),
-        };
-        let port = free_port()?;
-        let (origin, text) = template;
+        (origin, text): (&str, &str),
+        port: u16,
+    ) -> Result<PathBuf, String> {
         // nginx's master drops its workers to `nobody`, a user some systems lack; as root,
         // keep them root (a local benchmark, no exposure). Otherwise there is no switch.
         let user_line = if is_root() { "user root;" } else { "" };
@@ -31,9 +42,32 @@ impl Bench {
                 ("USER_LINE", user_line.to_string()),
             ],
         )?;
-        let name = scenario.name();
-        let path = self.dir.join(format!("{name}.conf"));
+        let config = match self.plan.options.workers {
+            Some(n) => with_workers(scenario, &config, n)
+                .ok_or_else(|| format!("{origin}: no place for --workers {n}"))?,
+            None => config,
+        };
+        let path = self.dir.join(format!("{}.conf", scenario.name()));
         fs::write(&path, config).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(path)
+    }
+
+    pub(super) async fn peer(
+        &mut self,
+        scenario: Scenario,
+        found: Found,
+        template: (&str, &str),
+        validate: &[&str],
+        serve: &[&str],
+    ) -> Result<Outcome, String> {
+        let program = match found {
+            Found::Ready { program, .. } => program,
+            Found::Missing(why) => return Ok(Outcome::Skipped(why)),
+        };
+        let port = free_port()?;
+        let (origin, _) = template;
+        let path = self.peer_config(scenario, template, port)?;
+        let name = scenario.name();
         let fill = |args: &[&str]| -> Vec<String> {
             args.iter()
                 .map(|a| {
@@ -101,6 +135,9 @@ impl Bench {
             "--upstream-addr",
             &upstream,
         ]);
+        if let Some(n) = self.plan.options.workers {
+            command.args(["--workers", &n.to_string()]);
+        }
         let log = self.dir.join("bare-hyper.log");
         let proc = procs::spawn("bare-hyper", command, &log, false)?;
         if let Err(e) = wait_ready(addr, &proc).await {
