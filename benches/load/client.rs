@@ -56,6 +56,8 @@ pub struct Measured {
     pub histogram: Histogram<u64>,
     /// CPU used by the measured process tree inside the window.
     pub cpu: Option<Duration>,
+    /// Of which system (kernel) time.
+    pub system: Option<Duration>,
     /// CPU used inside the window by processes the harness did not start.
     pub foreign: Option<Duration>,
 }
@@ -194,6 +196,7 @@ pub async fn run(
     connected.wait().await;
     tokio::time::sleep(warmup).await;
     let cpu_before = probe.and_then(crate::procs::cpu_time);
+    let sys_before = probe.and_then(crate::procs::system_time);
     let usage_before = crate::procs::usage();
     let started = Instant::now();
     control.phase.store(MEASURE, Ordering::SeqCst);
@@ -201,6 +204,7 @@ pub async fn run(
     control.phase.store(STOP, Ordering::SeqCst);
     let measured_window = started.elapsed();
     let cpu_after = probe.and_then(crate::procs::cpu_time);
+    let sys_after = probe.and_then(crate::procs::system_time);
     let foreign = usage_before
         .zip(crate::procs::usage())
         .map(|(before, after)| crate::procs::foreign(before, after));
@@ -235,6 +239,9 @@ pub async fn run(
         histogram: total.histogram,
         cpu: cpu_before
             .zip(cpu_after)
+            .map(|(before, after)| after.saturating_sub(before)),
+        system: sys_before
+            .zip(sys_after)
             .map(|(before, after)| after.saturating_sub(before)),
         foreign,
     })

@@ -122,6 +122,7 @@ pub fn parse_wrk(output: &str) -> Result<(Figures, u64), String> {
         p999_us: None,
         errors: non_2xx + socket_errors,
         cpu_us_per_request: None,
+        sys_us_per_request: None,
         peak_rss_kib: None,
         histogram: None,
     };

@@ -162,6 +162,11 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
 
 /// (parent pid, utime + stime in clock ticks) from `/proc/<pid>/stat`.
 fn stat(pid: u32) -> Option<(u32, u64)> {
+    stat_split(pid).map(|(ppid, user, system)| (ppid, user + system))
+}
+
+/// (parent pid, utime, stime in clock ticks) from `/proc/<pid>/stat`.
+fn stat_split(pid: u32) -> Option<(u32, u64, u64)> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Field 2, the command name, may hold spaces and ')'; the fields after the last ')'
     // are fixed: the first of them is field 3 (state), so field n is at index n - 3.
@@ -170,7 +175,7 @@ fn stat(pid: u32) -> Option<(u32, u64)> {
     let ppid = fields.get(1)?.parse().ok()?;
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((ppid, utime + stime))
+    Some((ppid, utime, stime))
 }
 
 /// `root` and every descendant: nginx works in child processes of its master.
@@ -208,6 +213,20 @@ pub fn cpu_time(root: u32) -> Option<Duration> {
         .into_iter()
         .filter_map(stat)
         .map(|(_, t)| t)
+        .sum();
+    Some(Duration::from_micros(
+        ticks.saturating_mul(1_000_000) / clock_ticks(),
+    ))
+}
+
+/// System (kernel) CPU time used so far by `root` and its descendants; the rest of
+/// [`cpu_time`] is user time.
+pub fn system_time(root: u32) -> Option<Duration> {
+    stat(root)?;
+    let ticks: u64 = tree(root)
+        .into_iter()
+        .filter_map(stat_split)
+        .map(|(_, _, system)| system)
         .sum();
     Some(Duration::from_micros(
         ticks.saturating_mul(1_000_000) / clock_ticks(),

@@ -15,6 +15,8 @@ pub struct Figures {
     pub p999_us: Option<u64>,
     pub errors: u64,
     pub cpu_us_per_request: Option<f64>,
+    /// Of which system (kernel) time; the rest is user time.
+    pub sys_us_per_request: Option<f64>,
     pub peak_rss_kib: Option<u64>,
     /// The latencies of the window, for `--plot` (none from wrk).
     pub histogram: Option<Histogram<u64>>,
@@ -33,6 +35,10 @@ impl Figures {
                 .cpu
                 .filter(|_| m.requests > 0)
                 .map(|cpu| cpu.as_secs_f64() * 1e6 / m.requests as f64),
+            sys_us_per_request: m
+                .system
+                .filter(|_| m.requests > 0)
+                .map(|sys| sys.as_secs_f64() * 1e6 / m.requests as f64),
             peak_rss_kib,
             histogram: Some(m.histogram),
         }
@@ -50,7 +56,7 @@ pub struct Row {
     pub outcome: Outcome,
 }
 
-const HEADERS: [&str; 8] = [
+const HEADERS: [&str; 9] = [
     "scenario",
     "req/s",
     "p50",
@@ -58,6 +64,7 @@ const HEADERS: [&str; 8] = [
     "p99.9",
     "errors",
     "CPU µs/req",
+    "user + sys",
     "peak RSS",
 ];
 
@@ -97,6 +104,9 @@ fn cells(row: &Row) -> Vec<String> {
             thousands(f.errors),
             f.cpu_us_per_request
                 .map_or_else(dash, |c| format!("{c:.1}")),
+            f.cpu_us_per_request
+                .zip(f.sys_us_per_request)
+                .map_or_else(dash, |(c, s)| format!("{:.1} + {s:.1}", c - s)),
             f.peak_rss_kib.map_or_else(dash, mib),
         ]),
         Outcome::Skipped(why) => {
