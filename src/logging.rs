@@ -1,5 +1,6 @@
 //! Logs on standard error, written off the request path: a buffered, non-blocking writer
-//! (tracing-appender) on a thread of its own. When its buffer is full, lines are dropped and
+//! (tracing-appender) on a thread of its own, which writes what has queued up in one `write`
+//! and flushes whenever the queue runs empty. When its buffer is full, lines are dropped and
 //! counted (`freshgate_log_lines_dropped_total`), never blocking a request. The returned guard
 //! flushes what is buffered when dropped (at exit).
 
@@ -28,7 +29,9 @@ pub fn init(json: bool) -> WorkerGuard {
         .lossy(true)
         .buffered_lines_limit(BUFFERED_LINES)
         .thread_name("freshgate-log")
-        .finish(std::io::stderr());
+        // The log thread drains every waiting line into this buffer and flushes it once the
+        // queue is empty: under load one `write` carries many lines.
+        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
     let _ = DROPPED.set(writer.error_counter());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
