@@ -31,7 +31,10 @@ pub fn init(json: bool) -> WorkerGuard {
         .thread_name("freshgate-log")
         // The log thread drains every waiting line into this buffer and flushes it once the
         // queue is empty: under load one `write` carries many lines.
-        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let _ = DROPPED.set(writer.error_counter());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
