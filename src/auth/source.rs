@@ -32,10 +32,11 @@ pub fn header_token<'h>(
             _ => return Err(BadHeader),
         },
     };
-    let mut parts = rest.split(|&b| is_py_space(b)).filter(|p| !p.is_empty());
-    let (Some(token), None) = (parts.next(), parts.next()) else {
+    // Exactly one whitespace-separated word: trimmed, nothing inside it splits.
+    let token = trim(rest);
+    if token.is_empty() || token.iter().any(|&b| is_py_space(b)) {
         return Err(BadHeader);
-    };
+    }
     Ok(Some(latin1_to_utf8(token)))
 }
 
@@ -157,11 +158,22 @@ fn split_comma_space(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// Python's whitespace among the characters a latin-1 decoded header value can hold
 /// (`str.split()` and `re`'s `\s`).
 pub fn is_py_space(b: u8) -> bool {
-    matches!(
-        b,
-        b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ' | 0x85 | 0xa0
-    )
+    PY_SPACE[usize::from(b)]
 }
+
+/// [`is_py_space`] as a table: one load per byte on the token's hot path.
+static PY_SPACE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(
+            b as u8,
+            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ' | 0x85 | 0xa0
+        );
+        b += 1;
+    }
+    table
+};
 
 /// Starlette decodes header values as latin-1 and PyJWT encodes the token as UTF-8; doing the
 /// same keeps the signing input byte-identical for the (odd) token with non-ASCII bytes.
