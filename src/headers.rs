@@ -86,6 +86,11 @@ pub fn rewrite_request(headers: &mut HeaderMap, forward: &Forward<'_>) {
 /// and the ones defined as connection-specific (`Keep-Alive`, `Proxy-Connection`, `TE`,
 /// `Trailer`, `Transfer-Encoding`, `Upgrade`). Framing is re-derived by hyper on the next hop.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // The common case has none of them: one pass over the names (standard names compare as
+    // tags) is cheaper than hashing seven lookups.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     // `remove` on a multi-valued header drops all of its values.
     // Token by token, so one unreadable token does not hide the others.
     let named: Vec<HeaderName> = headers
@@ -100,18 +105,21 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
             headers.remove(name);
         }
     }
-    for name in [
-        CONNECTION,
-        KEEP_ALIVE,
-        PROXY_CONNECTION,
-        TE,
-        TRAILER,
-        TRANSFER_ENCODING,
-        UPGRADE,
-    ] {
+    for name in HOP_BY_HOP {
         headers.remove(name);
     }
 }
+
+/// The connection-specific headers, `Connection` first.
+const HOP_BY_HOP: [HeaderName; 7] = [
+    CONNECTION,
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
+];
 
 /// `Upgrade: websocket` and `Connection: upgrade`, after the hop-by-hop removal, for a relayed
 /// WebSocket handshake and its `101`.
