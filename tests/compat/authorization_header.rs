@@ -1,15 +1,16 @@
 //! Reading the Authorization header: missing, empty, malformed, odd whitespace (Python's, in
 //! latin-1), two of them, and the header name's case.
+//! Shared with tests/compat_pyjwt2: the fork reads the header as 0.5.0 does.
 
-use crate::app::App;
 use crate::case::Expect::*;
 use crate::case::*;
 use crate::gateway::Stack;
 use crate::judge::assert_cases;
+use crate::reference;
 
 #[tokio::test]
 async fn freshgate_reads_the_authorization_header_like_fastapi_jwt_auth() {
-    let app = App::start(&[]).await;
+    let app = reference::start(&[]).await;
     let stack = Stack::start("").await;
     let (fresh, _) = app.login().await;
     let t = fresh.as_str();

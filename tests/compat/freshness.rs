@@ -1,19 +1,20 @@
 //! Freshness values: freshgate differs from the library's Python truthiness only where the
 //! contract documents it.
+//! Shared with tests/compat_pyjwt2: the fork keeps 0.5.0's truthiness.
 
 use serde_json::json;
 
 use crate::access;
-use crate::app::App;
 use crate::case::Expect::*;
 use crate::case::*;
 use crate::gateway::Stack;
 use crate::judge::assert_cases;
+use crate::reference;
 use crate::support::{now, ClaimsExt};
 
 #[tokio::test]
 async fn freshgate_differs_from_fastapi_jwt_auth_on_freshness_only_where_documented() {
-    let app = App::start(&[]).await;
+    let app = reference::start(&[]).await;
     let stack = Stack::start("").await;
     let now = now();
 

@@ -30,6 +30,7 @@ mod app;
 mod case;
 mod gateway;
 mod judge;
+mod reference;
 mod venv;
 
 mod authorization_header;

@@ -46,14 +46,18 @@ mod judge;
 mod venv;
 
 mod fork;
+// The reference app of the topic files shared with tests/compat.
+use fork as reference;
 mod gateway;
 
+#[path = "../compat/authorization_header.rs"]
 mod authorization_header;
 mod claims;
 mod cookies;
 mod decode_failures;
 mod denylist_redis;
 mod encodings;
+#[path = "../compat/freshness.rs"]
 mod freshness;
 mod issued_tokens;
 mod issuer_audience;

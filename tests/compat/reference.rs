@@ -1,0 +1,9 @@
+//! The reference app of this suite, for the topic files several suites share (each suite has a
+//! `reference` module: here fastapi-jwt-auth 0.5.0's tests/compat/app.py).
+
+use crate::app::App;
+
+/// Starts the suite's reference app with the shared secret plus `env`.
+pub async fn start(env: &[(&str, &str)]) -> App {
+    App::start(env).await
+}
