@@ -1,12 +1,15 @@
-//! fastapi-jwt-auth's own Redis denylist example (tests/compat/denylist_redis_app.py, after the
-//! library's `examples/denylist_redis.py`) behind two freshgate replicas sharing its Redis: a
-//! logout the app records through replica A is refused on the next request through replica B,
-//! with the library's own answer (the same request sent to the app directly agrees).
+//! The library's own Redis denylist example (`denylist_redis_app.py` of each suite, after the
+//! library's `examples/denylist_redis.py`) behind two freshgate replicas sharing its Redis, with
+//! the suite's profile: a logout the app records through replica A is refused on the next
+//! request through replica B, with the library's own answer (the same request sent to the app
+//! directly agrees). Shared by tests/compat and tests/compat_pyjwt2.
 
 use bytes::Bytes;
 
 use crate::app::App;
+use crate::gateway::profile_line;
 use crate::judge::show;
+use crate::reference;
 use crate::support::{send, send_body, RedisServer, Reply, TestGateway, SECRET};
 
 /// The example's routes, and `[revocation]` as the example writes its keys.
@@ -18,6 +21,7 @@ app = "http://{{upstream}}"
 
 [jwt]
 secret = "{SECRET}"
+{profile}
 
 [revocation]
 redis = "{url}"
@@ -49,7 +53,8 @@ policy = "refresh"
 path = "/protected"
 policy = "access"
 "#,
-        url = redis.url()
+        url = redis.url(),
+        profile = profile_line()
     )
 }
 
@@ -84,7 +89,8 @@ async fn agree(app: &App, replica: &TestGateway, method: &str, path: &str, token
 async fn a_logout_through_one_replica_is_refused_by_the_other_on_its_next_request() {
     let redis = RedisServer::start().await;
     let port = redis.port.to_string();
-    let app = App::start_script("denylist_redis_app.py", &[("COMPAT_REDIS_PORT", &port)]).await;
+    let app =
+        reference::start_script("denylist_redis_app.py", &[("COMPAT_REDIS_PORT", &port)]).await;
     let a = TestGateway::start(&replica_config(&redis), app.addr).await;
     let b = TestGateway::start(&replica_config(&redis), app.addr).await;
 

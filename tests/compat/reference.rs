@@ -7,3 +7,8 @@ use crate::app::App;
 pub async fn start(env: &[(&str, &str)]) -> App {
     App::start(env).await
 }
+
+/// Starts another app of the suite (`script` in tests/compat, following app.py's conventions).
+pub async fn start_script(script: &str, env: &[(&str, &str)]) -> App {
+    App::start_script(script, env).await
+}

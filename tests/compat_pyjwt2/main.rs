@@ -55,6 +55,7 @@ mod authorization_header;
 mod claims;
 mod cookies;
 mod decode_failures;
+#[path = "../compat/denylist_redis.rs"]
 mod denylist_redis;
 mod encodings;
 #[path = "../compat/freshness.rs"]
