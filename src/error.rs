@@ -194,12 +194,7 @@ impl GatewayError {
         response
     }
 
-    /// The `WWW-Authenticate` value of a 401, per RFC 6750 and RFC 9470.
-    pub fn challenge(&self, max_age: Option<Duration>) -> Option<HeaderValue> {
-        self.challenge_in(max_age, Profile::default_profile())
-    }
-
-    /// [`GatewayError::challenge`] with the texts of `profile`.
+    /// The `WWW-Authenticate` value of a 401 or 403 under `profile`, per RFC 6750 and RFC 9470.
     pub fn challenge_in(
         &self,
         max_age: Option<Duration>,

@@ -50,36 +50,30 @@ impl AuthError {
         Profile::default_profile().detail(self)
     }
 
-    /// The status of freshgate's own reasons, which no library has (every profile's).
-    pub(super) fn own_status(&self) -> StatusCode {
-        match self {
-            AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            AuthError::TokenTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            AuthError::RevocationUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            AuthError::InsufficientAuthentication(_) => StatusCode::UNAUTHORIZED,
-            AuthError::BadClaim(_)
-            | AuthError::BadHeader(_)
-            | AuthError::MissingToken(_)
-            | AuthError::Decode(_)
-            | AuthError::WrongType(_)
-            | AuthError::MissingClaim(_)
-            | AuthError::NotFresh
-            | AuthError::MissingCookie(_)
-            | AuthError::MissingCsrf
-            | AuthError::CsrfMismatch
-            | AuthError::Revoked => StatusCode::UNPROCESSABLE_ENTITY,
-        }
-    }
-
-    /// The text of freshgate's own reasons (every profile's).
-    pub(super) fn own_detail(&self) -> Cow<'static, str> {
-        match self {
-            AuthError::BadClaim(claim) => format!("Invalid claim: {claim}").into(),
-            AuthError::TokenTooLarge => "Token too large".into(),
-            AuthError::InsufficientAuthentication(_) => "Insufficient user authentication".into(),
+    /// The status and text of freshgate's own reasons, which no library has (the same under
+    /// every profile); `None` for the library's reasons, which the profile answers.
+    pub(super) fn own_answer(&self) -> Option<(StatusCode, Cow<'static, str>)> {
+        Some(match self {
+            AuthError::BadClaim(claim) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("Invalid claim: {claim}").into(),
+            ),
+            AuthError::TokenTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "Token too large".into(),
+            ),
+            AuthError::InsufficientAuthentication(_) => (
+                StatusCode::UNAUTHORIZED,
+                "Insufficient user authentication".into(),
+            ),
             // FastAPI's own wording for a failed `SecurityScopes` check.
-            AuthError::InsufficientScope(_) => "Not enough permissions".into(),
-            AuthError::RevocationUnavailable => "Revocation check unavailable".into(),
+            AuthError::InsufficientScope(_) => {
+                (StatusCode::FORBIDDEN, "Not enough permissions".into())
+            }
+            AuthError::RevocationUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Revocation check unavailable".into(),
+            ),
             AuthError::BadHeader(_)
             | AuthError::MissingToken(_)
             | AuthError::Decode(_)
@@ -89,8 +83,8 @@ impl AuthError {
             | AuthError::MissingCookie(_)
             | AuthError::MissingCsrf
             | AuthError::CsrfMismatch
-            | AuthError::Revoked => Profile::default_profile().detail(self),
-        }
+            | AuthError::Revoked => return None,
+        })
     }
 
     /// A short stable label for logs and metrics.

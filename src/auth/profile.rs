@@ -356,9 +356,11 @@ impl Profile {
 
     /// The status of a rejection under this profile.
     pub fn status(&self, error: &AuthError) -> StatusCode {
-        let status = match self.answer(error) {
-            Some(answer) => answer.status,
-            None => return error.own_status(),
+        let status = match (self.answer(error), error.own_answer()) {
+            (Some(answer), _) => answer.status,
+            (None, own) => {
+                return own.map_or(StatusCode::UNPROCESSABLE_ENTITY, |(status, _)| status)
+            }
         };
         StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
     }
@@ -385,7 +387,9 @@ impl Profile {
             | AuthError::TokenTooLarge
             | AuthError::InsufficientAuthentication(_)
             | AuthError::InsufficientScope(_)
-            | AuthError::RevocationUnavailable => error.own_detail(),
+            | AuthError::RevocationUnavailable => error
+                .own_answer()
+                .map_or_else(|| error.reason().into(), |(_, text)| text),
         }
     }
 

@@ -7,7 +7,6 @@
 use bytes::Bytes;
 
 use crate::app::App;
-use crate::gateway::profile_line;
 use crate::judge::show;
 use crate::reference;
 use crate::support::{send, send_body, RedisServer, Reply, TestGateway, SECRET};
@@ -54,7 +53,7 @@ path = "/protected"
 policy = "access"
 "#,
         url = redis.url(),
-        profile = profile_line()
+        profile = reference::profile_line()
     )
 }
 

@@ -20,11 +20,6 @@ secret = "{SECRET}"
     )
 }
 
-/// The `[jwt]` line naming this suite's profile: none, the default.
-pub fn profile_line() -> String {
-    String::new()
-}
-
 /// The echo upstream and the gateway in front of it.
 pub struct Stack {
     pub upstream: Upstream,

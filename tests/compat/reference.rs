@@ -12,3 +12,8 @@ pub async fn start(env: &[(&str, &str)]) -> App {
 pub async fn start_script(script: &str, env: &[(&str, &str)]) -> App {
     App::start_script(script, env).await
 }
+
+/// The `[jwt]` line naming this suite's profile: none, the default.
+pub fn profile_line() -> String {
+    String::new()
+}

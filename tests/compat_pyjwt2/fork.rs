@@ -2,6 +2,7 @@
 //! run by tests/compat's [`App`] from its own virtualenv.
 
 use crate::app::App;
+pub use crate::gateway::profile_line;
 use crate::venv::venv_python_from;
 
 /// The fork's requirements and the virtualenv they are installed into.
