@@ -114,10 +114,12 @@ fn in_order<'h>(
     headers: &'h HeaderMap,
 ) -> Result<(Found<'h>, Arc<str>), AuthError> {
     let mut misses: Vec<Arc<str>> = Vec::new();
+    // A found token needs no "missing" text; any shared one will do (no allocation).
+    let unused = || settings.missing_header_detail.clone();
     for location in &settings.locations {
         match location {
             Location::Headers => match header(settings, headers)? {
-                HeaderToken::Token(token) => return Ok((Found::Header(token), "".into())),
+                HeaderToken::Token(token) => return Ok((Found::Header(token), unused())),
                 HeaderToken::Absent => misses.push(settings.missing_header_detail.clone()),
                 HeaderToken::WrongType => misses.push(settings.missing_type_detail.clone()),
             },
@@ -127,13 +129,13 @@ fn in_order<'h>(
                     let name = cookie_name(settings, wanted);
                     misses.push(missing.text.replacen("{}", name, 1).into());
                 }
-                found => return Ok((found, "".into())),
+                found => return Ok((found, unused())),
             },
             Location::QueryString => {
                 let name = &settings.query_string_name;
                 match query.and_then(|q| source::query_param_first(q, name)) {
                     Some(token) if !token.is_empty() => {
-                        return Ok((Found::Header(token), "".into()))
+                        return Ok((Found::Header(token), unused()))
                     }
                     _ => {
                         let missing = &settings.profile().texts.missing_query;

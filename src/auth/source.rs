@@ -109,16 +109,18 @@ fn list_token<'v>(
             _ => Err(BadHeader),
         };
     }
-    let mut typed = Vec::new();
+    // Exactly one part may start with the type.
+    let (mut typed, mut count) = (None, 0);
     for field in split_comma_space(value).filter(|f| !f.is_empty()) {
         let mut words = field.split(|&b| is_py_space(b)).filter(|w| !w.is_empty());
         // `s.split()[0]` of a part of only whitespace: the library's IndexError.
         let first = words.next().ok_or(BadHeader)?;
         if first == kind.as_bytes() {
-            typed.push(field);
+            typed = Some(field);
+            count += 1;
         }
     }
-    let [field] = typed[..] else {
+    let (Some(field), 1) = (typed, count) else {
         return Ok(Err(HeaderToken::WrongType));
     };
     let mut words = field.split(|&b| is_py_space(b)).filter(|w| !w.is_empty());
