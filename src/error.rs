@@ -60,7 +60,7 @@ pub enum GatewayError {
     Auth(AuthError),
     /// The upstream could not be reached or broke the exchange (upstream side).
     #[error("upstream unavailable: {0}")]
-    BadGateway(#[source] hyper_util::client::legacy::Error),
+    BadGateway(#[source] crate::proxy::UpstreamFailure),
     /// The upstream did not answer in `upstream_timeout` (upstream side).
     #[error("upstream timed out")]
     GatewayTimeout,

@@ -22,7 +22,7 @@ use crate::error::{json_response, Body, GatewayError};
 use crate::framing;
 use crate::headers::{self, Forward, X_REQUEST_ID};
 use crate::pipeline::{declared_length, Evaluation, RequestHead};
-use crate::proxy::{UpstreamBody, UpstreamClient};
+use crate::proxy::{Link, UpstreamBody, UpstreamClient};
 pub use crate::request_id::RequestIds;
 use crate::routes::Route;
 use crate::state::Gateway;
@@ -167,6 +167,8 @@ pub struct Peer {
     pub trusted: bool,
     /// What the framing guard found on this connection.
     pub flags: Arc<framing::Flags>,
+    /// The connection's own upstream connections, driven by its task.
+    pub upstream: Link,
 }
 
 impl Peer {
@@ -178,6 +180,7 @@ impl Peer {
                 .unwrap_or(HeaderValue::from_static("unknown")),
             trusted,
             flags,
+            upstream: Link::default(),
         }
     }
 
@@ -210,9 +213,9 @@ impl Peer {
     }
 }
 
-/// One accept loop's request handler: the gateway, plus this loop's own pool of upstream
-/// connections, so that with one loop per thread a request and its upstream connection stay
-/// on one thread.
+/// One accept loop's request handler: the gateway and how to reach upstreams. Each client
+/// connection's [`Peer`] owns its upstream connection, driven in that connection's task, so a
+/// request and its upstream connection stay on one thread.
 #[derive(Debug)]
 pub struct Handler {
     gateway: Arc<Gateway>,
@@ -422,11 +425,12 @@ impl Handler {
         let result = self
             .client
             .forward(
+                &peer.upstream,
                 &route.upstream,
                 sent.target,
                 request,
-                server.upstream_timeout,
-                server.request_head_timeout,
+                (server.upstream_timeout, server.request_head_timeout),
+                sent.handshake,
             )
             .await;
         let elapsed = started.elapsed();

@@ -1,154 +1,50 @@
-//! Forwarding to upstreams over one shared pool of keep-alive connections. Bodies stream in
-//! both directions; nothing is buffered whole.
+//! Forwarding to upstreams. Each client connection owns its upstream keep-alive connection
+//! ([`Link`]), driven in its own task; bodies stream in both directions and nothing is
+//! buffered whole.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+mod link;
+mod sending;
+
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
-use tokio::sync::oneshot;
-
-use http::uri::{PathAndQuery, Uri};
-use http::{HeaderMap, Method, Request, Response, Version};
-use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
-
+use http::header::HOST;
+use http::uri::{Authority, PathAndQuery, Uri};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, Version};
+use http_body::Body;
 use http_body_util::{Either, Limited};
+use hyper::body::Incoming;
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
 
 use crate::config::Upstream;
 use crate::error::GatewayError;
 use crate::headers;
 
+use link::Held;
+pub use link::Link;
+pub use sending::{BodyStalled, Sending};
+
 /// A request body on its way upstream: as received, or cut off at the route's size limit.
 pub type UpstreamBody = Either<Incoming, Limited<Incoming>>;
 
-/// The client's request body as it is sent upstream. It tells [`UpstreamClient::forward`]
-/// when the client has finished sending, so `upstream_timeout` measures only the upstream
-/// (a slow upload is not the upstream's fault), and it cuts off a client whose body stalls
-/// for longer than `idle` (408).
-pub struct Sending {
-    /// `None`: no body (a retried request).
-    inner: Option<UpstreamBody>,
-    done: Option<oneshot::Sender<()>>,
-    idle: Duration,
-    /// The stall timer, allocated at the body's first wait and reset at each next one.
-    stall: Option<Pin<Box<tokio::time::Sleep>>>,
-    /// The body is waiting for the client: the stall timer runs.
-    stalling: bool,
-}
-
-impl std::fmt::Debug for Sending {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sending")
-            .field("idle", &self.idle)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The client stopped sending its body for longer than allowed.
+/// Why an upstream could not be reached or broke the exchange.
 #[derive(Debug, thiserror::Error)]
-#[error("the request body stalled")]
-pub struct BodyStalled;
-
-impl Sending {
-    /// The body, and a signal of its end; `None` when it has already ended (no body: the
-    /// usual case, which then needs no channel).
-    fn new(inner: Option<UpstreamBody>, idle: Duration) -> (Self, Option<oneshot::Receiver<()>>) {
-        let mut body = Sending {
-            inner,
-            done: None,
-            idle,
-            stall: None,
-            stalling: false,
-        };
-        if body.is_end_stream() {
-            return (body, None);
-        }
-        let (tx, rx) = oneshot::channel();
-        body.done = Some(tx);
-        (body, Some(rx))
-    }
-
-    /// The stall timer, (re)started when the body begins to wait for the client.
-    fn stall_timer(&mut self) -> &mut Pin<Box<tokio::time::Sleep>> {
-        let restart = !std::mem::replace(&mut self.stalling, true);
-        let idle = self.idle;
-        let stall = self
-            .stall
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
-        if restart {
-            stall.as_mut().reset(tokio::time::Instant::now() + idle);
-        }
-        stall
-    }
-
-    fn check_end(&mut self) {
-        if self.is_end_stream() {
-            if let Some(done) = self.done.take() {
-                let _ = done.send(());
-            }
-        }
-    }
+pub enum UpstreamFailure {
+    #[error("cannot connect: {0}")]
+    Connect(#[source] std::io::Error),
+    #[error("connect timed out")]
+    ConnectTimeout,
+    #[error(transparent)]
+    Exchange(hyper::Error),
 }
 
-impl Body for Sending {
-    type Data = Bytes;
-    type Error = Box<dyn std::error::Error + Send + Sync>;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = &mut *self;
-        let Some(inner) = this.inner.as_mut() else {
-            return Poll::Ready(None);
-        };
-        match Pin::new(inner).poll_frame(cx) {
-            Poll::Ready(frame) => {
-                this.stalling = false;
-                match &frame {
-                    None => {
-                        if let Some(done) = this.done.take() {
-                            let _ = done.send(());
-                        }
-                    }
-                    Some(_) => this.check_end(),
-                }
-                Poll::Ready(frame)
-            }
-            Poll::Pending => {
-                let stall = this.stall_timer();
-                match stall.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyStalled)))),
-                    Poll::Pending => Poll::Pending,
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(Body::is_end_stream)
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match &self.inner {
-            Some(inner) => inner.size_hint(),
-            None => SizeHint::with_exact(0),
-        }
-    }
-}
-
-/// One accept loop's upstream client: a pool of keep-alive connections, and a client that
-/// always opens a fresh connection, for the one retry of a request whose pooled connection
-/// failed before any response byte.
+/// One accept loop's upstream client: how to open a connection. The connections themselves
+/// belong to the client connections ([`Link`]).
 #[derive(Clone, Debug)]
 pub struct UpstreamClient {
-    pooled: Client<HttpConnector, Sending>,
-    fresh: Client<HttpConnector, Sending>,
+    connect_timeout: Duration,
 }
 
 /// The parts of a request kept to send it again.
@@ -158,115 +54,239 @@ struct Retry {
     headers: HeaderMap,
 }
 
-impl UpstreamClient {
-    pub fn new(connect_timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(connect_timeout));
-        connector.enforce_http(true);
-        let pooled = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector.clone());
-        let fresh = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(0)
-            .build(connector);
-        UpstreamClient { pooled, fresh }
+impl Retry {
+    fn of(request: &Request<Sending>) -> Self {
+        Retry {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            headers: request.headers().clone(),
+        }
     }
 
-    /// Sends `request` (whose headers are already rewritten) to `upstream`, keeping its path and
-    /// query, and returns the response head within `timeout` of the client's body having been
-    /// sent; a body that stalls for `body_idle` ends the exchange with 408.
+    fn into_request(self, body_idle: Duration) -> Request<Sending> {
+        let mut request = Request::new(Sending::new(None, body_idle).0);
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri;
+        *request.headers_mut() = self.headers;
+        request
+    }
+}
+
+/// What one exchange is sent with: the deadline, and the signal that the client's body has
+/// been sent (the deadline runs from then on).
+struct Deadline {
+    timeout: Duration,
+    sent: Option<oneshot::Receiver<()>>,
+}
+
+impl Deadline {
+    /// Resolves `timeout` after the body has been sent. If the body ends without a signal (the
+    /// exchange failed first), the exchange's own result decides; the timer then never matters.
+    async fn elapsed(&mut self) {
+        if let Some(sent) = self.sent.as_mut() {
+            if sent.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            self.sent = None;
+        }
+        tokio::time::sleep(self.timeout).await;
+    }
+}
+
+impl UpstreamClient {
+    pub fn new(connect_timeout: Duration) -> Self {
+        UpstreamClient { connect_timeout }
+    }
+
+    /// Sends `request` (whose headers are already rewritten) to `upstream` on the client
+    /// connection's `link`, keeping its path and query, and returns the response head within
+    /// `timeout` of the client's body having been sent; a body that stalls for `body_idle`
+    /// ends the exchange with 408. A WebSocket handshake (`upgrade`) goes on a connection of
+    /// its own, which becomes the relayed socket.
     ///
-    /// The keep-alive race: an upstream may close an idle pooled connection just as a request is
+    /// The keep-alive race: an upstream may close an idle kept connection just as a request is
     /// written on it (uvicorn and gunicorn close after their keep-alive timeout without
-    /// `Connection: close`). An idempotent request without a body (RFC 9110 section 9.2.2) whose
-    /// connection fails before any response byte is sent once more on a fresh connection, as
-    /// nginx's `proxy_next_upstream error` does; any other request gets the 502.
+    /// `Connection: close`). A request that was not yet written (hyper hands it back) is sent
+    /// on a fresh connection; an idempotent request without a body (RFC 9110 section 9.2.2)
+    /// whose connection fails before any response byte is sent once more on a fresh
+    /// connection, as nginx's `proxy_next_upstream error` does; any other request gets the 502.
     pub async fn forward(
         &self,
+        link: &Link,
         upstream: &Upstream,
         path_and_query: PathAndQuery,
         request: Request<UpstreamBody>,
-        timeout: Duration,
-        body_idle: Duration,
+        (timeout, body_idle): (Duration, Duration),
+        upgrade: bool,
     ) -> Result<Response<Incoming>, GatewayError> {
         let (mut parts, body) = request.into_parts();
-        parts.uri = Uri::builder()
-            .scheme(upstream.scheme.clone())
-            .authority(upstream.authority.clone())
-            .path_and_query(path_and_query)
-            .build()
-            .map_err(|_| GatewayError::BadRequest("Invalid request target"))?;
+        // Origin form on the wire; the client's `Host` is kept (HTTP/1.0 may lack one).
+        parts.uri = Uri::from(path_and_query);
         parts.version = Version::HTTP_11;
-        let retry = (is_idempotent(&parts.method) && body.is_end_stream()).then(|| Retry {
-            method: parts.method.clone(),
-            uri: parts.uri.clone(),
-            headers: parts.headers.clone(),
-        });
-        let request = Request::from_parts(parts, Some(body));
-        let first = exchange(&self.pooled, request, timeout, body_idle).await;
-        let mut response = match (first, retry) {
-            (Err(Failed::Exchange(error)), Some(retry)) if before_response(&error) => {
-                tracing::debug!(%error, "upstream connection failed before a response; retrying once on a fresh connection");
-                let mut request = Request::new(None);
-                *request.method_mut() = retry.method;
-                *request.uri_mut() = retry.uri;
-                *request.headers_mut() = retry.headers;
-                exchange(&self.fresh, request, timeout, body_idle).await
+        if !parts.headers.contains_key(HOST) {
+            if let Ok(host) = HeaderValue::from_str(upstream.authority.as_str()) {
+                parts.headers.insert(HOST, host);
             }
-            (first, _) => first,
         }
-        .map_err(Failed::into_error)?;
+        let (body, sent) = Sending::new(Some(body), body_idle);
+        let request = Request::from_parts(parts, body);
+        let mut deadline = Deadline { timeout, sent };
+        let result = match upgrade {
+            true => self.handshake(upstream, request, &mut deadline).await,
+            false => {
+                self.on_link(link, upstream, request, &mut deadline, body_idle)
+                    .await
+            }
+        };
+        let mut response = result.map_err(Failed::into_error)?;
         headers::remove_hop_by_hop(response.headers_mut());
         if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
             headers::set_upgrade(response.headers_mut());
         }
         Ok(response)
     }
+
+    /// The exchange on the kept connection, or on a new one; see [`UpstreamClient::forward`]
+    /// for when it is sent again.
+    async fn on_link(
+        &self,
+        link: &Link,
+        upstream: &Upstream,
+        request: Request<Sending>,
+        deadline: &mut Deadline,
+        body_idle: Duration,
+    ) -> Result<Response<Incoming>, Failed> {
+        let authority = &upstream.authority;
+        let retry = (is_idempotent(request.method()) && request.body().is_end_stream())
+            .then(|| Retry::of(&request));
+        let (held, kept) = match link.checkout(authority) {
+            Some(held) => (held, true),
+            None => (self.open(link, authority).await?, false),
+        };
+        let again = match attempt(link, held, request, deadline, kept).await {
+            Ok(response) => return Ok(response),
+            Err((Failed::Exchange(error), Some(unsent))) => {
+                tracing::debug!(%error, "upstream connection closed before the request was written; sending it on a fresh connection");
+                unsent
+            }
+            Err((Failed::Exchange(error), None)) => match retry {
+                Some(retry) if before_response(&error) => {
+                    tracing::debug!(%error, "upstream connection failed before a response; retrying once on a fresh connection");
+                    retry.into_request(body_idle)
+                }
+                _ => return Err(Failed::Exchange(error)),
+            },
+            Err((failed, _)) => return Err(failed),
+        };
+        let held = self.open(link, authority).await?;
+        attempt(link, held, again, deadline, false)
+            .await
+            .map_err(|(f, _)| f)
+    }
+
+    /// A WebSocket handshake, on a connection of its own driven by a task of its own: after a
+    /// `101` the connection is handed to the relay.
+    async fn handshake(
+        &self,
+        upstream: &Upstream,
+        request: Request<Sending>,
+        deadline: &mut Deadline,
+    ) -> Result<Response<Incoming>, Failed> {
+        let stream = self.connect(&upstream.authority).await?;
+        let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(Failed::Exchange)?;
+        tokio::spawn(async move {
+            if let Err(error) = conn.with_upgrades().await {
+                tracing::debug!(%error, "upstream handshake connection ended with an error");
+            }
+        });
+        tokio::select! {
+            result = sender.send_request(request) => result.map_err(Failed::Exchange),
+            () = deadline.elapsed() => Err(Failed::TimedOut),
+        }
+    }
+
+    /// A new connection to `authority`, driven by `link`.
+    async fn open(&self, link: &Link, authority: &Authority) -> Result<Held, Failed> {
+        let stream = self.connect(authority).await?;
+        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(Failed::Exchange)?;
+        Ok(link.install(authority, sender, conn))
+    }
+
+    /// A TCP connection within the connect timeout (every address the name resolves to is
+    /// tried in turn).
+    async fn connect(&self, authority: &Authority) -> Result<TcpStream, Failed> {
+        let host = authority.host();
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let port = authority.port_u16().unwrap_or(80);
+        let connecting = TcpStream::connect((host, port));
+        let stream = match tokio::time::timeout(self.connect_timeout, connecting).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => return Err(Failed::Connect(UpstreamFailure::Connect(error))),
+            Err(_) => return Err(Failed::Connect(UpstreamFailure::ConnectTimeout)),
+        };
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+}
+
+/// One exchange on `held`: the response head within the deadline. On success the connection
+/// is kept for the next request; on failure it is closed, and a request it never wrote is
+/// handed back. A fresh connection needs no readiness wait (its first request is queued).
+async fn attempt(
+    link: &Link,
+    mut held: Held,
+    request: Request<Sending>,
+    deadline: &mut Deadline,
+    kept: bool,
+) -> Result<Response<Incoming>, (Failed, Option<Request<Sending>>)> {
+    if kept {
+        if let Err(error) = held.sender.ready().await {
+            link.discard(held.id);
+            return Err((Failed::Exchange(error), Some(request)));
+        }
+    }
+    let exchange = held.sender.try_send_request(request);
+    let result = tokio::select! {
+        result = exchange => result,
+        () = deadline.elapsed() => {
+            link.discard(held.id);
+            return Err((Failed::TimedOut, None));
+        }
+    };
+    match result {
+        Ok(response) => {
+            link.checkin(held);
+            Ok(response)
+        }
+        Err(mut error) => {
+            link.discard(held.id);
+            let unsent = error.take_message();
+            Err((Failed::Exchange(error.into_error()), unsent))
+        }
+    }
 }
 
 /// How an exchange failed.
 enum Failed {
-    Exchange(hyper_util::client::legacy::Error),
+    Connect(UpstreamFailure),
+    Exchange(hyper::Error),
     TimedOut,
 }
 
 impl Failed {
     fn into_error(self) -> GatewayError {
         match self {
+            Failed::Connect(failure) => GatewayError::BadGateway(failure),
             Failed::Exchange(error) => classify(error),
             Failed::TimedOut => GatewayError::GatewayTimeout,
         }
-    }
-}
-
-/// One exchange on `client`: the response head, within `timeout` of the body having been sent.
-async fn exchange(
-    client: &Client<HttpConnector, Sending>,
-    request: Request<Option<UpstreamBody>>,
-    timeout: Duration,
-    body_idle: Duration,
-) -> Result<Response<Incoming>, Failed> {
-    let (parts, body) = request.into_parts();
-    let (body, sent) = Sending::new(body, body_idle);
-    let exchange = client.request(Request::from_parts(parts, body));
-    let deadline = async {
-        // If the body ends without a signal (the exchange failed first), the exchange's own
-        // result decides; the timer then never matters.
-        let sent = match sent {
-            Some(sent) => sent.await.is_ok(),
-            None => true,
-        };
-        if sent {
-            tokio::time::sleep(timeout).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        result = exchange => result.map_err(Failed::Exchange),
-        () = deadline => Err(Failed::TimedOut),
     }
 }
 
@@ -282,13 +302,9 @@ fn is_idempotent(method: &Method) -> bool {
     .contains(method)
 }
 
-/// The connection broke before a whole response head arrived: closed, reset, or canceled by
-/// the pool. Not a connect failure (a fresh connection would fail the same way), a parse error
-/// (the upstream answered garbage) or the client's body.
-fn before_response(error: &hyper_util::client::legacy::Error) -> bool {
-    if error.is_connect() {
-        return false;
-    }
+/// The connection broke before a whole response head arrived: closed, reset, or canceled.
+/// Not a parse error (the upstream answered garbage) or the client's body.
+fn before_response(error: &hyper::Error) -> bool {
     let chain = std::iter::successors(Some(error as &(dyn std::error::Error + 'static)), |e| {
         e.source()
     });
@@ -310,7 +326,7 @@ fn before_response(error: &hyper_util::client::legacy::Error) -> bool {
 
 /// Sorts a failed exchange by who caused it: the client's body passing its limit (413) or
 /// being malformed, e.g. a bad chunk size (400), or the upstream (502).
-fn classify(error: hyper_util::client::legacy::Error) -> GatewayError {
+fn classify(error: hyper::Error) -> GatewayError {
     let chain = || {
         std::iter::successors(Some(&error as &(dyn std::error::Error + 'static)), |e| {
             e.source()
@@ -330,5 +346,5 @@ fn classify(error: hyper_util::client::legacy::Error) -> GatewayError {
     }) {
         return GatewayError::BadRequest("Invalid request body");
     }
-    GatewayError::BadGateway(error)
+    GatewayError::BadGateway(UpstreamFailure::Exchange(error))
 }

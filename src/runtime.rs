@@ -1,7 +1,7 @@
 //! The process topology of `freshgate serve`: the main thread runs signals, reloads and the
 //! admin listener on a current-thread runtime; `workers` threads each run one accept loop on
-//! their own current-thread runtime, on one shared listening socket, with their own upstream
-//! pool, so a request never changes thread. A worker that stops on its own is fatal: the
+//! their own current-thread runtime, on one shared listening socket; a client connection's
+//! upstream connection is driven in that connection's task, so a request never changes thread. A worker that stops on its own is fatal: the
 //! process drains the others and exits 1 rather than serving on with less capacity unnoticed.
 //!
 //! [`run`] is the whole of it, driven by a shutdown future, so tests can run it in-process.

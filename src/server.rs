@@ -9,8 +9,6 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -21,6 +19,9 @@ use crate::config::ServerSettings;
 use crate::handler::{Handler, Peer, Sockets};
 use crate::state::Gateway;
 use crate::{framing, proxy_protocol};
+
+mod stop;
+use stop::Stop;
 
 /// Serves `listener` until `shutdown` resolves, then stops accepting and waits up to the
 /// snapshot's `shutdown_timeout` for requests in flight to finish. At most
@@ -44,7 +45,7 @@ pub async fn serve_with(
     permits: Arc<Semaphore>,
 ) {
     let sockets = Sockets::default();
-    let draining = CancellationToken::new();
+    let stop = Stop::new(sockets.closing.clone());
     let connect_timeout = gateway.snapshot().startup.upstream_connect_timeout;
     let handler = Arc::new(Handler::new(gateway, connect_timeout, sockets.clone()));
     tokio::pin!(shutdown);
@@ -69,19 +70,19 @@ pub async fn serve_with(
             },
             () = &mut shutdown => break,
         };
-        spawn_connection(&handler, &draining, stream, addr, permit);
+        spawn_connection(&handler, &stop, stream, addr, permit);
     }
     drop(listener);
     // Idle keep-alive connections close now, busy ones after their response; relayed
     // WebSockets run on. Whatever is still open when the drain runs out is closed.
-    draining.cancel();
+    stop.drain();
     sockets.tasks.close();
     let drain = handler.gateway().snapshot().server.shutdown_timeout;
     tokio::select! {
         () = sockets.tasks.wait() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(drain) => tracing::warn!(?drain, "shutdown timeout reached; closing remaining connections"),
     }
-    sockets.closing.cancel();
+    stop.close();
     // Closing is prompt: every task stops at its next poll.
     let _ = tokio::time::timeout(Duration::from_secs(1), sockets.tasks.wait()).await;
 }
@@ -111,18 +112,16 @@ pub async fn accept_until(
 
 /// Serves one accepted connection on its own task, behind the framing guard (and, with
 /// `proxy_protocol`, after its PROXY header); the connection permit is released when it ends.
-/// When `draining` fires, hyper finishes the request in flight and closes; when the handler's
-/// `closing` fires, the connection is dropped.
 fn spawn_connection(
     handler: &Arc<Handler>,
-    draining: &CancellationToken,
+    stop: &Stop,
     stream: TcpStream,
     addr: SocketAddr,
     permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
     let handler = handler.clone();
-    let (draining, closing) = (draining.clone(), handler.sockets().closing.clone());
+    let stop = stop.clone();
     let tasks = handler.sockets().tasks.clone();
     tasks.spawn(async move {
         let snapshot = handler.gateway().snapshot();
@@ -132,42 +131,56 @@ fn spawn_connection(
         let limits = &snapshot.server;
         let gateway = handler.gateway().clone();
         gateway.metrics().connection_opened();
-        if !first_byte(&stream, limits.idle_timeout, &draining, &closing).await {
-            gateway.metrics().connection_closed();
-            drop(permit);
-            return;
-        }
-        let flags = Arc::new(framing::Flags::default());
-        let peer = Arc::new(Peer::new(
-            peer,
-            flags.clone(),
-            is_trusted(limits, peer.ip()),
-        ));
-        let stream = framing::Guarded::new(stream, flags, limits.request_head_timeout);
-        let connection = http_builder(limits)
-            .serve_connection(TokioIo::new(stream), service(&handler, peer))
-            .with_upgrades();
-        let mut connection = std::pin::pin!(connection);
-        let mut drain = std::pin::pin!(draining.cancelled_owned());
-        let mut close = std::pin::pin!(closing.cancelled_owned());
-        let mut draining = false;
-        let result = std::future::poll_fn(|cx| {
-            if !draining && drain.as_mut().poll(cx).is_ready() {
-                draining = true;
-                connection.as_mut().graceful_shutdown();
-            }
-            if close.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Ok(()));
-            }
-            connection.as_mut().poll(cx)
-        })
-        .await;
-        if let Err(error) = result {
-            tracing::debug!(%error, peer = %addr, "connection ended with an error");
+        if first_byte(&stream, limits.idle_timeout, &stop).await {
+            let flags = Arc::new(framing::Flags::default());
+            let trusted = is_trusted(limits, peer.ip());
+            let peer = Arc::new(Peer::new(peer, flags.clone(), trusted));
+            let stream = framing::Guarded::new(stream, flags, limits.request_head_timeout);
+            serve_http(&handler, stream, peer, limits, &stop).await;
         }
         gateway.metrics().connection_closed();
         drop(permit);
     });
+}
+
+/// Serves HTTP on a connection until it ends, driving the connection's upstream connections
+/// in the same task. When a drain starts, hyper finishes the request in flight and closes;
+/// when the drain runs out, the connection is dropped.
+async fn serve_http(
+    handler: &Arc<Handler>,
+    stream: framing::Guarded<TcpStream>,
+    peer: Arc<Peer>,
+    limits: &ServerSettings,
+    stop: &Stop,
+) {
+    let addr = peer.addr;
+    let connection = http_builder(limits)
+        .serve_connection(TokioIo::new(stream), service(handler, peer.clone()))
+        .with_upgrades();
+    let mut connection = std::pin::pin!(connection);
+    let mut watch = stop.watch();
+    let mut draining = false;
+    let result = std::future::poll_fn(|cx| {
+        let (drain, close) = watch.poll(cx);
+        if close {
+            return Poll::Ready(Ok(()));
+        }
+        if drain && !draining {
+            draining = true;
+            connection.as_mut().graceful_shutdown();
+        }
+        // The upstream connection is driven here, in this task: first to take in what it
+        // received (a response the request is waiting for), then after the client
+        // connection for what the request gave it (a request to write, a new connection).
+        peer.upstream.poll_drive(cx);
+        let served = connection.as_mut().poll(cx);
+        peer.upstream.poll_drive(cx);
+        served
+    })
+    .await;
+    if let Err(error) = result {
+        tracing::debug!(%error, peer = %addr, "connection ended with an error");
+    }
 }
 
 /// The hyper service of one connection: every request to the handler, for `peer`.
@@ -192,18 +205,13 @@ fn service(
 /// hyper state (two 8 KiB buffers and the dispatcher), so an idle connection costs about
 /// 2 KiB. The idle timeout and the drain apply here as hyper would apply them; `false` means
 /// the connection is to be closed.
-async fn first_byte(
-    stream: &TcpStream,
-    idle: Duration,
-    draining: &CancellationToken,
-    closing: &CancellationToken,
-) -> bool {
+async fn first_byte(stream: &TcpStream, idle: Duration, stop: &Stop) -> bool {
     let mut first = [0u8; 1];
     tokio::select! {
         // `peek` waits for a byte (or the end), through readiness false positives.
         ready = tokio::time::timeout(idle, stream.peek(&mut first)) => matches!(ready, Ok(Ok(_))),
-        () = draining.cancelled() => false,
-        () = closing.cancelled() => false,
+        () = stop.draining.cancelled() => false,
+        () = stop.closing.cancelled() => false,
     }
 }
 

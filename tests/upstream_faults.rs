@@ -60,14 +60,17 @@ enum Script {
     /// At random (seeded): answer with `Connection: close` (about one in five), or after an
     /// answer reset the idle connection a random 0-20 ms later unless the next head came first.
     AtRandom { seed: u64 },
+    /// Answer every request, keeping the connection open until the gateway closes it.
+    KeepAlive,
 }
 
-/// A scripted upstream: counts connections and request heads; each connection serves
-/// requests until the script closes it.
+/// A scripted upstream: counts connections, request heads and connections the gateway
+/// closed; each connection serves requests until the script or the gateway closes it.
 struct Scripted {
     addr: SocketAddr,
     connections: Arc<AtomicUsize>,
     requests: Arc<AtomicUsize>,
+    closed_by_gateway: Arc<AtomicUsize>,
 }
 
 impl Scripted {
@@ -76,17 +79,28 @@ impl Scripted {
         let addr = listener.local_addr().unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(AtomicUsize::new(0));
-        let (c, r) = (connections.clone(), requests.clone());
+        let closed_by_gateway = Arc::new(AtomicUsize::new(0));
+        let (c, r, g) = (
+            connections.clone(),
+            requests.clone(),
+            closed_by_gateway.clone(),
+        );
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 c.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(serve_scripted(stream, script, r.clone()));
+                let (r, g) = (r.clone(), g.clone());
+                tokio::spawn(async move {
+                    if serve_scripted(stream, script, r).await {
+                        g.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
             }
         });
         Scripted {
             addr,
             connections,
             requests,
+            closed_by_gateway,
         }
     }
 }
@@ -104,7 +118,8 @@ async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
     Some(head)
 }
 
-async fn serve_scripted(mut stream: TcpStream, script: Script, requests: Arc<AtomicUsize>) {
+/// Serves one connection by the script; `true` when the gateway ended it (EOF at a head).
+async fn serve_scripted(mut stream: TcpStream, script: Script, requests: Arc<AtomicUsize>) -> bool {
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
     while read_head(&mut stream).await.is_some() {
         let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
@@ -112,19 +127,22 @@ async fn serve_scripted(mut stream: TcpStream, script: Script, requests: Arc<Ato
             Script::AnswerThenClose { delay } => {
                 let _ = stream.write_all(OK).await;
                 tokio::time::sleep(delay).await;
-                return;
+                return false;
             }
-            Script::CloseWithoutAnswer => return,
+            Script::CloseWithoutAnswer => return false,
             Script::Garbage => {
                 let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2\r\n\r\n").await;
-                return;
+                return false;
+            }
+            Script::KeepAlive => {
+                let _ = stream.write_all(OK).await;
             }
             Script::ResetMidBody => {
                 let _ = stream
                     .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789")
                     .await;
                 reset(stream);
-                return;
+                return false;
             }
             Script::ResetMidChunks => {
                 let _ = stream
@@ -133,7 +151,7 @@ async fn serve_scripted(mut stream: TcpStream, script: Script, requests: Arc<Ato
                     )
                     .await;
                 reset(stream);
-                return;
+                return false;
             }
             Script::Informational => {
                 let _ = stream
@@ -148,7 +166,7 @@ async fn serve_scripted(mut stream: TcpStream, script: Script, requests: Arc<Ato
                         let close =
                             b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
                         let _ = stream.write_all(close).await;
-                        return;
+                        return false;
                     }
                     2 | 3 => {
                         let _ = stream.write_all(OK).await;
@@ -156,10 +174,10 @@ async fn serve_scripted(mut stream: TcpStream, script: Script, requests: Arc<Ato
                         tokio::select! {
                             // The next head is served by the loop (its first byte is read
                             // here; the peer's request is then answered normally).
-                            readable = stream.readable() => if readable.is_err() { return },
+                            readable = stream.readable() => if readable.is_err() { return false },
                             () = tokio::time::sleep(idle) => {
                                 reset(stream);
-                                return;
+                                return false;
                             }
                         }
                     }
@@ -176,11 +194,12 @@ async fn serve_scripted(mut stream: TcpStream, script: Script, requests: Arc<Ato
                 };
                 let _ = stream.write_all(answer).await;
                 if close {
-                    return;
+                    return false;
                 }
             }
         }
     }
+    true
 }
 
 /// A small xorshift generator: the random scripts repeat for a seed.
@@ -548,4 +567,69 @@ async fn a_client_that_disconnects_mid_response_makes_the_gateway_drop_that_upst
         2,
         "the abandoned upstream connection was not reused"
     );
+}
+
+#[tokio::test]
+async fn a_keep_alive_client_connection_keeps_one_upstream_connection_for_all_its_requests() {
+    let upstream = Scripted::start(Script::KeepAlive).await;
+    let gw = TestGateway::start(CONFIG, upstream.addr).await;
+    let failures = sequential_gets(gw.addr, 50).await;
+    assert!(failures.is_empty(), "every GET is answered: {failures:?}");
+    assert_eq!(upstream.requests.load(Ordering::SeqCst), 50);
+    assert_eq!(
+        upstream.connections.load(Ordering::SeqCst),
+        1,
+        "50 requests on one client connection share one upstream connection"
+    );
+    let failures = sequential_gets(gw.addr, 5).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(
+        upstream.connections.load(Ordering::SeqCst),
+        2,
+        "a second client connection gets an upstream connection of its own"
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_connection_closes_when_its_client_connection_closes() {
+    let upstream = Scripted::start(Script::KeepAlive).await;
+    let gw = TestGateway::start(CONFIG, upstream.addr).await;
+    for round in 1..=3 {
+        let failures = sequential_gets(gw.addr, 3).await;
+        assert!(failures.is_empty(), "{failures:?}");
+        // `sequential_gets` drops its client connection on return.
+        let closed = &upstream.closed_by_gateway;
+        eventually(
+            Duration::from_secs(5),
+            format!("the upstream connection of client connection {round} to close with it"),
+            async || (closed.load(Ordering::SeqCst) == round).then_some(()),
+        )
+        .await;
+    }
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_post_after_the_upstream_closed_its_idle_connection_goes_out_on_a_fresh_one() {
+    let upstream = Scripted::start(Script::AnswerThenClose {
+        delay: Duration::ZERO,
+    })
+    .await;
+    let gw = TestGateway::start(CONFIG, upstream.addr).await;
+    let mut connection = Connection::open(gw.addr).await.unwrap();
+    let first = connection.get("/x", &[]).await.unwrap();
+    assert_eq!(first.status, StatusCode::OK);
+    // The upstream has closed its connection: the gateway sees that before the next request,
+    // so even a request that is never retried is not lost to the closed connection.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for round in 2..=4 {
+        let reply = connection
+            .request("POST", "/x", &[], Bytes::from_static(b"{}"))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, StatusCode::OK, "POST {round} was answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(upstream.requests.load(Ordering::SeqCst), 4);
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 4);
 }

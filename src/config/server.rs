@@ -108,8 +108,7 @@ pub struct Startup {
     pub listen: SocketAddr,
     /// `[admin] listen`: health and metrics, never on the public listener. Off when absent.
     pub admin_listen: Option<SocketAddr>,
-    /// Accept loops, one per thread, each with its own upstream pool (`workers`; default: the
-    /// number of CPUs).
+    /// Accept loops, one per thread (`workers`; default: the number of CPUs).
     pub workers: usize,
     /// Client connections served at once; more wait in the listen backlog (`max_connections`).
     pub max_connections: usize,

@@ -1,6 +1,6 @@
 //! One Redis store: a multiplexed connection per thread that asks (redis-rs's
 //! `ConnectionManager`, which reconnects by itself, driven on that thread's runtime, so a
-//! request and its lookup never change thread, as the workers' upstream pools), a health
+//! request and its lookup never change thread, as its upstream connection does not), a health
 //! probe, and the two caches shared by all threads. Connections are made in the background;
 //! a lookup waits for its thread's first one at most its `timeout`.
 
