@@ -633,3 +633,53 @@ async fn a_post_after_the_upstream_closed_its_idle_connection_goes_out_on_a_fres
     assert_eq!(upstream.requests.load(Ordering::SeqCst), 4);
     assert_eq!(upstream.connections.load(Ordering::SeqCst), 4);
 }
+
+#[tokio::test]
+async fn a_client_connection_alternating_between_two_upstreams_keeps_one_connection_to_each() {
+    let (api, files) = (
+        Scripted::start(Script::KeepAlive).await,
+        Scripted::start(Script::KeepAlive).await,
+    );
+    let config = format!(
+        r#"
+[upstreams]
+api = "http://{}"
+files = "http://{}"
+
+[jwt]
+secret = "test-secret-not-for-production"
+
+[[route]]
+prefix = "/static"
+policy = "public"
+upstream = "files"
+
+[[route]]
+prefix = "/"
+policy = "public"
+upstream = "api"
+"#,
+        api.addr, files.addr
+    );
+    let gw = TestGateway::start(&config, api.addr).await;
+    let mut connection = Connection::open(gw.addr).await.unwrap();
+    for i in 0..20 {
+        let path = if i % 2 == 0 {
+            "/api/x"
+        } else {
+            "/static/app.css"
+        };
+        let reply = connection.get(path, &[]).await.unwrap();
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+    }
+    assert_eq!(api.requests.load(Ordering::SeqCst), 10);
+    assert_eq!(files.requests.load(Ordering::SeqCst), 10);
+    assert_eq!(
+        (
+            api.connections.load(Ordering::SeqCst),
+            files.connections.load(Ordering::SeqCst)
+        ),
+        (1, 1),
+        "each upstream saw one connection for its ten requests"
+    );
+}

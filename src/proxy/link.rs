@@ -1,10 +1,10 @@
 //! The upstream connections a client connection owns. freshgate's upstream client is
-//! connection-affine: a client connection keeps one keep-alive connection to the upstream of
-//! its last request, and drives it in its own task ([`Link::poll_drive`], called by the
-//! server's connection loop), so a request never goes through a shared pool, a channel to
-//! another task or a lock another request holds. Upstream connections are so bounded by the
-//! client connections being served (`[server] max_connections`, shared by the workers), and
-//! close with them.
+//! connection-affine: a client connection keeps one keep-alive connection to each upstream
+//! it used (at most [`KEPT`]), and drives them in its own task ([`Link::poll_drive`], called
+//! by the server's connection loop), so a request never goes through a shared pool, a channel
+//! to another task or a lock another request holds. Upstream connections are so bounded by
+//! the client connections being served (`[server] max_connections`, shared by the workers),
+//! and close with them.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,9 +21,14 @@ use super::Sending;
 /// An upstream HTTP/1.1 connection's driver.
 pub(super) type Conn = Connection<TokioIo<TcpStream>, Sending>;
 
-/// A client connection's upstream connections: the one kept for the next request, and every
-/// one still being driven (a connection whose sender was dropped finishes its exchange, or
-/// closes, here).
+/// Upstream connections kept per client connection: one per upstream, the least recently
+/// used one let go beyond this (a browser's connection may alternate between an API and a
+/// static-files upstream; more than a few on one connection is rare).
+pub const KEPT: usize = 4;
+
+/// A client connection's upstream connections: the ones kept for the next requests, and
+/// every one still being driven (a connection whose sender was dropped finishes its exchange,
+/// or closes, here).
 #[derive(Default)]
 pub struct Link {
     state: Mutex<State>,
@@ -33,7 +38,10 @@ impl std::fmt::Debug for Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = self.lock();
         f.debug_struct("Link")
-            .field("held", &state.held.as_ref().map(|h| &h.authority))
+            .field(
+                "kept",
+                &state.kept.iter().map(|h| &h.authority).collect::<Vec<_>>(),
+            )
             .field("driving", &state.driving.len())
             .finish()
     }
@@ -41,7 +49,8 @@ impl std::fmt::Debug for Link {
 
 #[derive(Default)]
 struct State {
-    held: Option<Held>,
+    /// Kept connections, the most recently used last.
+    kept: Vec<Held>,
     driving: Vec<(u64, Conn)>,
     opened: u64,
 }
@@ -68,30 +77,35 @@ impl Link {
         if state.driving.is_empty() {
             return;
         }
-        let State { held, driving, .. } = &mut *state;
+        let State { kept, driving, .. } = &mut *state;
         driving.retain_mut(|(id, conn)| match Pin::new(conn).poll(cx) {
             Poll::Pending => true,
             Poll::Ready(result) => {
                 if let Err(error) = result {
                     tracing::debug!(%error, "upstream connection ended with an error");
                 }
-                if held.as_ref().is_some_and(|h| h.id == *id) {
-                    *held = None;
-                }
+                kept.retain(|h| h.id != *id);
                 false
             }
         });
     }
 
-    /// The kept connection, when it goes to `authority` and is still open.
+    /// The kept connection to `authority`, when it is still open.
     pub(super) fn checkout(&self, authority: &Authority) -> Option<Held> {
-        let held = self.lock().held.take()?;
-        (held.authority == *authority && !held.sender.is_closed()).then_some(held)
+        let mut state = self.lock();
+        let i = state.kept.iter().rposition(|h| h.authority == *authority)?;
+        let held = state.kept.remove(i);
+        (!held.sender.is_closed()).then_some(held)
     }
 
-    /// Keeps `held` for the next request.
+    /// Keeps `held` for the next request to its upstream; beyond [`KEPT`], the least recently
+    /// used connection is let go (dropping its sender closes it once idle).
     pub(super) fn checkin(&self, held: Held) {
-        self.lock().held = Some(held);
+        let mut state = self.lock();
+        if state.kept.len() >= KEPT {
+            state.kept.remove(0);
+        }
+        state.kept.push(held);
     }
 
     /// Starts driving a new connection to `authority`.
@@ -116,8 +130,6 @@ impl Link {
     pub(super) fn discard(&self, id: u64) {
         let mut state = self.lock();
         state.driving.retain(|(i, _)| *i != id);
-        if state.held.as_ref().is_some_and(|h| h.id == id) {
-            state.held = None;
-        }
+        state.kept.retain(|h| h.id != id);
     }
 }
