@@ -136,9 +136,14 @@ impl MethodTable {
     }
 }
 
+/// The route table's maps: filled from the config only, and looked up with request paths. A
+/// fast hash suits them (foldhash, seeded per process): a client chooses only the keys looked
+/// up, never the ones stored, so it cannot make the stored keys collide.
+type Map<V> = HashMap<Box<str>, V, foldhash::fast::RandomState>;
+
 #[derive(Default, Debug)]
 struct Node {
-    literal: HashMap<Box<str>, Node>,
+    literal: Map<Node>,
     param: Option<Box<Node>>,
     here: MethodTable,
 }
@@ -167,7 +172,7 @@ impl Node {
 pub struct RouteTable {
     routes: Vec<Route>,
     paths: Node,
-    prefixes: HashMap<Box<str>, MethodTable>,
+    prefixes: Map<MethodTable>,
     /// The lengths of the configured prefixes, longest first: lookup probes only these, so
     /// its cost does not grow with the request path's length.
     prefix_lengths: Vec<usize>,
