@@ -344,5 +344,47 @@ fn parse_upstream_url(text: &str) -> Result<(Scheme, Authority), String> {
             "{text:?} has a path or query; requests keep their own path"
         ));
     }
-    Ok((Scheme::HTTP, authority))
+    Ok((Scheme::HTTP, static_authority(authority)))
+}
+
+/// `authority` in static memory. Every forwarded request copies its upstream's authority into
+/// the upstream URI and hyper-util's pool key: a clone of a static `Bytes` is a pointer copy,
+/// where one of a shared `Bytes` is an atomic count on a line that every worker writes. Each
+/// distinct authority is kept once for the process's life (a reload that keeps its upstreams
+/// adds nothing).
+fn static_authority(authority: Authority) -> Authority {
+    static KEPT: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut kept = KEPT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let text = match kept.iter().find(|k| **k == authority.as_str()) {
+        Some(text) => *text,
+        None => {
+            let text: &'static str = Box::leak(authority.as_str().into());
+            kept.push(text);
+            text
+        }
+    };
+    Authority::from_maybe_shared(bytes::Bytes::from_static(text.as_bytes())).unwrap_or(authority)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upstream_authority_parsed_twice_is_one_static_text() {
+        let parse = |url| parse_upstream_url(url).unwrap().1;
+        let (first, again) = (
+            parse("http://10.0.0.7:8000"),
+            parse("http://10.0.0.7:8000/"),
+        );
+        assert_eq!(first.as_str(), "10.0.0.7:8000");
+        assert_eq!(
+            first.as_str().as_ptr(),
+            again.as_str().as_ptr(),
+            "one kept copy"
+        );
+        assert_ne!(parse("http://10.0.0.7:8001").as_str(), first.as_str());
+    }
 }
