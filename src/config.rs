@@ -344,5 +344,68 @@ fn parse_upstream_url(text: &str) -> Result<(Scheme, Authority), String> {
             "{text:?} has a path or query; requests keep their own path"
         ));
     }
-    Ok((Scheme::HTTP, authority))
+    Ok((Scheme::HTTP, static_authority(authority)))
+}
+
+/// `authority` in static memory: every forwarded request copies its upstream's authority into
+/// the upstream URI and hyper-util's pool key.
+fn static_authority(authority: Authority) -> Authority {
+    let text = kept(authority.as_str());
+    Authority::from_maybe_shared(bytes::Bytes::from_static(text.as_bytes())).unwrap_or(authority)
+}
+
+/// `text` in static memory, for what requests copy out of a snapshot: a clone of a static
+/// `Bytes` is a pointer copy, where one of a shared `Bytes` is an atomic count on a line that
+/// every worker writes. Each distinct text is kept once for the process's life (a reload that
+/// keeps its upstreams and claim headers adds nothing).
+fn kept(text: &str) -> &'static str {
+    static KEPT: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut kept = KEPT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(text) = kept.iter().find(|k| **k == text) {
+        return text;
+    }
+    let text: &'static str = Box::leak(text.into());
+    kept.push(text);
+    text
+}
+
+/// `name` in static memory (see [`kept`]): claim headers are set on every forwarded request.
+fn static_header(name: &http::HeaderName) -> http::HeaderName {
+    // A parsed name is lower case, which is all that `from_static` asks.
+    http::HeaderName::from_static(kept(name.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upstream_authority_parsed_twice_is_one_static_text() {
+        let parse = |url| parse_upstream_url(url).unwrap().1;
+        let (first, again) = (
+            parse("http://10.0.0.7:8000"),
+            parse("http://10.0.0.7:8000/"),
+        );
+        assert_eq!(first.as_str(), "10.0.0.7:8000");
+        assert_eq!(
+            first.as_str().as_ptr(),
+            again.as_str().as_ptr(),
+            "one kept copy"
+        );
+        assert_ne!(parse("http://10.0.0.7:8001").as_str(), first.as_str());
+    }
+
+    #[test]
+    fn a_claim_header_name_is_kept_lower_case_and_once() {
+        let parsed = http::HeaderName::from_bytes(b"X-Auth-Roles-Encoding").unwrap();
+        let (first, again) = (static_header(&parsed), static_header(&parsed));
+        assert_eq!(first, parsed, "the same name");
+        assert_eq!(
+            first.as_str().as_ptr(),
+            again.as_str().as_ptr(),
+            "one kept copy"
+        );
+    }
 }

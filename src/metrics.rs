@@ -3,6 +3,11 @@
 //! the reloader [`Metrics::record_reload`]. The metric families and their label sets are
 //! private to this module. Labels are bounded: route and upstream names come from the config;
 //! statuses, policies, decisions and reasons from fixed sets.
+//!
+//! What a request writes is worker-local ([`shard`]): each series keeps a shard per worker
+//! thread and `/metrics` adds them up, so workers on different cores never write the same cache
+//! line. Per-connection and rarer writes (open connections and WebSockets, WebSocket sessions
+//! and bytes, reloads, dropped log lines) stay prometheus-client's shared metrics.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +16,6 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::error::GatewayError;
@@ -19,10 +23,14 @@ use crate::handler::{Decision, Exchange};
 use crate::routes::Route;
 use crate::websocket::Relayed;
 
+mod handles;
 mod revocation;
 mod route;
+mod shard;
 pub use revocation::RevocationMetrics;
 pub use route::RouteMetrics;
+pub use shard::enter_worker;
+use shard::{CounterShape, Counters, HistogramShape, Histograms, ShardedHistogram};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -79,15 +87,15 @@ struct RouteLabels {
 /// Every metric freshgate exports.
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RequestLabels, Counter>,
+    requests: Counters<RequestLabels>,
     no_route: route::NoRoute,
-    rejections: Family<ReasonLabels, Counter>,
-    request_duration: Histogram,
-    upstream_duration: Family<UpstreamLabels, Histogram>,
-    upstream_errors: Family<UpstreamErrorLabels, Counter>,
+    rejections: Counters<ReasonLabels>,
+    request_duration: ShardedHistogram,
+    upstream_duration: Histograms<UpstreamLabels>,
+    upstream_errors: Counters<UpstreamErrorLabels>,
     open_connections: Gauge,
     reloads: Family<OutcomeLabels, Counter>,
-    fresh_token_age: Family<RouteLabels, Histogram>,
+    fresh_token_age: Histograms<RouteLabels>,
     websockets_open: Gauge,
     websocket_sessions: Family<SessionLabels, Counter>,
     websocket_bytes: Family<DirectionLabels, Counter>,
@@ -101,34 +109,55 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-fn latency_histogram() -> Histogram {
-    // 50 us .. ~26 s
-    Histogram::new(exponential_buckets(0.00005, 2.0, 20))
+/// 50 us .. ~26 s
+fn latency_histogram(shards: usize) -> HistogramShape {
+    HistogramShape {
+        start: 0.00005,
+        factor: 2.0,
+        length: 20,
+        shards,
+    }
 }
 
-fn age_histogram() -> Histogram {
-    // 10 s .. ~2 days: wide enough to pick any sensible max_age.
-    Histogram::new(exponential_buckets(10.0, 2.0, 15))
+/// 10 s .. ~2 days: wide enough to pick any sensible max_age.
+fn age_histogram(shards: usize) -> HistogramShape {
+    HistogramShape {
+        start: 10.0,
+        factor: 2.0,
+        length: 15,
+        shards,
+    }
 }
 
+/// One worker and the main thread.
 impl Default for Metrics {
     fn default() -> Self {
+        Metrics::new(1)
+    }
+}
+
+impl Metrics {
+    /// The metrics of a gateway served by `workers` worker threads: one shard for each, and one
+    /// for every other thread.
+    pub fn new(workers: usize) -> Self {
+        let shards = workers + 1;
+        let counters = CounterShape(shards);
         let mut registry = Registry::with_prefix("freshgate");
         let metrics = Metrics {
-            requests: Family::default(),
+            requests: Family::new_with_constructor(counters),
             no_route: route::NoRoute::default(),
-            rejections: Family::default(),
-            request_duration: latency_histogram(),
-            upstream_duration: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
-            upstream_errors: Family::default(),
+            rejections: Family::new_with_constructor(counters),
+            request_duration: latency_histogram(shards).histogram(),
+            upstream_duration: Family::new_with_constructor(latency_histogram(shards)),
+            upstream_errors: Family::new_with_constructor(counters),
             open_connections: Gauge::default(),
             reloads: Family::default(),
-            fresh_token_age: Family::new_with_constructor(age_histogram as fn() -> Histogram),
+            fresh_token_age: Family::new_with_constructor(age_histogram(shards)),
             websockets_open: Gauge::default(),
             websocket_sessions: Family::default(),
             websocket_bytes: Family::default(),
             log_lines_dropped: Counter::default(),
-            revocation: RevocationMetrics::default(),
+            revocation: RevocationMetrics::new(shards),
             registry: Registry::default(),
         };
         metrics.register(&mut registry);
@@ -137,9 +166,7 @@ impl Default for Metrics {
             ..metrics
         }
     }
-}
 
-impl Metrics {
     /// Registers every family, with its name and help text.
     fn register(&self, r: &mut Registry) {
         self.revocation.register(r);
@@ -229,25 +256,22 @@ impl Metrics {
             Decision::Rejected => "enforce",
             Decision::Forwarded | Decision::UpstreamError | Decision::Preflight => return,
         };
-        let reason = exchange.reason;
-        self.rejections
-            .get_or_create(&ReasonLabels { reason, mode })
-            .inc();
+        route::count_rejection(
+            &self.rejections,
+            &self.no_route,
+            exchange.route,
+            exchange.reason,
+            mode,
+        );
     }
 
     /// Counts one upstream exchange of `route`: how long the response head took, and a
     /// failure's kind.
     pub fn record_upstream(&self, route: &Route, elapsed: Duration, error: Option<&GatewayError>) {
         route::upstream_duration(&self.upstream_duration, route).observe(elapsed.as_secs_f64());
-        let Some(kind) = error.and_then(GatewayError::upstream_kind) else {
-            return;
-        };
-        self.upstream_errors
-            .get_or_create(&UpstreamErrorLabels {
-                upstream: route.upstream.name.clone(),
-                kind,
-            })
-            .inc();
+        if let Some(kind) = error.and_then(GatewayError::upstream_kind) {
+            route::count_upstream_error(&self.upstream_errors, route, kind);
+        }
     }
 
     /// Counts a config reload.

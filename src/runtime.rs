@@ -227,7 +227,8 @@ impl Drop for Down {
 }
 
 impl Workers {
-    /// One thread per listener, sharing one connection cap.
+    /// One thread per listener, sharing one connection cap; worker `i` writes shard `i` of the
+    /// metrics.
     fn start(
         listeners: Vec<std::net::TcpListener>,
         gateway: &Arc<Gateway>,
@@ -242,7 +243,10 @@ impl Workers {
             let down = Down(worker_down.clone(), i);
             let thread = std::thread::Builder::new()
                 .name(format!("freshgate-worker-{i}"))
-                .spawn(move || worker(listener, gateway, permits, stopped, down))
+                .spawn(move || {
+                    crate::metrics::enter_worker(i);
+                    worker(listener, gateway, permits, stopped, down)
+                })
                 .map_err(|e| format!("cannot start worker thread {i}: {e}"))?;
             threads.push(thread);
         }

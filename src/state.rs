@@ -21,8 +21,8 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(snapshot: Snapshot) -> Arc<Self> {
         Arc::new(Gateway {
+            metrics: Metrics::new(snapshot.startup.workers),
             snapshot: ArcSwap::from_pointee(snapshot),
-            metrics: Metrics::default(),
             revocation: Revoker::default(),
         })
     }

@@ -81,8 +81,8 @@ impl Validator<'_> {
             return None;
         }
         Some(ClaimHeader {
-            header: name,
-            encoding_header,
+            header: super::static_header(&name),
+            encoding_header: super::static_header(&encoding_header),
             path: segments,
         })
     }

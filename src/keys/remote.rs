@@ -151,8 +151,12 @@ impl RemoteKeys {
     }
 
     /// Starts the refresher if it is not running and a tokio runtime is at hand (`check`
-    /// parses configs without one, and fetches nothing).
+    /// parses configs without one, and fetches nothing). Every request asks: once started, the
+    /// answer is a plain load, so workers only read the flag's cache line.
     pub fn ensure_started(self: &Arc<Self>) {
+        if self.started.load(Ordering::Relaxed) {
+            return;
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };

@@ -3,33 +3,40 @@
 
 use std::time::Duration;
 
-use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use super::handles::Handles;
+use super::shard::{CounterShape, Counters, HistogramShape, ShardedCounter, ShardedHistogram};
 use super::OutcomeLabels;
 
-/// `freshgate_revocation_*`.
+/// `freshgate_revocation_*`, sharded by worker like the request metrics.
 #[derive(Debug)]
 pub struct RevocationMetrics {
-    lookups: Family<OutcomeLabels, Counter>,
-    errors: Counter,
-    latency: Histogram,
-}
-
-impl Default for RevocationMetrics {
-    fn default() -> Self {
-        RevocationMetrics {
-            lookups: Family::default(),
-            errors: Counter::default(),
-            // 20 us .. ~0.65 s: a local round trip is tens of microseconds.
-            latency: Histogram::new(exponential_buckets(0.00002, 2.0, 16)),
-        }
-    }
+    lookups: Counters<OutcomeLabels>,
+    /// The five outcomes' handles.
+    outcomes: Handles<&'static str, 5>,
+    errors: ShardedCounter,
+    latency: ShardedHistogram,
 }
 
 impl RevocationMetrics {
+    pub(super) fn new(shards: usize) -> Self {
+        // 20 us .. ~0.65 s: a local round trip is tens of microseconds.
+        let latency = HistogramShape {
+            start: 0.00002,
+            factor: 2.0,
+            length: 16,
+            shards,
+        };
+        RevocationMetrics {
+            lookups: Family::new_with_constructor(CounterShape(shards)),
+            outcomes: Handles::new(),
+            errors: ShardedCounter::new(shards),
+            latency: latency.histogram(),
+        }
+    }
+
     pub(super) fn register(&self, r: &mut Registry) {
         r.register(
             "revocation_lookups",
@@ -50,7 +57,11 @@ impl RevocationMetrics {
 
     /// One answer; `latency` when the store was asked.
     pub fn record_lookup(&self, outcome: &'static str, latency: Option<Duration>) {
-        self.lookups.get_or_create(&OutcomeLabels { outcome }).inc();
+        self.outcomes.inc(outcome, || {
+            self.lookups
+                .get_or_create(&OutcomeLabels { outcome })
+                .clone()
+        });
         if let Some(latency) = latency {
             self.latency.observe(latency.as_secs_f64());
         }

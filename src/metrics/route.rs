@@ -1,16 +1,17 @@
 //! A route's metric handles, kept with the route so that counting a request hashes no labels and
 //! takes no family lock: each handle is taken from its family the first time the route needs it
 //! (a series appears when it is first counted, never as a zero before) and is the family's own
-//! series, so counts carry on across reloads. Statuses outside [`slot`]'s table are looked up in
-//! the family as before. A route's handles count into the gateway whose snapshot holds it.
+//! series, so counts carry on across reloads. Statuses outside [`slot`]'s table, and rejection
+//! reasons past a route's first few, are looked up in the family each time (a read lock). A
+//! route's handles count into the gateway whose snapshot holds it. The series are sharded by
+//! worker ([`super::shard`]): a handle is read-only once set, so workers share it without
+//! writing to the same cache line.
 
 use std::sync::{Arc, OnceLock};
 
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram;
-
-use super::{RequestLabels, RouteLabels, UpstreamLabels};
+use super::handles::Handles;
+use super::shard::{Counters, Histograms, ShardedCounter, ShardedHistogram};
+use super::{ReasonLabels, RequestLabels, RouteLabels, UpstreamErrorLabels, UpstreamLabels};
 use crate::handler::Decision;
 use crate::routes::Route;
 
@@ -53,15 +54,21 @@ fn slot(decision: Decision, status: u16) -> Option<usize> {
 /// The handles of one route (or of requests that matched none). A clone starts empty: a route
 /// copied with another name or policy must not count into the original's series.
 pub struct RouteMetrics {
-    requests: [OnceLock<Counter>; SLOTS],
-    upstream_duration: OnceLock<Histogram>,
-    fresh_age: OnceLock<Histogram>,
+    requests: [OnceLock<ShardedCounter>; SLOTS],
+    /// By (reason, mode): a route sees few reasons.
+    rejections: Handles<(&'static str, &'static str), 4>,
+    /// By kind: `unavailable`, `timeout`.
+    upstream_errors: Handles<&'static str, 2>,
+    upstream_duration: OnceLock<ShardedHistogram>,
+    fresh_age: OnceLock<ShardedHistogram>,
 }
 
 impl RouteMetrics {
     pub const fn new() -> Self {
         RouteMetrics {
             requests: [const { OnceLock::new() }; SLOTS],
+            rejections: Handles::new(),
+            upstream_errors: Handles::new(),
             upstream_duration: OnceLock::new(),
             fresh_age: OnceLock::new(),
         }
@@ -105,7 +112,7 @@ impl Default for NoRoute {
 
 /// Counts one request of `route` (`None`: no route matched) in `family`.
 pub(super) fn count_request(
-    family: &Family<RequestLabels, Counter>,
+    family: &Counters<RequestLabels>,
     no_route: &NoRoute,
     route: Option<&Route>,
     decision: Decision,
@@ -129,11 +136,40 @@ pub(super) fn count_request(
     };
 }
 
+/// Counts one rejection (`mode`: `enforce` or `report`) of `route`'s requests.
+pub(super) fn count_rejection(
+    family: &Counters<ReasonLabels>,
+    no_route: &NoRoute,
+    route: Option<&Route>,
+    reason: &'static str,
+    mode: &'static str,
+) {
+    let handles = route.map_or(&no_route.handles, |r| &r.metrics);
+    handles.rejections.inc((reason, mode), || {
+        family.get_or_create(&ReasonLabels { reason, mode }).clone()
+    });
+}
+
+/// Counts one failed exchange with `route`'s upstream.
+pub(super) fn count_upstream_error(
+    family: &Counters<UpstreamErrorLabels>,
+    route: &Route,
+    kind: &'static str,
+) {
+    route.metrics.upstream_errors.inc(kind, || {
+        let labels = UpstreamErrorLabels {
+            upstream: route.upstream.name.clone(),
+            kind,
+        };
+        family.get_or_create(&labels).clone()
+    });
+}
+
 /// The route's upstream latency histogram.
 pub(super) fn upstream_duration<'r>(
-    family: &Family<UpstreamLabels, Histogram>,
+    family: &Histograms<UpstreamLabels>,
     route: &'r Route,
-) -> &'r Histogram {
+) -> &'r ShardedHistogram {
     route.metrics.upstream_duration.get_or_init(|| {
         let labels = UpstreamLabels {
             upstream: route.upstream.name.clone(),
@@ -144,9 +180,9 @@ pub(super) fn upstream_duration<'r>(
 
 /// The route's fresh-token age histogram.
 pub(super) fn fresh_age<'r>(
-    family: &Family<RouteLabels, Histogram>,
+    family: &Histograms<RouteLabels>,
     route: &'r Route,
-) -> &'r Histogram {
+) -> &'r ShardedHistogram {
     route.metrics.fresh_age.get_or_init(|| {
         let labels = RouteLabels {
             route: route.name.clone(),

@@ -21,6 +21,7 @@ mod report_mode;
 mod request_id;
 mod runtime;
 mod shutdown;
+mod workers;
 
 use std::net::SocketAddr;
 
