@@ -347,8 +347,8 @@ fn parse_upstream_url(text: &str) -> Result<(Scheme, Authority), String> {
     Ok((Scheme::HTTP, static_authority(authority)))
 }
 
-/// `authority` in static memory: every forwarded request copies its upstream's authority into
-/// the upstream URI and hyper-util's pool key.
+/// `authority` in static memory: each client connection copies its upstream's authority into
+/// the key of its kept upstream connection, and a request without `Host` into its `Host`.
 fn static_authority(authority: Authority) -> Authority {
     let text = kept(authority.as_str());
     Authority::from_maybe_shared(bytes::Bytes::from_static(text.as_bytes())).unwrap_or(authority)
