@@ -7,6 +7,9 @@
 #   benches/callgrind.sh [ROWS...]        rows: access-hs256 public bare-hyper (default: all)
 #   REQUESTS=2000 WARMUP=200 benches/callgrind.sh access-hs256
 #   FRESHGATE=path/to/freshgate benches/callgrind.sh     (default: target/release/freshgate)
+#   LOG=on benches/callgrind.sh access-hs256    the access log on (RUST_LOG=info, the default
+#                                              config) instead of off (RUST_LOG=warn)
+#   KEEP=dir benches/callgrind.sh               keeps each row's profile as dir/<row>.callgrind
 #
 # Needs valgrind and python3; builds nothing itself: run `cargo build --release` and
 # `cargo bench --bench load --no-run` first (the bench binary is the upstream and bare-hyper).
@@ -16,6 +19,11 @@ cd "$(dirname "$0")/.."
 REQUESTS=${REQUESTS:-2000}
 WARMUP=${WARMUP:-200}
 FRESHGATE=${FRESHGATE:-target/release/freshgate}
+case ${LOG:-off} in
+    on) FILTER=info ;;
+    off) FILTER=warn ;;
+    *) echo "callgrind: LOG is on or off, not $LOG" >&2; exit 2 ;;
+esac
 ROWS=("$@")
 [ ${#ROWS[@]} -gt 0 ] || ROWS=(access-hs256 public bare-hyper)
 LOAD=$(ls -t target/release/deps/load-* 2>/dev/null | grep -v '\.d$' | head -n1 || true)
@@ -90,7 +98,7 @@ config() {
 }
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) CPUs"
-echo "freshgate: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' + uncommitted changes'); $REQUESTS requests after $WARMUP warm-up, one connection"
+echo "freshgate: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' + uncommitted changes'); $REQUESTS requests after $WARMUP warm-up, one connection, access log ${LOG:-off}"
 printf '%-14s %14s %12s %14s\n' row instructions instr/req 'unparked/req'
 for row in "${ROWS[@]}"; do
     port=$(free_port)
@@ -100,7 +108,7 @@ for row in "${ROWS[@]}"; do
             config "$port" >"$DIR/gateway.toml"
             [ "$row" = public ] && path=/static/app.css
             [ "$row" = access-hs256 ] && token=$("$FRESHGATE" --config "$DIR/gateway.toml" token --sub bench-user --expires-in 1h)
-            prefix=(env RUST_LOG=warn) server=("$FRESHGATE" --config "$DIR/gateway.toml" serve)
+            prefix=(env RUST_LOG=$FILTER) server=("$FRESHGATE" --config "$DIR/gateway.toml" serve)
             ;;
         bare-hyper)
             # One runtime: the forwarder starts one per CPU it may run on.
@@ -128,5 +136,5 @@ for row in "${ROWS[@]}"; do
     park=$(callgrind_annotate --inclusive=yes --threshold=100 "$out.1" 2>/dev/null |
         awk '/current_thread::Context::park(_yield)? / { gsub(",", "", $1); sum += $1 } END { print sum + 0 }')
     printf '%-14s %14s %12s %14s\n' "$row" "$total" "$((total / REQUESTS))" "$(((total - park) / REQUESTS))"
-    [ -z "${KEEP:-}" ] || cp "$out.1" "${KEEP}/$row.callgrind"
+    [ -z "${KEEP:-}" ] || { mkdir -p "$KEEP" && cp "$out.1" "$KEEP/$row.callgrind"; }
 done

@@ -141,7 +141,9 @@ impl<'s> Exchange<'s> {
             target: "freshgate::access",
             tracing::Level::INFO,
             request.id = self.request_id.to_str().unwrap_or("-"),
-            client.address = self.client.map(tracing::field::display),
+            client.address = self
+                .client
+                .map(|ip| tracing::field::display(crate::logging::Address(ip))),
             http.method = self.method.as_str(),
             http.path = self.path(),
             route.id = self.route.map_or("-", |r| &*r.name),

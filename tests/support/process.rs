@@ -14,12 +14,13 @@ use super::config::ConfigFile;
 use super::wait::eventually;
 
 /// A running `freshgate run` with its log lines collected from standard error (JSON lines kept
-/// parsed, other lines as JSON strings).
+/// parsed, other lines as JSON strings; and every line as it was written).
 pub struct Process {
     child: Child,
     pub listen: SocketAddr,
     pub admin: SocketAddr,
     log: Arc<Mutex<Vec<Value>>>,
+    raw: Arc<Mutex<Vec<String>>>,
     pub config: ConfigFile,
 }
 
@@ -74,9 +75,11 @@ impl Process {
             .expect("start the freshgate binary");
         let stderr = child.stderr.take().expect("piped stderr");
         let log = Arc::new(Mutex::new(Vec::new()));
-        let lines = log.clone();
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let (lines, raw_lines) = (log.clone(), raw.clone());
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                raw_lines.lock().expect("log lock").push(line.clone());
                 let value = serde_json::from_str(&line).unwrap_or(Value::String(line));
                 lines.lock().expect("log lock").push(value);
             }
@@ -87,6 +90,7 @@ impl Process {
             listen: unspecified,
             admin: unspecified,
             log,
+            raw,
             config,
         }
     }
@@ -113,6 +117,11 @@ impl Process {
     /// Every log line so far.
     pub fn logs(&self) -> Vec<Value> {
         self.log.lock().expect("log lock").clone()
+    }
+
+    /// Every log line so far, byte for byte (without its line break).
+    pub fn raw_logs(&self) -> Vec<String> {
+        self.raw.lock().expect("log lock").clone()
     }
 
     pub fn find_log(&self, matches: impl Fn(&Value) -> bool) -> Option<Value> {
