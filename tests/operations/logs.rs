@@ -326,11 +326,18 @@ async fn sigterm_writes_the_lines_still_buffered_before_the_process_exits() {
         let lines = access_lines(&gw, &format!("last-{i}"));
         assert_eq!(lines.len(), 1, "the access line of request {i}");
     }
-    // The last line is logged just before `main` returns: only the exit flush writes it.
+    // "freshgate stopped" is logged just before `main` returns: only the exit flush writes
+    // it. Each thread's lines keep their order (workers' lines may come before or after the
+    // main thread's in a batch).
     let logs = gw.logs();
+    let main_thread: Vec<&str> = logs
+        .iter()
+        .map(message)
+        .filter(|m| m.starts_with("shutdown signal received") || *m == "freshgate stopped")
+        .collect();
     assert_eq!(
-        logs.last().map(message),
-        Some("freshgate stopped"),
-        "the last line: {logs:#?}"
+        main_thread,
+        ["shutdown signal received; draining", "freshgate stopped"],
+        "the main thread's last lines, in order: {logs:#?}"
     );
 }
