@@ -20,6 +20,7 @@ use crate::handler::{Handler, Peer, Sockets};
 use crate::state::Gateway;
 use crate::{framing, proxy_protocol};
 
+mod drive;
 mod stop;
 use stop::Stop;
 
@@ -160,6 +161,7 @@ async fn serve_http(
     let mut connection = std::pin::pin!(connection);
     let mut watch = stop.watch();
     let mut draining = false;
+    let parts = drive::Parts::new();
     let result = std::future::poll_fn(|cx| {
         let (drain, close) = watch.poll(cx);
         if close {
@@ -168,14 +170,11 @@ async fn serve_http(
         if drain && !draining {
             draining = true;
             connection.as_mut().graceful_shutdown();
+            parts.wake_server();
         }
-        // The upstream connection is driven here, in this task: first to take in what it
-        // received (a response the request is waiting for), then after the client
-        // connection for what the request gave it (a request to write, a new connection).
-        peer.upstream.poll_drive(cx);
-        let served = connection.as_mut().poll(cx);
-        peer.upstream.poll_drive(cx);
-        served
+        // The upstream connections are driven here, in this task, each part polled when it
+        // was woken.
+        parts.poll(cx, connection.as_mut(), &peer.upstream)
     })
     .await;
     if let Err(error) = result {

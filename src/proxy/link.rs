@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
@@ -32,6 +33,8 @@ pub const KEPT: usize = 4;
 #[derive(Default)]
 pub struct Link {
     state: Mutex<State>,
+    /// A connection was installed since the last drive: it is owed its first poll.
+    fresh: AtomicBool,
 }
 
 impl std::fmt::Debug for Link {
@@ -70,8 +73,8 @@ impl Link {
     }
 
     /// Drives the upstream connections: reads their responses, writes their requests, and
-    /// drops the ones that have ended. The client connection's task calls this on every poll,
-    /// before and after polling the client connection.
+    /// drops the ones that have ended. The client connection's task calls this when they were
+    /// woken, or one was installed.
     pub fn poll_drive(&self, cx: &mut Context<'_>) {
         let mut state = self.lock();
         if state.driving.is_empty() {
@@ -88,6 +91,15 @@ impl Link {
                 false
             }
         });
+    }
+
+    /// Whether a connection was installed since the last call, which it clears.
+    pub fn take_fresh(&self) -> bool {
+        self.fresh.swap(false, Ordering::Relaxed)
+    }
+
+    pub fn is_fresh(&self) -> bool {
+        self.fresh.load(Ordering::Relaxed)
     }
 
     /// The kept connection to `authority`, when it is still open.
@@ -119,6 +131,7 @@ impl Link {
         state.opened += 1;
         let id = state.opened;
         state.driving.push((id, conn));
+        self.fresh.store(true, Ordering::Relaxed);
         Held {
             id,
             authority: authority.clone(),
