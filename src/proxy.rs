@@ -202,6 +202,7 @@ impl UpstreamClient {
             }
         });
         tokio::select! {
+            biased;
             result = sender.send_request(request) => result.map_err(Failed::Exchange),
             () = deadline.elapsed() => Err(Failed::TimedOut),
         }
@@ -253,7 +254,9 @@ async fn attempt(
         }
     }
     let exchange = held.sender.try_send_request(request);
+    // The exchange first: when its answer is there, the timer is not looked at.
     let result = tokio::select! {
+        biased;
         result = exchange => result,
         () = deadline.elapsed() => {
             link.discard(held.id);
