@@ -305,7 +305,7 @@ impl Validator<'_> {
 /// The largest value each size or count key accepts.
 fn max_for(key: &str) -> usize {
     match key.rsplit('.').next().unwrap_or(key) {
-        "max_connections" => 1_000_000,
+        "max_connections" | "max_idle_upstream_connections" => 1_000_000,
         "workers" => 1024,
         "max_headers" => 10_000,
         "max_header_bytes" | "max_uri_bytes" | "max_token_bytes" => 1 << 20,

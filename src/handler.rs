@@ -22,7 +22,7 @@ use crate::error::{json_response, Body, GatewayError};
 use crate::framing;
 use crate::headers::{self, Forward, X_REQUEST_ID};
 use crate::pipeline::{declared_length, Evaluation, RequestHead};
-use crate::proxy::{Link, UpstreamBody, UpstreamClient};
+use crate::proxy::{Limits, Link, UpstreamBody, UpstreamClient};
 pub use crate::request_id::RequestIds;
 use crate::routes::Route;
 use crate::state::Gateway;
@@ -174,7 +174,12 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub fn new(addr: SocketAddr, flags: Arc<framing::Flags>, trusted: bool) -> Self {
+    pub fn new(
+        addr: SocketAddr,
+        flags: Arc<framing::Flags>,
+        trusted: bool,
+        upstream: Link,
+    ) -> Self {
         Peer {
             addr,
             // An IP address is always a valid header value.
@@ -182,7 +187,7 @@ impl Peer {
                 .unwrap_or(HeaderValue::from_static("unknown")),
             trusted,
             flags,
-            upstream: Link::default(),
+            upstream,
         }
     }
 
@@ -251,6 +256,11 @@ impl Handler {
 
     pub fn sockets(&self) -> &Sockets {
         &self.sockets
+    }
+
+    /// The upstream side of a new client connection of this worker.
+    pub fn link(&self) -> Link {
+        self.client.link()
     }
 
     /// [`Handler::handle`], with a panic (a bug, never a client's doing) contained to its
@@ -431,7 +441,7 @@ impl Handler {
                 &route.upstream,
                 sent.target,
                 request,
-                (server.upstream_timeout, server.request_head_timeout),
+                exchange_limits(snapshot),
                 sent.handshake,
             )
             .await;
@@ -467,6 +477,19 @@ fn framing_verdict(exchange: &mut Exchange<'_>, peer: &Peer) -> Result<(), Gatew
     tracing::debug!(peer = %peer.addr, reason = violation.detail(), "request refused by the framing guard");
     exchange.close = true;
     Err(GatewayError::BadRequest(violation.detail()))
+}
+
+/// The snapshot's bounds on one upstream exchange; the kept connections are shared out among
+/// the workers, rounding up.
+fn exchange_limits(snapshot: &Snapshot) -> Limits {
+    let server = &snapshot.server;
+    Limits {
+        timeout: server.upstream_timeout,
+        body_idle: server.request_head_timeout,
+        keep: server
+            .max_idle_upstream_connections
+            .div_ceil(snapshot.startup.workers.max(1)),
+    }
 }
 
 /// What is sent upstream besides the request itself.

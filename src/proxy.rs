@@ -23,7 +23,7 @@ use crate::error::GatewayError;
 use crate::headers;
 
 use link::Held;
-pub use link::Link;
+pub use link::{Idle, Link};
 pub use sending::{BodyStalled, Sending};
 
 /// A request body on its way upstream: as received, or cut off at the route's size limit.
@@ -45,6 +45,18 @@ pub enum UpstreamFailure {
 #[derive(Clone, Debug)]
 pub struct UpstreamClient {
     connect_timeout: Duration,
+    /// Connections this worker's client connections keep between requests.
+    idle: Idle,
+}
+
+/// What bounds one exchange: the time for the response head after the body was sent
+/// (`upstream_timeout`), how long the client's body may stall (`request_head_timeout`), and
+/// how many connections this worker keeps between requests.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub timeout: Duration,
+    pub body_idle: Duration,
+    pub keep: usize,
 }
 
 /// The parts of a request kept to send it again.
@@ -95,7 +107,15 @@ impl Deadline {
 
 impl UpstreamClient {
     pub fn new(connect_timeout: Duration) -> Self {
-        UpstreamClient { connect_timeout }
+        UpstreamClient {
+            connect_timeout,
+            idle: Idle::default(),
+        }
+    }
+
+    /// The upstream side of a new client connection.
+    pub fn link(&self) -> Link {
+        Link::new(self.idle.clone())
     }
 
     /// Sends `request` (whose headers are already rewritten) to `upstream` on the client
@@ -116,7 +136,7 @@ impl UpstreamClient {
         upstream: &Upstream,
         path_and_query: PathAndQuery,
         request: Request<UpstreamBody>,
-        (timeout, body_idle): (Duration, Duration),
+        limits: Limits,
         upgrade: bool,
     ) -> Result<Response<Incoming>, GatewayError> {
         let (mut parts, body) = request.into_parts();
@@ -128,13 +148,16 @@ impl UpstreamClient {
                 parts.headers.insert(HOST, host);
             }
         }
-        let (body, sent) = Sending::new(Some(body), body_idle);
+        let (body, sent) = Sending::new(Some(body), limits.body_idle);
         let request = Request::from_parts(parts, body);
-        let mut deadline = Deadline { timeout, sent };
+        let mut deadline = Deadline {
+            timeout: limits.timeout,
+            sent,
+        };
         let result = match upgrade {
             true => self.handshake(upstream, request, &mut deadline).await,
             false => {
-                self.on_link(link, upstream, request, &mut deadline, body_idle)
+                self.on_link(link, upstream, request, &mut deadline, limits)
                     .await
             }
         };
@@ -154,7 +177,7 @@ impl UpstreamClient {
         upstream: &Upstream,
         request: Request<Sending>,
         deadline: &mut Deadline,
-        body_idle: Duration,
+        limits: Limits,
     ) -> Result<Response<Incoming>, Failed> {
         let authority = &upstream.authority;
         let retry = (is_idempotent(request.method()) && request.body().is_end_stream())
@@ -163,7 +186,8 @@ impl UpstreamClient {
             Some(held) => (held, true),
             None => (self.open(link, authority).await?, false),
         };
-        let again = match attempt(link, held, request, deadline, kept).await {
+        let keep = limits.keep;
+        let again = match attempt(link, (held, kept, keep), request, deadline).await {
             Ok(response) => return Ok(response),
             Err((Failed::Exchange(error), Some(unsent))) => {
                 tracing::debug!(%error, "upstream connection closed before the request was written; sending it on a fresh connection");
@@ -172,14 +196,14 @@ impl UpstreamClient {
             Err((Failed::Exchange(error), None)) => match retry {
                 Some(retry) if before_response(&error) => {
                     tracing::debug!(%error, "upstream connection failed before a response; retrying once on a fresh connection");
-                    retry.into_request(body_idle)
+                    retry.into_request(limits.body_idle)
                 }
                 _ => return Err(Failed::Exchange(error)),
             },
             Err((failed, _)) => return Err(failed),
         };
         let held = self.open(link, authority).await?;
-        attempt(link, held, again, deadline, false)
+        attempt(link, (held, false, keep), again, deadline)
             .await
             .map_err(|(f, _)| f)
     }
@@ -237,15 +261,15 @@ impl UpstreamClient {
     }
 }
 
-/// One exchange on `held`: the response head within the deadline. On success the connection
-/// is kept for the next request; on failure it is closed, and a request it never wrote is
+/// One exchange on `held` (`kept`: used before): the response head within the deadline. On
+/// success the connection is kept for the next request (if the worker keeps fewer than
+/// `keep`); on failure it is closed, and a request it never wrote is
 /// handed back. A fresh connection needs no readiness wait (its first request is queued).
 async fn attempt(
     link: &Link,
-    mut held: Held,
+    (mut held, kept, keep): (Held, bool, usize),
     request: Request<Sending>,
     deadline: &mut Deadline,
-    kept: bool,
 ) -> Result<Response<Incoming>, (Failed, Option<Request<Sending>>)> {
     if kept {
         if let Err(error) = held.sender.ready().await {
@@ -265,7 +289,7 @@ async fn attempt(
     };
     match result {
         Ok(response) => {
-            link.checkin(held);
+            link.checkin(held, keep);
             Ok(response)
         }
         Err(mut error) => {

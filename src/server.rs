@@ -135,7 +135,7 @@ fn spawn_connection(
         if first_byte(&stream, limits.idle_timeout, &stop).await {
             let flags = Arc::new(framing::Flags::default());
             let trusted = is_trusted(limits, peer.ip());
-            let peer = Arc::new(Peer::new(peer, flags.clone(), trusted));
+            let peer = Arc::new(Peer::new(peer, flags.clone(), trusted, handler.link()));
             let stream = framing::Guarded::new(stream, flags, limits.request_head_timeout);
             serve_http(&handler, stream, peer, limits, &stop).await;
         }

@@ -252,6 +252,15 @@ fn durations_must_parse() {
 }
 
 #[test]
+fn counts_must_be_in_range() {
+    #[rustfmt::skip]
+    let rows = vec![
+        bad("a negative server.max_idle_upstream_connections", edit(&[("upstream_timeout = \"30s\"", "max_idle_upstream_connections = -1")]), "server.max_idle_upstream_connections", at("-1"), "-1 is out of range"),
+    ];
+    assert_refused(rows);
+}
+
+#[test]
 fn the_secret_needs_exactly_one_readable_source() {
     assert!(
         std::env::var_os(UNSET_VAR).is_none(),

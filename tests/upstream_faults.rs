@@ -683,3 +683,61 @@ upstream = "api"
         "each upstream saw one connection for its ten requests"
     );
 }
+
+/// [`CONFIG`] with `[server]` settings before it.
+fn with_server(server: &str) -> String {
+    format!("[server]\nworkers = 1\n{server}\n{CONFIG}")
+}
+
+#[tokio::test]
+async fn beyond_max_idle_upstream_connections_a_connection_closes_after_its_response() {
+    let upstream = Scripted::start(Script::KeepAlive).await;
+    let gw = TestGateway::start(
+        &with_server("max_idle_upstream_connections = 1"),
+        upstream.addr,
+    )
+    .await;
+    let (mut first, mut second) = (
+        Connection::open(gw.addr).await.unwrap(),
+        Connection::open(gw.addr).await.unwrap(),
+    );
+    assert_eq!(first.get("/a", &[]).await.unwrap().status, StatusCode::OK);
+    assert_eq!(second.get("/b", &[]).await.unwrap().status, StatusCode::OK);
+    let closed = &upstream.closed_by_gateway;
+    eventually(
+        Duration::from_secs(5),
+        "the second client connection's upstream connection to close: one is kept already",
+        async || (closed.load(Ordering::SeqCst) == 1).then_some(()),
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(first.get("/a", &[]).await.unwrap().status, StatusCode::OK);
+    }
+    assert_eq!(
+        upstream.connections.load(Ordering::SeqCst),
+        2,
+        "the kept connection served the first client's next requests"
+    );
+    assert_eq!(second.get("/b", &[]).await.unwrap().status, StatusCode::OK);
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn with_max_idle_upstream_connections_0_every_request_gets_a_connection_of_its_own() {
+    let upstream = Scripted::start(Script::KeepAlive).await;
+    let gw = TestGateway::start(
+        &with_server("max_idle_upstream_connections = 0"),
+        upstream.addr,
+    )
+    .await;
+    let failures = sequential_gets(gw.addr, 5).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 5);
+    let closed = &upstream.closed_by_gateway;
+    eventually(
+        Duration::from_secs(5),
+        "every upstream connection to be closed by the gateway",
+        async || (closed.load(Ordering::SeqCst) == 5).then_some(()),
+    )
+    .await;
+}

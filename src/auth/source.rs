@@ -52,7 +52,10 @@ pub fn has_py_space(bytes: &[u8]) -> bool {
     let suspect = words.by_ref().any(|word| {
         let w = u64::from_ne_bytes(word.try_into().unwrap_or([0; 8]));
         (w.wrapping_sub(LOW) | w) & HIGH != 0
-    }) || words.remainder().iter().any(|&b| b < 0x21 || b >= 0x80);
+    }) || words
+        .remainder()
+        .iter()
+        .any(|&b| !(0x21..0x80).contains(&b));
     suspect && bytes.iter().any(|&b| is_py_space(b))
 }
 

@@ -68,6 +68,7 @@ pub struct RawServer {
     pub trusted_proxies: Option<Spanned<Vec<Spanned<String>>>>,
     pub proxy_protocol: Option<Spanned<String>>,
     pub websocket_idle_timeout: Option<Spanned<String>>,
+    pub max_idle_upstream_connections: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

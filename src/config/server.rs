@@ -54,6 +54,9 @@ pub struct ServerSettings {
     /// A relayed WebSocket with no bytes either way for this long is closed
     /// (`websocket_idle_timeout`, default 300 s).
     pub websocket_idle_timeout: Duration,
+    /// Upstream connections kept open between requests, all workers together
+    /// (`max_idle_upstream_connections`, default 1024; 0 closes each after its response).
+    pub max_idle_upstream_connections: usize,
 }
 
 /// `[server] cors_preflight`.
@@ -95,6 +98,7 @@ impl Default for ServerSettings {
             proxy_protocol: None,
             websocket_reject: WebSocketReject::Message,
             websocket_idle_timeout: Duration::from_secs(300),
+            max_idle_upstream_connections: 1024,
         }
     }
 }
@@ -256,6 +260,12 @@ impl Validator<'_> {
             cors_preflight: self.cors_preflight(raw.cors_preflight.as_ref()),
             trusted_proxies: self.trusted_proxies(raw.trusted_proxies.as_ref()),
             proxy_protocol: self.proxy_protocol(raw),
+            max_idle_upstream_connections: self.count(
+                raw.max_idle_upstream_connections.as_ref(),
+                "server.max_idle_upstream_connections",
+                d.max_idle_upstream_connections,
+                0,
+            ),
             ..self.timeouts(raw)
         }
     }

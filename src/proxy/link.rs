@@ -8,7 +8,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
@@ -35,6 +36,27 @@ pub struct Link {
     state: Mutex<State>,
     /// A connection was installed since the last drive: it is owed its first poll.
     fresh: AtomicBool,
+    /// The worker's count of kept connections, which this link's add to.
+    idle: Idle,
+}
+
+/// How many upstream connections one worker's client connections keep between requests,
+/// against `[server] max_idle_upstream_connections`. Only that worker's thread counts.
+#[derive(Clone, Debug, Default)]
+pub struct Idle(Arc<AtomicUsize>);
+
+impl Idle {
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn add(&self, n: usize) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn sub(&self, n: usize) {
+        self.0.fetch_sub(n, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for Link {
@@ -66,6 +88,15 @@ pub(super) struct Held {
 }
 
 impl Link {
+    /// A client connection's link, counting its kept connections in its worker's `idle`.
+    pub fn new(idle: Idle) -> Self {
+        Link {
+            state: Mutex::default(),
+            fresh: AtomicBool::new(false),
+            idle,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // Only this connection's task locks it, one step at a time: a poisoned lock can only
         // come from a panic in that same task, whose state is still consistent.
@@ -81,13 +112,14 @@ impl Link {
             return;
         }
         let State { kept, driving, .. } = &mut *state;
+        let idle = &self.idle;
         driving.retain_mut(|(id, conn)| match Pin::new(conn).poll(cx) {
             Poll::Pending => true,
             Poll::Ready(result) => {
                 if let Err(error) = result {
                     tracing::debug!(%error, "upstream connection ended with an error");
                 }
-                kept.retain(|h| h.id != *id);
+                forget(kept, idle, *id);
                 false
             }
         });
@@ -107,17 +139,24 @@ impl Link {
         let mut state = self.lock();
         let i = state.kept.iter().rposition(|h| h.authority == *authority)?;
         let held = state.kept.remove(i);
+        self.idle.sub(1);
         (!held.sender.is_closed()).then_some(held)
     }
 
-    /// Keeps `held` for the next request to its upstream; beyond [`KEPT`], the least recently
-    /// used connection is let go (dropping its sender closes it once idle).
-    pub(super) fn checkin(&self, held: Held) {
+    /// Keeps `held` for the next request to its upstream, unless the worker keeps `cap`
+    /// connections already; beyond [`KEPT`] on this link, the least recently used one is let
+    /// go. A connection let go closes once its response is read (its sender is dropped).
+    pub(super) fn checkin(&self, held: Held, cap: usize) {
+        if self.idle.count() >= cap {
+            return;
+        }
         let mut state = self.lock();
         if state.kept.len() >= KEPT {
             state.kept.remove(0);
+            self.idle.sub(1);
         }
         state.kept.push(held);
+        self.idle.add(1);
     }
 
     /// Starts driving a new connection to `authority`.
@@ -143,6 +182,20 @@ impl Link {
     pub(super) fn discard(&self, id: u64) {
         let mut state = self.lock();
         state.driving.retain(|(i, _)| *i != id);
-        state.kept.retain(|h| h.id != id);
+        forget(&mut state.kept, &self.idle, id);
+    }
+}
+
+/// Drops connection `id` from `kept`, if it is there, and from the worker's count.
+fn forget(kept: &mut Vec<Held>, idle: &Idle, id: u64) {
+    let before = kept.len();
+    kept.retain(|h| h.id != id);
+    idle.sub(before - kept.len());
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        let kept = self.lock().kept.len();
+        self.idle.sub(kept);
     }
 }
