@@ -272,7 +272,15 @@ async fn attempt(
     deadline: &mut Deadline,
 ) -> Result<Response<Incoming>, (Failed, Option<Request<Sending>>)> {
     if kept {
-        if let Err(error) = held.sender.ready().await {
+        let ready = tokio::select! {
+            biased;
+            ready = held.sender.ready() => ready,
+            () = deadline.elapsed() => {
+                link.discard(held.id);
+                return Err((Failed::TimedOut, None));
+            }
+        };
+        if let Err(error) = ready {
             link.discard(held.id);
             return Err((Failed::Exchange(error), Some(request)));
         }

@@ -62,6 +62,8 @@ enum Script {
     AtRandom { seed: u64 },
     /// Answer every request, keeping the connection open until the gateway closes it.
     KeepAlive,
+    /// Answer with `Connection: close` and close, as gunicorn's sync workers do.
+    CloseEach,
 }
 
 /// A scripted upstream: counts connections, request heads and connections the gateway
@@ -136,6 +138,11 @@ async fn serve_scripted(mut stream: TcpStream, script: Script, requests: Arc<Ato
             }
             Script::KeepAlive => {
                 let _ = stream.write_all(OK).await;
+            }
+            Script::CloseEach => {
+                let close = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+                let _ = stream.write_all(close).await;
+                return false;
             }
             Script::ResetMidBody => {
                 let _ = stream
@@ -740,4 +747,40 @@ async fn with_max_idle_upstream_connections_0_every_request_gets_a_connection_of
         async || (closed.load(Ordering::SeqCst) == 5).then_some(()),
     )
     .await;
+}
+
+#[tokio::test]
+async fn an_upstream_that_closes_after_each_response_takes_no_place_among_the_kept_connections() {
+    let (closing, keeping) = (
+        Scripted::start(Script::CloseEach).await,
+        Scripted::start(Script::KeepAlive).await,
+    );
+    let config = format!(
+        "[server]\nworkers = 1\nmax_idle_upstream_connections = 1\n\n\
+         [upstreams]\nclosing = \"http://{}\"\nkeeping = \"http://{}\"\n\n\
+         [jwt]\nsecret = \"test-secret-not-for-production\"\n\n\
+         [[route]]\nprefix = \"/static\"\npolicy = \"public\"\nupstream = \"closing\"\n\n\
+         [[route]]\nprefix = \"/\"\npolicy = \"public\"\nupstream = \"keeping\"\n",
+        closing.addr, keeping.addr
+    );
+    let gw = TestGateway::start(&config, keeping.addr).await;
+    // Client connections that last used the closing upstream keep nothing...
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        let mut connection = Connection::open(gw.addr).await.unwrap();
+        let reply = connection.get("/static/app.css", &[]).await.unwrap();
+        assert_eq!(reply.status, StatusCode::OK);
+        idle.push(connection);
+    }
+    // ...so the one place is free for the keep-alive upstream.
+    let mut busy = Connection::open(gw.addr).await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(busy.get("/api", &[]).await.unwrap().status, StatusCode::OK);
+    }
+    assert_eq!(
+        keeping.connections.load(Ordering::SeqCst),
+        1,
+        "the keep-alive upstream's connection was kept for all five requests"
+    );
+    assert_eq!(closing.requests.load(Ordering::SeqCst), 3);
 }

@@ -2,9 +2,10 @@
 //! connection-affine: a client connection keeps one keep-alive connection to each upstream
 //! it used (at most [`KEPT`]), and drives them in its own task ([`Link::poll_drive`], called
 //! by the server's connection loop), so a request never goes through a shared pool, a channel
-//! to another task or a lock another request holds. Upstream connections are so bounded by
-//! the client connections being served (`[server] max_connections`, shared by the workers),
-//! and close with them.
+//! to another task or a lock another request holds. The ones kept between requests are
+//! bounded by `[server] max_idle_upstream_connections` (the worker's share of it, counted in
+//! [`Idle`]), the ones in use by the requests in flight; they close with their client
+//! connection.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use http::uri::Authority;
 use hyper::client::conn::http1::{Connection, SendRequest};
@@ -85,7 +87,13 @@ pub(super) struct Held {
     pub id: u64,
     pub authority: Authority,
     pub sender: SendRequest<Sending>,
+    /// When it was last kept: a connection idle longer than [`KEPT_IDLE`] is not used again.
+    pub kept_at: Option<Instant>,
 }
+
+/// How long a kept connection may sit unused and still be used (hyper-util's pool, used
+/// before, let go of idle connections after the same time).
+pub const KEPT_IDLE: Duration = Duration::from_secs(60);
 
 impl Link {
     /// A client connection's link, counting its kept connections in its worker's `idle`.
@@ -140,17 +148,24 @@ impl Link {
         let i = state.kept.iter().rposition(|h| h.authority == *authority)?;
         let held = state.kept.remove(i);
         self.idle.sub(1);
-        (!held.sender.is_closed()).then_some(held)
+        let stale = held.kept_at.is_some_and(|at| at.elapsed() > KEPT_IDLE);
+        (!held.sender.is_closed() && !stale).then_some(held)
     }
 
     /// Keeps `held` for the next request to its upstream, unless the worker keeps `cap`
     /// connections already; beyond [`KEPT`] on this link, the least recently used one is let
     /// go. A connection let go closes once its response is read (its sender is dropped).
-    pub(super) fn checkin(&self, held: Held, cap: usize) {
+    pub(super) fn checkin(&self, mut held: Held, cap: usize) {
         if self.idle.count() >= cap {
             return;
         }
         let mut state = self.lock();
+        // An upstream that closed with its response (`Connection: close`) may have ended its
+        // driver already, in the same poll that delivered the response: nothing to keep.
+        if held.sender.is_closed() || !state.driving.iter().any(|(id, _)| *id == held.id) {
+            return;
+        }
+        held.kept_at = Some(Instant::now());
         if state.kept.len() >= KEPT {
             state.kept.remove(0);
             self.idle.sub(1);
@@ -178,6 +193,7 @@ impl Link {
             id,
             authority: authority.clone(),
             sender,
+            kept_at: None,
         }
     }
 
