@@ -22,7 +22,8 @@ use crate::config::Upstream;
 use crate::error::GatewayError;
 use crate::headers;
 
-use link::Held;
+use hyper::client::conn::http1::SendRequest;
+use link::{Conn, Held};
 pub use link::{Idle, Link};
 pub use sending::{BodyStalled, Sending};
 
@@ -216,10 +217,7 @@ impl UpstreamClient {
         request: Request<Sending>,
         deadline: &mut Deadline,
     ) -> Result<Response<Incoming>, Failed> {
-        let stream = self.connect(&upstream.authority).await?;
-        let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(Failed::Exchange)?;
+        let (mut sender, conn) = self.dial(&upstream.authority).await?;
         tokio::spawn(async move {
             if let Err(error) = conn.with_upgrades().await {
                 tracing::debug!(%error, "upstream handshake connection ended with an error");
@@ -234,11 +232,16 @@ impl UpstreamClient {
 
     /// A new connection to `authority`, driven by `link`.
     async fn open(&self, link: &Link, authority: &Authority) -> Result<Held, Failed> {
-        let stream = self.connect(authority).await?;
-        let (sender, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(Failed::Exchange)?;
+        let (sender, conn) = self.dial(authority).await?;
         Ok(link.install(authority, sender, conn))
+    }
+
+    /// A new HTTP/1.1 connection to `authority`: its sender and its driver.
+    async fn dial(&self, authority: &Authority) -> Result<(SendRequest<Sending>, Conn), Failed> {
+        let stream = self.connect(authority).await?;
+        http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(Failed::Exchange)
     }
 
     /// A TCP connection within the connect timeout (every address the name resolves to is
@@ -271,41 +274,29 @@ async fn attempt(
     request: Request<Sending>,
     deadline: &mut Deadline,
 ) -> Result<Response<Incoming>, (Failed, Option<Request<Sending>>)> {
-    if kept {
-        let ready = tokio::select! {
-            biased;
-            ready = held.sender.ready() => ready,
-            () = deadline.elapsed() => {
-                link.discard(held.id);
-                return Err((Failed::TimedOut, None));
+    let sender = &mut held.sender;
+    let exchange = async move {
+        if kept {
+            if let Err(error) = sender.ready().await {
+                return Err((Failed::Exchange(error), Some(request)));
             }
-        };
-        if let Err(error) = ready {
-            link.discard(held.id);
-            return Err((Failed::Exchange(error), Some(request)));
         }
-    }
-    let exchange = held.sender.try_send_request(request);
+        sender.try_send_request(request).await.map_err(|mut error| {
+            let unsent = error.take_message();
+            (Failed::Exchange(error.into_error()), unsent)
+        })
+    };
     // The exchange first: when its answer is there, the timer is not looked at.
     let result = tokio::select! {
         biased;
         result = exchange => result,
-        () = deadline.elapsed() => {
-            link.discard(held.id);
-            return Err((Failed::TimedOut, None));
-        }
+        () = deadline.elapsed() => Err((Failed::TimedOut, None)),
     };
     match result {
-        Ok(response) => {
-            link.checkin(held, keep);
-            Ok(response)
-        }
-        Err(mut error) => {
-            link.discard(held.id);
-            let unsent = error.take_message();
-            Err((Failed::Exchange(error.into_error()), unsent))
-        }
+        Ok(_) => link.checkin(held, keep),
+        Err(_) => link.discard(held.id),
     }
+    result
 }
 
 /// How an exchange failed.

@@ -65,34 +65,39 @@ thread_local! {
 }
 
 impl Shared {
-    /// This thread's buffer, registered at its first line.
-    fn queue(self: &Arc<Self>) -> Queue {
+    /// Runs `f` on this thread's buffer (locked; only the writer thread takes it too),
+    /// registering the buffer at the thread's first line.
+    fn with_queue<R>(self: &Arc<Self>, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         let key = Arc::as_ptr(self) as usize;
         QUEUES.with_borrow_mut(|queues| {
-            if let Some((_, queue)) = queues.iter().find(|(k, _)| *k == key) {
-                return queue.clone();
-            }
-            let queue = Queue::default();
-            lock(&self.queues).push(queue.clone());
-            queues.push((key, queue.clone()));
-            queue
+            let i = match queues.iter().position(|(k, _)| *k == key) {
+                Some(i) => i,
+                None => {
+                    let queue = Queue::default();
+                    lock(&self.queues).push(queue.clone());
+                    queues.push((key, queue));
+                    queues.len() - 1
+                }
+            };
+            f(&mut lock(&queues[i].1))
         })
     }
 
     /// Appends one formatted line to this thread's buffer, or counts it dropped when that
     /// buffer is full.
     pub(super) fn push(self: &Arc<Self>, line: &[u8]) {
-        let queue = self.queue();
-        let mut lines = lock(&queue);
-        if lines.len() + line.len() > LIMIT {
-            drop(lines);
+        let appended = self.with_queue(|lines| {
+            if lines.len() + line.len() > LIMIT {
+                return None;
+            }
+            let before = lines.len();
+            lines.extend_from_slice(line);
+            Some(before < EARLY && lines.len() >= EARLY)
+        });
+        let Some(hurry) = appended else {
             DROPPED.fetch_add(1, Ordering::Relaxed);
             return;
-        }
-        let before = lines.len();
-        lines.extend_from_slice(line);
-        let hurry = before < EARLY && lines.len() >= EARLY;
-        drop(lines);
+        };
         if hurry {
             lock(&self.writer).hurried = true;
             self.wake.notify_one();
@@ -292,7 +297,7 @@ mod tests {
         for _ in 0..LIMIT / EARLY + 3 {
             shared.push(&line);
         }
-        assert_eq!(lock(&shared.queue()).len(), LIMIT);
+        assert_eq!(shared.with_queue(|lines| lines.len()), LIMIT);
         assert!(DROPPED.load(Ordering::Relaxed) - before >= 3);
     }
 

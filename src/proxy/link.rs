@@ -9,10 +9,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use http::uri::Authority;
@@ -36,8 +36,6 @@ pub const KEPT: usize = 4;
 #[derive(Default)]
 pub struct Link {
     state: Mutex<State>,
-    /// A connection was installed since the last drive: it is owed its first poll.
-    fresh: AtomicBool,
     /// The worker's count of kept connections, which this link's add to.
     idle: Idle,
 }
@@ -80,6 +78,9 @@ struct State {
     kept: Vec<Held>,
     driving: Vec<(u64, Conn)>,
     opened: u64,
+    /// The waker the drivers are polled with: a new driver wakes it, as it is owed a first
+    /// poll.
+    waker: Option<Waker>,
 }
 
 /// A connection's sending half, checked out by the request that uses it.
@@ -87,8 +88,9 @@ pub(super) struct Held {
     pub id: u64,
     pub authority: Authority,
     pub sender: SendRequest<Sending>,
-    /// When it was last kept: a connection idle longer than [`KEPT_IDLE`] is not used again.
-    pub kept_at: Option<Instant>,
+    /// When it was opened or last kept: a connection idle longer than [`KEPT_IDLE`] is not
+    /// used again.
+    pub kept_at: Instant,
 }
 
 /// How long a kept connection may sit unused and still be used (hyper-util's pool, used
@@ -100,7 +102,6 @@ impl Link {
     pub fn new(idle: Idle) -> Self {
         Link {
             state: Mutex::default(),
-            fresh: AtomicBool::new(false),
             idle,
         }
     }
@@ -112,10 +113,18 @@ impl Link {
     }
 
     /// Drives the upstream connections: reads their responses, writes their requests, and
-    /// drops the ones that have ended. The client connection's task calls this when they were
-    /// woken, or one was installed.
+    /// drops the ones that have ended. The client connection's task calls this when `cx`'s
+    /// waker was woken (by a driver, or by [`Link::install`]), and once before the first
+    /// request, which registers that waker.
     pub fn poll_drive(&self, cx: &mut Context<'_>) {
         let mut state = self.lock();
+        if !state
+            .waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            state.waker = Some(cx.waker().clone());
+        }
         if state.driving.is_empty() {
             return;
         }
@@ -133,22 +142,13 @@ impl Link {
         });
     }
 
-    /// Whether a connection was installed since the last call, which it clears.
-    pub fn take_fresh(&self) -> bool {
-        self.fresh.swap(false, Ordering::Relaxed)
-    }
-
-    pub fn is_fresh(&self) -> bool {
-        self.fresh.load(Ordering::Relaxed)
-    }
-
     /// The kept connection to `authority`, when it is still open.
     pub(super) fn checkout(&self, authority: &Authority) -> Option<Held> {
         let mut state = self.lock();
         let i = state.kept.iter().rposition(|h| h.authority == *authority)?;
         let held = state.kept.remove(i);
         self.idle.sub(1);
-        let stale = held.kept_at.is_some_and(|at| at.elapsed() > KEPT_IDLE);
+        let stale = held.kept_at.elapsed() > KEPT_IDLE;
         (!held.sender.is_closed() && !stale).then_some(held)
     }
 
@@ -159,13 +159,13 @@ impl Link {
         if self.idle.count() >= cap {
             return;
         }
-        let mut state = self.lock();
         // An upstream that closed with its response (`Connection: close`) may have ended its
         // driver already, in the same poll that delivered the response: nothing to keep.
-        if held.sender.is_closed() || !state.driving.iter().any(|(id, _)| *id == held.id) {
+        if held.sender.is_closed() {
             return;
         }
-        held.kept_at = Some(Instant::now());
+        let mut state = self.lock();
+        held.kept_at = Instant::now();
         if state.kept.len() >= KEPT {
             state.kept.remove(0);
             self.idle.sub(1);
@@ -188,12 +188,14 @@ impl Link {
         // One connection is the usual case: no room for four (a driver is 680 bytes).
         state.driving.reserve_exact(1);
         state.driving.push((id, conn));
-        self.fresh.store(true, Ordering::Relaxed);
+        if let Some(waker) = &state.waker {
+            waker.wake_by_ref();
+        }
         Held {
             id,
             authority: authority.clone(),
             sender,
-            kept_at: None,
+            kept_at: Instant::now(),
         }
     }
 

@@ -22,7 +22,8 @@ const RUNS: usize = 16;
 /// polls the part before it returns).
 #[derive(Debug)]
 struct Part {
-    /// A first poll is owed to every part.
+    /// A first poll is owed to every part (the upstream's registers the waker a new upstream
+    /// connection wakes).
     woken: AtomicBool,
     running: AtomicBool,
     task: AtomicWaker,
@@ -95,8 +96,7 @@ impl Parts {
         let mut result = Poll::Pending;
         for _ in 0..RUNS {
             // The upstream first: what it received is what the request waits for.
-            let (woken, fresh) = (self.upstream.take(), link.take_fresh());
-            if woken || fresh {
+            if self.upstream.take() {
                 link.poll_drive(&mut Context::from_waker(&self.upstream_waker));
             }
             if self.server.take() {
@@ -107,25 +107,22 @@ impl Parts {
                     break;
                 }
             }
-            if !self.idle(link) {
-                continue;
+            if self.idle() {
+                break;
             }
-            break;
         }
         for part in [&self.server, &self.upstream] {
             part.running.store(false, Ordering::SeqCst);
         }
         // A wake-up that came after the last run (or the runs ran out): poll again soon.
-        if result.is_pending() && !self.idle(link) {
+        if result.is_pending() && !self.idle() {
             cx.waker().wake_by_ref();
         }
         result
     }
 
-    fn idle(&self, link: &Link) -> bool {
-        !self.server.woken.load(Ordering::SeqCst)
-            && !self.upstream.woken.load(Ordering::SeqCst)
-            && !link.is_fresh()
+    fn idle(&self) -> bool {
+        !self.server.woken.load(Ordering::SeqCst) && !self.upstream.woken.load(Ordering::SeqCst)
     }
 }
 
