@@ -784,3 +784,33 @@ async fn an_upstream_that_closes_after_each_response_takes_no_place_among_the_ke
     );
     assert_eq!(closing.requests.load(Ordering::SeqCst), 3);
 }
+
+#[tokio::test]
+async fn an_upstream_that_never_completes_the_connect_is_502_at_the_connect_timeout() {
+    // A listener that never accepts, its accept queue filled: the kernel drops further SYNs,
+    // so a connect hangs until the gateway's connect timeout.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(Ok(stream)) =
+            tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr)).await
+        {
+            fillers.push(stream);
+        }
+    }
+    let config = with_server("upstream_connect_timeout = \"300ms\"");
+    let gw = TestGateway::start(&config, addr).await;
+    let started = std::time::Instant::now();
+    let reply = send(gw.addr, "GET", "/x", &[]).await;
+    let took = started.elapsed();
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.text());
+    assert_eq!(reply.detail(), "Bad Gateway");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(5),
+        "answered at the connect timeout, after {took:?}"
+    );
+    drop((listener, fillers));
+}
