@@ -3,6 +3,7 @@
 //! headers set from verified claims (and client-sent ones always removed), the `X-Forwarded-*`
 //! family, the request id, report mode's marker, claim headers and token removal.
 
+use http::header::Entry;
 use http::header::{CONNECTION, COOKIE, FORWARDED, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::uri::Authority;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -267,27 +268,30 @@ pub fn subject_header_value(subject: &str) -> (HeaderValue, bool) {
 /// removed, so a client never chooses the scheme or host the upstream sees. `client` is the
 /// client's address as header text, formatted once per connection.
 pub fn set_forwarded(headers: &mut HeaderMap, client: &HeaderValue, trusted: bool) {
-    if !headers.contains_key(&X_FORWARDED_FOR) {
-        headers.insert(X_FORWARDED_FOR, client.clone());
-    } else {
-        // The readable lines of the client's chain, in order; an unreadable line is dropped
-        // with its separator.
-        let mut xff = String::new();
-        for line in headers
-            .get_all(&X_FORWARDED_FOR)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-        {
-            xff.push_str(line);
-            xff.push_str(", ");
+    // One lookup (a custom name is hashed byte by byte) whether or not the client sent one.
+    match headers.entry(X_FORWARDED_FOR) {
+        Entry::Vacant(vacant) => {
+            vacant.insert(client.clone());
         }
-        xff.push_str(client.to_str().unwrap_or_default());
-        match HeaderValue::from_str(&xff) {
-            Ok(v) => headers.insert(X_FORWARDED_FOR, v),
-            Err(_) => headers.remove(X_FORWARDED_FOR),
-        };
+        Entry::Occupied(mut chain) => {
+            // The readable lines of the client's chain, in order; an unreadable line is
+            // dropped with its separator.
+            let mut xff = String::new();
+            for line in chain
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+            {
+                xff.push_str(line);
+                xff.push_str(", ");
+            }
+            xff.push_str(client.to_str().unwrap_or_default());
+            match HeaderValue::from_str(&xff) {
+                Ok(v) => drop(chain.insert(v)),
+                Err(_) => drop(chain.remove_entry_mult()),
+            }
+        }
     }
     if !(trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
