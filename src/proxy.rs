@@ -5,7 +5,7 @@
 mod link;
 mod sending;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::header::HOST;
 use http::uri::{Authority, PathAndQuery, Uri};
@@ -87,12 +87,17 @@ impl Retry {
 
 /// What one exchange is sent with: the deadline, and the signal that the client's body has
 /// been sent (the deadline runs from then on).
-struct Deadline {
+struct Deadline<'l> {
     timeout: Duration,
     sent: Option<oneshot::Receiver<()>>,
+    /// When a request without a body started: its first deadline runs from then, without
+    /// reading the clock again.
+    started: Option<Instant>,
+    /// The client connection's timer.
+    link: &'l Link,
 }
 
-impl Deadline {
+impl Deadline<'_> {
     /// Resolves `timeout` after the body has been sent. If the body ends without a signal (the
     /// exchange failed first), the exchange's own result decides; the timer then never matters.
     async fn elapsed(&mut self) {
@@ -102,7 +107,9 @@ impl Deadline {
             }
             self.sent = None;
         }
-        tokio::time::sleep(self.timeout).await;
+        let from = self.started.take().unwrap_or_else(Instant::now);
+        let at = tokio::time::Instant::from_std(from) + self.timeout;
+        std::future::poll_fn(|cx| self.link.poll_deadline(at, cx)).await;
     }
 }
 
@@ -151,14 +158,17 @@ impl UpstreamClient {
         }
         let (body, sent) = Sending::new(Some(body), limits.body_idle);
         let request = Request::from_parts(parts, body);
+        let now = Instant::now();
         let mut deadline = Deadline {
             timeout: limits.timeout,
+            started: sent.is_none().then_some(now),
             sent,
+            link,
         };
         let result = match upgrade {
             true => self.handshake(upstream, request, &mut deadline).await,
             false => {
-                self.on_link(link, upstream, request, &mut deadline, limits)
+                self.on_link(link, upstream, request, (&mut deadline, now), limits)
                     .await
             }
         };
@@ -177,17 +187,17 @@ impl UpstreamClient {
         link: &Link,
         upstream: &Upstream,
         request: Request<Sending>,
-        deadline: &mut Deadline,
+        (deadline, now): (&mut Deadline<'_>, Instant),
         limits: Limits,
     ) -> Result<Response<Incoming>, Failed> {
         let authority = &upstream.authority;
         let retry = (is_idempotent(request.method()) && request.body().is_end_stream())
             .then(|| Retry::of(&request));
-        let (held, kept) = match link.checkout(authority) {
+        let (held, kept) = match link.checkout(authority, now) {
             Some(held) => (held, true),
             None => (self.open(link, authority).await?, false),
         };
-        let keep = limits.keep;
+        let keep = (limits.keep, now);
         let again = match attempt(link, (held, kept, keep), request, deadline).await {
             Ok(response) => return Ok(response),
             Err((Failed::Exchange(error), Some(unsent))) => {
@@ -215,7 +225,7 @@ impl UpstreamClient {
         &self,
         upstream: &Upstream,
         request: Request<Sending>,
-        deadline: &mut Deadline,
+        deadline: &mut Deadline<'_>,
     ) -> Result<Response<Incoming>, Failed> {
         let (mut sender, conn) = self.dial(&upstream.authority).await?;
         tokio::spawn(async move {
@@ -266,13 +276,14 @@ impl UpstreamClient {
 
 /// One exchange on `held` (`kept`: used before): the response head within the deadline. On
 /// success the connection is kept for the next request (if the worker keeps fewer than
-/// `keep`); on failure it is closed, and a request it never wrote is
-/// handed back. A fresh connection needs no readiness wait (its first request is queued).
+/// `keep`, as of the request's start `since`); on failure it is closed, and a request it never
+/// wrote is handed back. A fresh connection needs no readiness wait (its first request is
+/// queued).
 async fn attempt(
     link: &Link,
-    (mut held, kept, keep): (Held, bool, usize),
+    (mut held, kept, (keep, since)): (Held, bool, (usize, Instant)),
     request: Request<Sending>,
-    deadline: &mut Deadline,
+    deadline: &mut Deadline<'_>,
 ) -> Result<Response<Incoming>, (Failed, Option<Request<Sending>>)> {
     let sender = &mut held.sender;
     let exchange = async move {
@@ -293,7 +304,7 @@ async fn attempt(
         () = deadline.elapsed() => Err((Failed::TimedOut, None)),
     };
     match result {
-        Ok(_) => link.checkin(held, keep),
+        Ok(_) => link.checkin(held, keep, since),
         Err(_) => link.discard(held.id),
     }
     result

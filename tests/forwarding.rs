@@ -300,6 +300,31 @@ async fn an_upstream_slower_than_upstream_timeout_is_504() {
     assert_eq!(reply.status, 200, "a fast enough answer is forwarded");
 }
 
+#[tokio::test]
+async fn upstream_timeout_runs_from_each_request_on_a_keep_alive_connection() {
+    // One timer per client connection serves its requests: the one left from a finished
+    // request must neither cut a later request short nor let it run past its own deadline.
+    let upstream = Upstream::start().await;
+    let config = format!("[server]\nupstream_timeout = \"400ms\"\n{EXAMPLE_ROUTES}");
+    let gw = TestGateway::start(&config, upstream.addr).await;
+    let mut conn = Connection::open(gw.addr).await.unwrap();
+    assert_eq!(conn.get("/slow/10", &[]).await.unwrap().status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Its deadline is 400 ms after it starts, beyond the one left from the first request.
+    let reply = conn.get("/slow/300", &[]).await.unwrap();
+    assert_eq!(reply.status, 200, "300 ms is within this request's 400 ms");
+    let started = std::time::Instant::now();
+    let reply = conn.get("/slow/3000", &[]).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(reply.status, 504, "3 s is over the 400 ms upstream_timeout");
+    assert!(
+        took >= std::time::Duration::from_millis(380) && took < std::time::Duration::from_secs(2),
+        "answered at the deadline, not before or long after: {took:?}"
+    );
+    let mut conn = Connection::open(gw.addr).await.unwrap();
+    assert_eq!(conn.get("/slow/10", &[]).await.unwrap().status, 200);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Transparency: the same requests directly and through a `public` route
 // ---------------------------------------------------------------------------------------------

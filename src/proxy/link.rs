@@ -19,6 +19,7 @@ use http::uri::Authority;
 use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 use super::Sending;
 
@@ -81,6 +82,8 @@ struct State {
     /// The waker the drivers are polled with: a new driver wakes it, as it is owed a first
     /// poll.
     waker: Option<Waker>,
+    /// The connection's `upstream_timeout` timer (see [`Link::poll_deadline`]).
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 /// A connection's sending half, checked out by the request that uses it.
@@ -142,20 +145,22 @@ impl Link {
         });
     }
 
-    /// The kept connection to `authority`, when it is still open.
-    pub(super) fn checkout(&self, authority: &Authority) -> Option<Held> {
+    /// The kept connection to `authority`, when it is still open and was kept at most
+    /// [`KEPT_IDLE`] before `now`.
+    pub(super) fn checkout(&self, authority: &Authority, now: Instant) -> Option<Held> {
         let mut state = self.lock();
         let i = state.kept.iter().rposition(|h| h.authority == *authority)?;
         let held = state.kept.remove(i);
         self.idle.sub(1);
-        let stale = held.kept_at.elapsed() > KEPT_IDLE;
+        let stale = now.saturating_duration_since(held.kept_at) > KEPT_IDLE;
         (!held.sender.is_closed() && !stale).then_some(held)
     }
 
     /// Keeps `held` for the next request to its upstream, unless the worker keeps `cap`
     /// connections already; beyond [`KEPT`] on this link, the least recently used one is let
     /// go. A connection let go closes once its response is read (its sender is dropped).
-    pub(super) fn checkin(&self, mut held: Held, cap: usize) {
+    /// `since`: when its request started (earlier than now, so it is let go rather sooner).
+    pub(super) fn checkin(&self, mut held: Held, cap: usize, since: Instant) {
         if self.idle.count() >= cap {
             return;
         }
@@ -165,7 +170,7 @@ impl Link {
             return;
         }
         let mut state = self.lock();
-        held.kept_at = Instant::now();
+        held.kept_at = since;
         if state.kept.len() >= KEPT {
             state.kept.remove(0);
             self.idle.sub(1);
@@ -196,6 +201,28 @@ impl Link {
             authority: authority.clone(),
             sender,
             kept_at: Instant::now(),
+        }
+    }
+
+    /// Resolves when `at` has passed. One timer per client connection serves its exchanges
+    /// (one at a time): it stays registered at or before the deadline of the one in flight, and
+    /// is reset only when it fires early (left from an earlier exchange: at most once per
+    /// timeout) or would fire late, rather than registered and removed for every request. A
+    /// timer left behind wakes the task once, when it passes.
+    pub(super) fn poll_deadline(&self, at: tokio::time::Instant, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.lock();
+        let timer = state
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+        if timer.deadline() > at {
+            timer.as_mut().reset(at);
+        }
+        loop {
+            match timer.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) if timer.deadline() >= at => return Poll::Ready(()),
+                Poll::Ready(()) => timer.as_mut().reset(at),
+            }
         }
     }
 
