@@ -90,9 +90,11 @@ impl Retry {
 struct Deadline<'l> {
     timeout: Duration,
     sent: Option<oneshot::Receiver<()>>,
-    /// When a request without a body started: its first deadline runs from then, without
-    /// reading the clock again.
-    started: Option<Instant>,
+    /// When the request started: the kept connection's age is judged by it, and a request
+    /// without a body has its first deadline run from it, without reading the clock again.
+    start: Instant,
+    /// `start` is yet to be used as a deadline's beginning.
+    start_unused: bool,
     /// The client connection's timer.
     link: &'l Link,
 }
@@ -107,7 +109,10 @@ impl Deadline<'_> {
             }
             self.sent = None;
         }
-        let from = self.started.take().unwrap_or_else(Instant::now);
+        let from = match std::mem::take(&mut self.start_unused) {
+            true => self.start,
+            false => Instant::now(),
+        };
         let at = tokio::time::Instant::from_std(from) + self.timeout;
         std::future::poll_fn(|cx| self.link.poll_deadline(at, cx)).await;
     }
@@ -158,17 +163,17 @@ impl UpstreamClient {
         }
         let (body, sent) = Sending::new(Some(body), limits.body_idle);
         let request = Request::from_parts(parts, body);
-        let now = Instant::now();
         let mut deadline = Deadline {
             timeout: limits.timeout,
-            started: sent.is_none().then_some(now),
+            start_unused: sent.is_none(),
             sent,
+            start: Instant::now(),
             link,
         };
         let result = match upgrade {
             true => self.handshake(upstream, request, &mut deadline).await,
             false => {
-                self.on_link(link, upstream, request, (&mut deadline, now), limits)
+                self.on_link(link, upstream, request, &mut deadline, limits)
                     .await
             }
         };
@@ -187,17 +192,17 @@ impl UpstreamClient {
         link: &Link,
         upstream: &Upstream,
         request: Request<Sending>,
-        (deadline, now): (&mut Deadline<'_>, Instant),
+        deadline: &mut Deadline<'_>,
         limits: Limits,
     ) -> Result<Response<Incoming>, Failed> {
         let authority = &upstream.authority;
         let retry = (is_idempotent(request.method()) && request.body().is_end_stream())
             .then(|| Retry::of(&request));
-        let (held, kept) = match link.checkout(authority, now) {
+        let (held, kept) = match link.checkout(authority, deadline.start) {
             Some(held) => (held, true),
             None => (self.open(link, authority).await?, false),
         };
-        let keep = (limits.keep, now);
+        let keep = limits.keep;
         let again = match attempt(link, (held, kept, keep), request, deadline).await {
             Ok(response) => return Ok(response),
             Err((Failed::Exchange(error), Some(unsent))) => {
@@ -276,12 +281,12 @@ impl UpstreamClient {
 
 /// One exchange on `held` (`kept`: used before): the response head within the deadline. On
 /// success the connection is kept for the next request (if the worker keeps fewer than
-/// `keep`, as of the request's start `since`); on failure it is closed, and a request it never
+/// `keep`, as of the request's start); on failure it is closed, and a request it never
 /// wrote is handed back. A fresh connection needs no readiness wait (its first request is
 /// queued).
 async fn attempt(
     link: &Link,
-    (mut held, kept, (keep, since)): (Held, bool, (usize, Instant)),
+    (mut held, kept, keep): (Held, bool, usize),
     request: Request<Sending>,
     deadline: &mut Deadline<'_>,
 ) -> Result<Response<Incoming>, (Failed, Option<Request<Sending>>)> {
@@ -304,7 +309,7 @@ async fn attempt(
         () = deadline.elapsed() => Err((Failed::TimedOut, None)),
     };
     match result {
-        Ok(_) => link.checkin(held, keep, since),
+        Ok(_) => link.checkin(held, keep, deadline.start),
         Err(_) => link.discard(held.id),
     }
     result
