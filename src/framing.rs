@@ -7,11 +7,16 @@
 //! that is stricter than the servers behind it cannot be desynchronised from them. [`Framer`]
 //! follows the request stream (heads, `Content-Length` and chunked bodies) to know where each
 //! head starts, flags those heads, and times them: a head must arrive within
-//! `request_head_timeout` of its first byte. Idle time between requests is hyper's header
-//! timer (`idle_timeout`). When the framing cannot be followed (a malformed chunk, which hyper
-//! rejects anyway), the guard stops looking rather than guess.
+//! `request_head_timeout` of its first byte, and a keep-alive connection may wait at most
+//! `idle_timeout` for its next head once every request it has sent is answered (the answer's
+//! body dropped by hyper, having written it: [`Flags::answered`]). Both are one lazy timer per
+//! connection each, not hyper's header timer, which allocates one for every request. When the
+//! framing cannot be followed (a malformed chunk, which hyper rejects anyway), the guard stops
+//! looking rather than guess.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+use tokio::time::Instant;
 
 /// What the guard found wrong with a request head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,29 +46,66 @@ impl Violation {
 }
 
 /// Shared between a connection's guard and its request handler.
-#[derive(Debug, Default)]
-pub struct Flags(AtomicU8, std::sync::atomic::AtomicBool);
+#[derive(Debug)]
+pub struct Flags {
+    violation: AtomicU8,
+    switched: AtomicBool,
+    /// Responses written to the end (wrapping), against the heads the guard has seen.
+    answered: AtomicU32,
+    /// When the last one was, in nanoseconds from `opened`.
+    answered_at: AtomicU64,
+    opened: Instant,
+}
+
+impl Default for Flags {
+    fn default() -> Self {
+        Flags {
+            violation: AtomicU8::new(0),
+            switched: AtomicBool::new(false),
+            answered: AtomicU32::new(0),
+            answered_at: AtomicU64::new(0),
+            opened: Instant::now(),
+        }
+    }
+}
 
 impl Flags {
     /// The first violation seen on this connection, if any. Every request handled after it is
     /// refused and the connection closed.
     pub fn violation(&self) -> Option<Violation> {
-        Violation::from_u8(self.0.load(Ordering::Acquire))
+        Violation::from_u8(self.violation.load(Ordering::Acquire))
+    }
+
+    /// A response was written to its end (its body dropped by hyper): once every head has
+    /// its answer, the connection is idle and its idle timer runs.
+    pub fn answered(&self) {
+        let at = self.opened.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+        self.answered_at.store(at, Ordering::Relaxed);
+        self.answered.fetch_add(1, Ordering::Release);
+    }
+
+    fn answers(&self) -> u32 {
+        self.answered.load(Ordering::Acquire)
+    }
+
+    /// When the last response was written to its end (the connection's start if none was).
+    fn answered_at(&self) -> Instant {
+        self.opened + std::time::Duration::from_nanos(self.answered_at.load(Ordering::Relaxed))
     }
 
     /// The connection switches to another protocol (a WebSocket): from now on the guard
     /// passes bytes through without parsing or timing them.
     pub fn switch_protocols(&self) {
-        self.1.store(true, Ordering::Release);
+        self.switched.store(true, Ordering::Release);
     }
 
     fn switched(&self) -> bool {
-        self.1.load(Ordering::Acquire)
+        self.switched.load(Ordering::Acquire)
     }
 
     fn set(&self, v: Violation) {
         let _ = self
-            .0
+            .violation
             .compare_exchange(0, v as u8, Ordering::AcqRel, Ordering::Acquire);
     }
 }
@@ -173,12 +215,15 @@ enum State {
 #[derive(Debug)]
 pub struct Framer {
     state: State,
+    /// Heads seen whole (wrapping).
+    heads: u32,
 }
 
 impl Default for Framer {
     fn default() -> Self {
         Framer {
             state: State::Head(Head::default()),
+            heads: 0,
         }
     }
 }
@@ -187,6 +232,21 @@ impl Framer {
     /// True while part of a request head has arrived but not all of it.
     pub fn in_head(&self) -> bool {
         matches!(&self.state, State::Head(h) if h.started)
+    }
+
+    /// True between requests: no byte of a next head and none of a body outstanding.
+    pub fn between_requests(&self) -> bool {
+        matches!(&self.state, State::Head(h) if !h.started)
+    }
+
+    /// True once the framing could not be followed: heads are no longer counted.
+    pub fn lost(&self) -> bool {
+        matches!(self.state, State::Lost)
+    }
+
+    /// How many heads have been seen whole (wrapping).
+    pub fn heads(&self) -> u32 {
+        self.heads
     }
 
     /// Feeds bytes read from the client; returns the first violation in them.
@@ -231,6 +291,7 @@ impl Framer {
             State::Head(head) => {
                 let (violation, done) = head_byte(head, b);
                 if done {
+                    self.heads = self.heads.wrapping_add(1);
                     let head = std::mem::take(head);
                     let both = head.content_length && head.transfer_encoding;
                     self.state = match (head.transfer_encoding, head.length) {

@@ -20,8 +20,10 @@ use crate::handler::{Handler, Peer, Sockets};
 use crate::state::Gateway;
 use crate::{framing, proxy_protocol};
 
+mod answered;
 mod drive;
 mod stop;
+use answered::Answered;
 use stop::Stop;
 
 /// Serves `listener` until `shutdown` resolves, then stops accepting and waits up to the
@@ -136,7 +138,12 @@ fn spawn_connection(
             let flags = Arc::new(framing::Flags::default());
             let trusted = is_trusted(limits, peer.ip());
             let peer = Arc::new(Peer::new(peer, flags.clone(), trusted, handler.link()));
-            let stream = framing::Guarded::new(stream, flags, limits.request_head_timeout);
+            let stream = framing::Guarded::new(
+                stream,
+                flags,
+                limits.request_head_timeout,
+                limits.idle_timeout,
+            );
             serve_http(&handler, stream, peer, limits, &stop).await;
         }
         gateway.metrics().connection_closed();
@@ -188,15 +195,18 @@ fn service(
     peer: Arc<Peer>,
 ) -> impl hyper::service::Service<
     http::Request<hyper::body::Incoming>,
-    Response = http::Response<crate::error::Body>,
+    Response = http::Response<Answered>,
     Error = Infallible,
-    Future = impl Future<Output = Result<http::Response<crate::error::Body>, Infallible>> + Send,
+    Future = impl Future<Output = Result<http::Response<Answered>, Infallible>> + Send,
 > + Clone {
     let handler = handler.clone();
     service_fn(move |request| {
         let handler = handler.clone();
         let peer = peer.clone();
-        async move { Ok::<_, Infallible>(handler.handle_contained(request, &peer).await) }
+        async move {
+            let response = handler.handle_contained(request, &peer).await;
+            Ok::<_, Infallible>(response.map(|body| Answered::new(body, peer)))
+        }
     })
 }
 
@@ -248,7 +258,7 @@ fn http_builder(limits: &ServerSettings) -> http1::Builder {
     http.timer(TokioTimer::new())
         // hyper's header timer starts when a connection waits for its next request: it is the
         // idle timeout. The head itself is timed from its first byte by the guard.
-        .header_read_timeout(limits.idle_timeout)
+        .header_read_timeout(None::<Duration>)
         .max_headers(limits.max_headers)
         // Heads up to the limit reach the handler, which answers a JSON 431; hyper itself cuts
         // off anything far beyond it (a bare 431 and a closed connection).

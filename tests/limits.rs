@@ -440,6 +440,62 @@ async fn a_connection_that_never_sends_a_byte_ends_at_idle_timeout_and_a_late_fi
     );
 }
 
+/// Reads from `stream` until `end` has arrived (or the connection ends or stalls for 5 s).
+fn read_until(stream: &mut std::net::TcpStream, end: &[u8]) -> String {
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(end.len()).any(|w| w == end) {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_response_slower_than_idle_timeout_or_pausing_longer_is_not_cut_off_by_it() {
+    let upstream = Upstream::start().await;
+    let config = LIMITS.replace(
+        "request_head_timeout = \"300ms\"",
+        "request_head_timeout = \"300ms\"\nidle_timeout = \"1500ms\"",
+    ) + "[[route]]\nprefix = \"/slow\"\npolicy = \"public\"\n\n[[route]]\nprefix = \"/pause\"\npolicy = \"public\"\n";
+    let gw = TestGateway::start(&config, upstream.addr).await;
+    let addr = gw.addr;
+    let (slow, paused, waited, closed_after) = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("read timeout");
+        let started = Instant::now();
+        let slow = request_on(&mut stream, "/slow/2500");
+        let paused_request = b"GET /pause/2500 HTTP/1.1\r\nHost: x\r\n\r\n";
+        stream.write_all(paused_request).expect("write a request");
+        let paused = read_until(&mut stream, b"0\r\n\r\n");
+        let waited = started.elapsed();
+        let idle_from = Instant::now();
+        let mut buf = [0u8; 1];
+        let n = stream.read(&mut buf).unwrap_or(0);
+        assert_eq!(n, 0, "the server closed the idle connection");
+        (slow, paused, waited, idle_from.elapsed())
+    })
+    .await
+    .expect("keep-alive client task");
+    assert!(
+        slow.starts_with("HTTP/1.1 200"),
+        "a response 2.5 s in coming, past the 1.5 s idle timeout, is served: {slow}"
+    );
+    assert!(
+        paused.starts_with("HTTP/1.1 200") && paused.contains("after the pause"),
+        "a body pausing 2.5 s is streamed to its end on the same connection: {paused}"
+    );
+    assert!(waited >= Duration::from_secs(5), "both waited: {waited:?}");
+    assert!(
+        closed_after >= Duration::from_millis(1000) && closed_after < Duration::from_secs(4),
+        "then idle, closed by idle_timeout: {closed_after:?}"
+    );
+}
+
 /// The limits gateway with a 300 ms head timeout and a 1.5 s idle timeout.
 async fn with_idle_timeout() -> (Upstream, TestGateway) {
     let upstream = Upstream::start().await;

@@ -1,5 +1,5 @@
-//! The client connection read through the [`Framer`], which flags refused framings and times
-//! each request head from its first byte.
+//! The client connection read through the [`Framer`], which flags refused framings, times
+//! each request head from its first byte and each idle wait from the last answer.
 
 use std::future::Future;
 use std::io;
@@ -19,10 +19,13 @@ pub struct Guarded<S> {
     framer: Framer,
     flags: Arc<Flags>,
     head_timeout: Duration,
-    /// The connection's head timer, allocated at its first head and reset at each next one.
+    idle_timeout: Duration,
+    /// The head partly received must be whole by then.
+    head_deadline: Option<Instant>,
+    /// Registered once, moved only when it fires early (a head ended first).
     head_timer: Option<Pin<Box<Sleep>>>,
-    /// The timer runs: a head is partly received.
-    head_timing: bool,
+    /// Kept registered for the connection's life at or before its idle deadline: a check point.
+    idle_timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S> std::fmt::Debug for Guarded<S> {
@@ -32,29 +35,86 @@ impl<S> std::fmt::Debug for Guarded<S> {
 }
 
 impl<S> Guarded<S> {
-    pub fn new(inner: S, flags: Arc<Flags>, head_timeout: Duration) -> Self {
+    pub fn new(
+        inner: S,
+        flags: Arc<Flags>,
+        head_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> Self {
         Guarded {
             inner,
             framer: Framer::default(),
             flags,
             head_timeout,
+            idle_timeout,
+            head_deadline: None,
             head_timer: None,
-            head_timing: false,
+            idle_timer: None,
         }
     }
-}
 
-impl<S> Guarded<S> {
-    /// A head's first byte arrived: it must be whole within `head_timeout`. One timer per
-    /// connection, reset for each head rather than allocated: a timer left behind by a finished
-    /// head is not polled, and wakes the task at most once (when it passes) if no head resets it.
-    fn start_head_timer(&mut self) {
-        let deadline = Instant::now() + self.head_timeout;
-        match self.head_timer.as_mut() {
-            Some(timer) => timer.as_mut().reset(deadline),
-            None => self.head_timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+    /// Every head the connection sent has its answer written, and no next one has begun. Once
+    /// the framing is lost (hyper refuses such requests) heads are not counted, and any wait
+    /// counts as idle: such a connection still ends, rather than never.
+    fn all_answered(&self) -> bool {
+        let framer = &self.framer;
+        framer.lost() || (framer.between_requests() && self.flags.answers() == framer.heads())
+    }
+
+    /// Ready once the connection has been idle (every request answered) for `idle_timeout`
+    /// since its last answer, where hyper's header timer would have started. The timer is
+    /// kept registered at or before that deadline, so that it wakes the task in time however
+    /// the connection waits (hyper reads again when woken, and the read comes here): each
+    /// time it fires is a check point, which moves it on. A deadline that passes while the
+    /// connection is writing only moves it on.
+    fn poll_idle(&mut self, cx: &mut Context<'_>, writing: bool) -> Poll<()> {
+        let timeout = self.idle_timeout;
+        let mut timer = self.idle_timer.take();
+        let timer_ref = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        let mut outcome = Poll::Pending;
+        while timer_ref.as_mut().poll(cx).is_ready() {
+            let now = Instant::now();
+            let deadline = match self.all_answered() && !writing {
+                true => self.flags.answered_at() + timeout,
+                false => now + timeout,
+            };
+            if deadline <= now {
+                outcome = Poll::Ready(());
+                break;
+            }
+            timer_ref.as_mut().reset(deadline);
         }
-        self.head_timing = true;
+        self.idle_timer = timer;
+        outcome
+    }
+
+    /// Ready once the head partly received is past its deadline.
+    fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(deadline) = self.head_deadline else {
+            return Poll::Pending;
+        };
+        let timer = self
+            .head_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() > deadline {
+            timer.as_mut().reset(deadline);
+        }
+        while timer.as_mut().poll(cx).is_ready() {
+            if Instant::now() >= deadline {
+                return Poll::Ready(());
+            }
+            timer.as_mut().reset(deadline);
+        }
+        Poll::Pending
+    }
+
+    /// The idle timer back at a check point if it fired while hyper was not reading (a
+    /// request body held back, a half-closed client), so that it wakes the task after this
+    /// response too.
+    fn keep_idle_timer(&mut self, cx: &mut Context<'_>) {
+        if self.idle_timer.as_ref().is_none_or(|t| t.is_elapsed()) && !self.flags.switched() {
+            let _ = self.poll_idle(cx, true);
+        }
     }
 }
 
@@ -76,21 +136,25 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
                     this.flags.set(v);
                 }
                 match (was_in_head, this.framer.in_head()) {
-                    (_, false) => this.head_timing = false,
-                    (false, true) => this.start_head_timer(),
+                    (_, false) => this.head_deadline = None,
+                    (false, true) => this.head_deadline = Some(Instant::now() + this.head_timeout),
                     (true, true) => {}
                 }
                 Poll::Ready(Ok(()))
             }
             Poll::Pending => {
-                let timer = this.head_timer.as_mut().filter(|_| this.head_timing);
-                match timer.map(|t| t.as_mut().poll(cx)) {
-                    Some(Poll::Ready(())) => Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "request head timeout",
-                    ))),
-                    _ => Poll::Pending,
-                }
+                // A registered idle timer needs no poll: it was polled with this task's waker
+                // (hyper's connection is polled with one waker for its life).
+                let idle = match this.idle_timer.as_ref().is_some_and(|t| !t.is_elapsed()) {
+                    true => Poll::Pending,
+                    false => this.poll_idle(cx, false),
+                };
+                let timed_out = match (idle, this.poll_head(cx)) {
+                    (Poll::Ready(()), _) => "idle timeout",
+                    (_, Poll::Ready(())) => "request head timeout",
+                    _ => return Poll::Pending,
+                };
+                Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, timed_out)))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
         }
@@ -103,6 +167,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.keep_idle_timer(cx);
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
@@ -111,6 +176,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        self.keep_idle_timer(cx);
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 

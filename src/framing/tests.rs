@@ -90,3 +90,34 @@ fn body_bytes_are_never_read_as_heads() {
     stream.extend_from_slice(b"\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(run(&[&stream]), (None, false));
 }
+
+#[test]
+fn heads_are_counted_and_a_connection_is_between_requests_only_after_a_whole_one() {
+    let stream: &[u8] = b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\nPOST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhiPOST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n";
+    for split in 1..stream.len() {
+        let (first, second) = stream.split_at(split);
+        let mut f = Framer::default();
+        f.feed(first);
+        f.feed(second);
+        assert_eq!(
+            (f.heads(), f.between_requests()),
+            (3, true),
+            "split at {split}"
+        );
+    }
+    let mut f = Framer::default();
+    assert!(f.between_requests());
+    f.feed(b"\r\n");
+    assert!(
+        f.between_requests(),
+        "empty lines before a request begin none"
+    );
+    f.feed(b"POST /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nh");
+    assert_eq!((f.heads(), f.between_requests()), (1, false), "in the body");
+    f.feed(b"iG");
+    assert_eq!(
+        (f.heads(), f.between_requests()),
+        (1, false),
+        "in the next head"
+    );
+}

@@ -79,6 +79,25 @@ async fn echo(req: Request<Incoming>) -> Result<Response<EchoBody>, Infallible> 
         let ms: u64 = ms.parse().unwrap_or(1000);
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
+    if let Some(ms) = path.strip_prefix("/pause/") {
+        // A streamed body with a pause of `ms` between its two chunks.
+        let ms: u64 = ms.parse().unwrap_or(1000);
+        let frames = futures_util::stream::unfold(0u8, move |step| async move {
+            let chunk: &'static [u8] = match step {
+                0 => b"before the pause\n",
+                1 => {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    b"after the pause\n"
+                }
+                _ => return None,
+            };
+            Some((
+                Ok::<_, Infallible>(Frame::data(Bytes::from_static(chunk))),
+                step + 1,
+            ))
+        });
+        return Ok(Response::new(BodyExt::boxed(StreamBody::new(frames))));
+    }
     if let Some(n) = path.strip_prefix("/bytes/") {
         let total: usize = n.parse().unwrap_or(0);
         let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
