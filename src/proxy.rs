@@ -207,7 +207,7 @@ impl UpstreamClient {
             Ok(response) => return Ok(response),
             Err((Failed::Exchange(error), Some(unsent))) => {
                 tracing::debug!(%error, "upstream connection closed before the request was written; sending it on a fresh connection");
-                unsent
+                *unsent
             }
             Err((Failed::Exchange(error), None)) => match retry {
                 Some(retry) if before_response(&error) => {
@@ -289,16 +289,18 @@ async fn attempt(
     (mut held, kept, keep): (Held, bool, usize),
     request: Request<Sending>,
     deadline: &mut Deadline<'_>,
-) -> Result<Response<Incoming>, (Failed, Option<Request<Sending>>)> {
+) -> Result<Response<Incoming>, (Failed, Option<Box<Request<Sending>>>)> {
+    // The request handed back is boxed: the result, moved at every await on its way out, is
+    // then about the size of a response rather than of a response and a request.
     let sender = &mut held.sender;
     let exchange = async move {
         if kept {
             if let Err(error) = sender.ready().await {
-                return Err((Failed::Exchange(error), Some(request)));
+                return Err((Failed::Exchange(error), Some(Box::new(request))));
             }
         }
         sender.try_send_request(request).await.map_err(|mut error| {
-            let unsent = error.take_message();
+            let unsent = error.take_message().map(Box::new);
             (Failed::Exchange(error.into_error()), unsent)
         })
     };
