@@ -15,7 +15,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{Either, Limited};
 use hyper::body::Incoming;
 
-use crate::auth::{Identity, Policy};
+use crate::auth::{Identity, Policy, Revocation};
 use crate::clock;
 use crate::config::{Snapshot, WebSocketReject};
 use crate::error::{json_response, Body, GatewayError};
@@ -319,11 +319,23 @@ impl Handler {
         let head = RequestHead::of(&request);
         // The one I/O before the decision: the `[revocation]` store, when the token needs it.
         let revocation = self.gateway.revocation();
-        let answer = revocation
-            .answer(snapshot, &head, now, self.gateway.metrics())
-            .await;
+        // Futures only where there is something to wait for: none is created (and moved)
+        // for a request that needs neither.
+        let answer = match snapshot.revocation.is_some() {
+            true => {
+                revocation
+                    .answer(snapshot, &head, now, self.gateway.metrics())
+                    .await
+            }
+            false => Revocation::Unchecked,
+        };
         // With remote keys, an unknown kid waits for one shared refetch (see `keys`).
-        let evaluation = crate::keys::evaluate(snapshot, &head, now, &answer).await;
+        let evaluation = match crate::keys::evaluate_now(snapshot, &head, now, &answer) {
+            Ok(evaluation) => evaluation,
+            Err(evaluation) => {
+                crate::keys::evaluate_after_refetch(snapshot, &head, &answer, evaluation).await
+            }
+        };
         let (target, route, outcome, handshake) = match evaluation {
             Evaluation::Refuse {
                 target,

@@ -19,17 +19,32 @@ pub use remote::{RemoteKeys, RemoteSettings, Source};
 
 /// [`pipeline::evaluate_with`] (with the `[revocation]` store's answer), with one refetch of
 /// the remote keys and one more evaluation when the token's `kid` is unknown. Without remote
-/// keys, exactly `pipeline::evaluate_with`.
+/// keys, exactly `pipeline::evaluate_with`. The refetch, rare, is boxed: the future of every
+/// request stays the size of the evaluation, not of a key fetch.
 pub async fn evaluate<'a>(
     snapshot: &'a Snapshot,
     head: &RequestHead<'_>,
     now_ms: i64,
     revocation: &Revocation,
 ) -> Evaluation<'a> {
+    match evaluate_now(snapshot, head, now_ms, revocation) {
+        Ok(evaluation) => evaluation,
+        Err(evaluation) => evaluate_after_refetch(snapshot, head, revocation, evaluation).await,
+    }
+}
+
+/// The evaluation, or (`Err`) one that refused an unknown `kid` with remote keys configured:
+/// it waits for [`evaluate_after_refetch`].
+pub fn evaluate_now<'a>(
+    snapshot: &'a Snapshot,
+    head: &RequestHead<'_>,
+    now_ms: i64,
+    revocation: &Revocation,
+) -> Result<Evaluation<'a>, Evaluation<'a>> {
     let evaluation = pipeline::evaluate_with(snapshot, head, now_ms, revocation);
     let remotes = snapshot.auth.decoder().remotes();
     if remotes.is_empty() {
-        return evaluation;
+        return Ok(evaluation);
     }
     for remote in &remotes {
         remote.ensure_started();
@@ -41,13 +56,34 @@ pub async fn evaluate<'a>(
             ..
         }
     );
-    if !unknown_kid {
-        return evaluation;
+    match unknown_kid {
+        true => Err(evaluation),
+        false => Ok(evaluation),
     }
+}
+
+/// An unknown `kid`: every remote set refetches (at most once per its cooldown), and the
+/// request is evaluated again if any of them fetched. Boxed: the key fetch's future is large
+/// and rare, and the caller's future is not to carry it.
+pub async fn evaluate_after_refetch<'a>(
+    snapshot: &'a Snapshot,
+    head: &RequestHead<'_>,
+    revocation: &Revocation,
+    evaluation: Evaluation<'a>,
+) -> Evaluation<'a> {
+    Box::pin(refetch_and_evaluate(snapshot, head, revocation, evaluation)).await
+}
+
+async fn refetch_and_evaluate<'a>(
+    snapshot: &'a Snapshot,
+    head: &RequestHead<'_>,
+    revocation: &Revocation,
+    evaluation: Evaluation<'a>,
+) -> Evaluation<'a> {
     // The pure decision does not say which provider's set missed; each set refetches at most
     // once per its cooldown, so asking all of them stays bounded.
     let mut fetched = false;
-    for remote in &remotes {
+    for remote in &snapshot.auth.decoder().remotes() {
         fetched |= remote.refetch_for_kid().await;
     }
     match fetched {
