@@ -9,7 +9,7 @@
 //! head starts, flags those heads, and times them: a head must arrive within
 //! `request_head_timeout` of its first byte, and a keep-alive connection may wait at most
 //! `idle_timeout` for its next head once every request it has sent is answered (the answer's
-//! body dropped by hyper, having written it: [`Flags::answered`]). Both are one lazy timer per
+//! body dropped by hyper, having taken all of it: [`Flags::answered`]) and written. Both are one lazy timer per
 //! connection each, not hyper's header timer, which allocates one for every request. When the
 //! framing cannot be followed (a malformed chunk, which hyper rejects anyway), the guard stops
 //! looking rather than guess.
@@ -50,7 +50,8 @@ impl Violation {
 pub struct Flags {
     violation: AtomicU8,
     switched: AtomicBool,
-    /// Responses written to the end (wrapping), against the heads the guard has seen.
+    /// Requests hyper handed the handler, and responses it took to their end (both wrapping).
+    started: AtomicU32,
     answered: AtomicU32,
     /// When the last one was, in nanoseconds from `opened`.
     answered_at: AtomicU64,
@@ -62,6 +63,7 @@ impl Default for Flags {
         Flags {
             violation: AtomicU8::new(0),
             switched: AtomicBool::new(false),
+            started: AtomicU32::new(0),
             answered: AtomicU32::new(0),
             answered_at: AtomicU64::new(0),
             opened: Instant::now(),
@@ -76,16 +78,22 @@ impl Flags {
         Violation::from_u8(self.violation.load(Ordering::Acquire))
     }
 
-    /// A response was written to its end (its body dropped by hyper): once every head has
-    /// its answer, the connection is idle and its idle timer runs.
+    /// hyper handed a request to the handler.
+    pub fn started(&self) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// hyper took a response to its end (dropped its body, having put all of it in its write
+    /// buffer): once every request has its answer, and the answer is written, the connection
+    /// is idle and its idle timer runs.
     pub fn answered(&self) {
         let at = self.opened.elapsed().as_nanos().min(u64::MAX as u128) as u64;
         self.answered_at.store(at, Ordering::Relaxed);
         self.answered.fetch_add(1, Ordering::Release);
     }
 
-    fn answers(&self) -> u32 {
-        self.answered.load(Ordering::Acquire)
+    fn all_answered(&self) -> bool {
+        self.answered.load(Ordering::Acquire) == self.started.load(Ordering::Relaxed)
     }
 
     /// When the last response was written to its end (the connection's start if none was).
@@ -215,15 +223,12 @@ enum State {
 #[derive(Debug)]
 pub struct Framer {
     state: State,
-    /// Heads seen whole (wrapping).
-    heads: u32,
 }
 
 impl Default for Framer {
     fn default() -> Self {
         Framer {
             state: State::Head(Head::default()),
-            heads: 0,
         }
     }
 }
@@ -239,14 +244,9 @@ impl Framer {
         matches!(&self.state, State::Head(h) if !h.started)
     }
 
-    /// True once the framing could not be followed: heads are no longer counted.
+    /// True once the framing could not be followed.
     pub fn lost(&self) -> bool {
         matches!(self.state, State::Lost)
-    }
-
-    /// How many heads have been seen whole (wrapping).
-    pub fn heads(&self) -> u32 {
-        self.heads
     }
 
     /// Feeds bytes read from the client; returns the first violation in them.
@@ -291,7 +291,6 @@ impl Framer {
             State::Head(head) => {
                 let (violation, done) = head_byte(head, b);
                 if done {
-                    self.heads = self.heads.wrapping_add(1);
                     let head = std::mem::take(head);
                     let both = head.content_length && head.transfer_encoding;
                     self.state = match (head.transfer_encoding, head.length) {

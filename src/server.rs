@@ -204,6 +204,7 @@ fn service(
         let handler = handler.clone();
         let peer = peer.clone();
         async move {
+            peer.flags.started();
             let response = handler.handle_contained(request, &peer).await;
             Ok::<_, Infallible>(response.map(|body| Answered::new(body, peer)))
         }

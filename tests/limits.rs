@@ -506,3 +506,172 @@ async fn with_idle_timeout() -> (Upstream, TestGateway) {
     let gw = TestGateway::start(&config, upstream.addr).await;
     (upstream, gw)
 }
+
+/// The limits gateway with idle_timeout 1.5 s and the test upstream's /slow and /bytes paths.
+async fn idle_gateway(max_connections: usize) -> (Upstream, TestGateway) {
+    let upstream = Upstream::start().await;
+    let config = LIMITS
+        .replace(
+            "request_head_timeout = \"300ms\"",
+            "request_head_timeout = \"300ms\"\nidle_timeout = \"1500ms\"",
+        )
+        .replace(
+            "max_connections = 2",
+            &format!("max_connections = {max_connections}"),
+        )
+        + "[[route]]\nprefix = \"/slow\"\npolicy = \"public\"\n\n[[route]]\nprefix = \"/bytes\"\npolicy = \"public\"\n";
+    let gw = TestGateway::start(&config, upstream.addr).await;
+    (upstream, gw)
+}
+
+/// A `Content-Length` line longer than the guard keeps (64 bytes) makes the guard stop
+/// following the framing (hyper accepts it): a request waiting 2.5 s for its upstream is still
+/// in flight, not idle, and is answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_in_flight_on_a_connection_whose_framing_the_guard_lost_is_not_cut_by_idle_timeout(
+) {
+    let (_upstream, gw) = idle_gateway(2).await;
+    let addr = gw.addr;
+    let (answer, after) = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(6)))
+            .expect("read timeout");
+        let pad = " ".repeat(80);
+        let request =
+            format!("GET /slow/2500 HTTP/1.1\r\nHost: x\r\nContent-Length:{pad}0\r\n\r\n");
+        let started = Instant::now();
+        stream.write_all(request.as_bytes()).expect("write");
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = stream.read(&mut buf).unwrap_or(0);
+        (
+            String::from_utf8_lossy(&buf[..n]).into_owned(),
+            started.elapsed(),
+        )
+    })
+    .await
+    .expect("client");
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "a 2.5 s response on a connection whose framing was lost, after {after:?}: {answer:?}"
+    );
+}
+
+/// Bytes a server socket accepts for a client that reads nothing, until a write blocks.
+async fn socket_capacity() -> usize {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut server, _) = listener.accept().await.unwrap();
+    let _ = server.set_nodelay(true);
+    let chunk = vec![b'x'; 16 * 1024];
+    let mut total = 0;
+    while let Ok(Ok(n)) =
+        tokio::time::timeout(Duration::from_millis(300), server.write(&chunk)).await
+    {
+        total += n;
+    }
+    drop(client);
+    total
+}
+
+/// hyper takes a response's body (and the guard counts it answered) before it has written
+/// all of it: a client that stops reading for twice idle_timeout, with the sockets full and the
+/// tail still in hyper's buffer, gets the whole response when it reads again. Sizes around the
+/// sockets' capacity, so that for some the tail is in hyper's buffer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_stops_reading_for_longer_than_idle_timeout_still_gets_all_of_its_response() {
+    let capacity = socket_capacity().await;
+    let (_upstream, gw) = idle_gateway(64).await;
+    let addr = gw.addr;
+    let sizes: Vec<usize> = (-8i64..40)
+        .map(|k| (capacity as i64 + k * 8 * 1024).max(1) as usize)
+        .collect();
+    let results = tokio::task::spawn_blocking(move || {
+        let handles: Vec<_> = sizes
+            .into_iter()
+            .map(|size| {
+                std::thread::spawn(move || {
+                    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(5)))
+                        .expect("read timeout");
+                    let request = format!("GET /bytes/{size} HTTP/1.1\r\nHost: x\r\n\r\n");
+                    stream.write_all(request.as_bytes()).expect("write");
+                    // Stops reading for twice idle_timeout.
+                    std::thread::sleep(Duration::from_secs(3));
+                    let mut all = Vec::new();
+                    let mut buf = vec![0u8; 256 * 1024];
+                    while !all.ends_with(b"\r\n0\r\n\r\n") {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => all.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    (size, all.ends_with(b"\r\n0\r\n\r\n"), all.len())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let cut: Vec<_> = results.iter().filter(|(_, whole, _)| !whole).collect();
+    assert!(
+        cut.is_empty(),
+        "kernel capacity {capacity}; responses cut short (size, whole, bytes received): {cut:?}"
+    );
+}
+
+/// A first request whose large body is already in the socket: hyper's reads of it can spend
+/// the task's cooperative budget before any read is pending, when the guard creates its idle
+/// timer; the timer still ends each connection once it is idle.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_upload_read_in_one_go_leaves_the_idle_timeout_working() {
+    let (_upstream, gw) = idle_gateway(64).await;
+    let addr = gw.addr;
+    let results = tokio::task::spawn_blocking(move || {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    let size = 2 * 1024 * 1024 + i * 4096;
+                    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(6)))
+                        .expect("read timeout");
+                    let mut request = format!(
+                        "POST /public/up HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n"
+                    )
+                    .into_bytes();
+                    request.extend(std::iter::repeat_n(b'y', size));
+                    stream.write_all(&request).expect("write");
+                    let answer = read_until(&mut stream, b"}");
+                    let from = Instant::now();
+                    let mut buf = [0u8; 1];
+                    let closed = matches!(stream.read(&mut buf), Ok(0));
+                    (
+                        i,
+                        answer.starts_with("HTTP/1.1 200"),
+                        closed,
+                        from.elapsed(),
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let open: Vec<_> = results.iter().filter(|r| !r.1 || !r.2).collect();
+    assert!(
+        open.is_empty(),
+        "idle connections not closed by the 1.5 s idle_timeout (i, served, closed, waited): {open:?}"
+    );
+}

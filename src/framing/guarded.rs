@@ -26,6 +26,12 @@ pub struct Guarded<S> {
     head_timer: Option<Pin<Box<Sleep>>>,
     /// Kept registered for the connection's life at or before its idle deadline: a check point.
     idle_timer: Option<Pin<Box<Sleep>>>,
+    /// The last write could not go out (the client reads slowly): hyper still holds response
+    /// bytes, so the connection is not idle.
+    write_blocked: bool,
+    /// When a blocked write last went out: the idle wait counts from then if it is later than
+    /// the last answer (which hyper stamps when it has taken the body, not sent it).
+    unblocked_at: Option<Instant>,
 }
 
 impl<S> std::fmt::Debug for Guarded<S> {
@@ -50,32 +56,41 @@ impl<S> Guarded<S> {
             head_deadline: None,
             head_timer: None,
             idle_timer: None,
+            write_blocked: false,
+            unblocked_at: None,
         }
     }
 
-    /// Every head the connection sent has its answer written, and no next one has begun. Once
-    /// the framing is lost (hyper refuses such requests) heads are not counted, and any wait
-    /// counts as idle: such a connection still ends, rather than never.
-    fn all_answered(&self) -> bool {
+    /// Idle: every request hyper handed the handler has its answer, all of it written, and no
+    /// next head has begun (once the framing is lost, hyper refuses such requests, and the
+    /// last condition is not known: the answers alone decide).
+    fn idle(&self) -> bool {
         let framer = &self.framer;
-        framer.lost() || (framer.between_requests() && self.flags.answers() == framer.heads())
+        self.flags.all_answered()
+            && !self.write_blocked
+            && (framer.between_requests() || framer.lost())
     }
 
-    /// Ready once the connection has been idle (every request answered) for `idle_timeout`
-    /// since its last answer, where hyper's header timer would have started. The timer is
-    /// kept registered at or before that deadline, so that it wakes the task in time however
-    /// the connection waits (hyper reads again when woken, and the read comes here): each
-    /// time it fires is a check point, which moves it on. A deadline that passes while the
-    /// connection is writing only moves it on.
+    /// When the idle wait began: the last answer, or the last blocked write's going out.
+    fn idle_since(&self) -> Instant {
+        let answered = self.flags.answered_at();
+        self.unblocked_at.map_or(answered, |at| at.max(answered))
+    }
+
+    /// Ready once the connection has been idle for `idle_timeout`, counted from where hyper's
+    /// header timer would have started. The timer is kept registered at or before that
+    /// deadline, so that it wakes the task in time however the connection waits (hyper reads
+    /// again when woken, and the read comes here): each time it fires is a check point, which
+    /// moves it on. A deadline that passes while the connection is writing only moves it on.
     fn poll_idle(&mut self, cx: &mut Context<'_>, writing: bool) -> Poll<()> {
         let timeout = self.idle_timeout;
         let mut timer = self.idle_timer.take();
         let timer_ref = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         let mut outcome = Poll::Pending;
-        while timer_ref.as_mut().poll(cx).is_ready() {
+        while poll_unbudgeted(timer_ref, cx).is_ready() {
             let now = Instant::now();
-            let deadline = match self.all_answered() && !writing {
-                true => self.flags.answered_at() + timeout,
+            let deadline = match !writing && self.idle() {
+                true => self.idle_since() + timeout,
                 false => now + timeout,
             };
             if deadline <= now {
@@ -99,7 +114,7 @@ impl<S> Guarded<S> {
         if timer.deadline() > deadline {
             timer.as_mut().reset(deadline);
         }
-        while timer.as_mut().poll(cx).is_ready() {
+        while poll_unbudgeted(timer, cx).is_ready() {
             if Instant::now() >= deadline {
                 return Poll::Ready(());
             }
@@ -116,6 +131,27 @@ impl<S> Guarded<S> {
             let _ = self.poll_idle(cx, true);
         }
     }
+
+    /// Notes whether a write went out, for [`Guarded::idle`].
+    fn wrote<T>(&mut self, result: Poll<T>) -> Poll<T> {
+        match (&result, self.write_blocked) {
+            (Poll::Pending, _) => self.write_blocked = true,
+            (Poll::Ready(_), true) => {
+                self.write_blocked = false;
+                self.unblocked_at = Some(Instant::now());
+            }
+            (Poll::Ready(_), false) => {}
+        }
+        result
+    }
+}
+
+/// Polls a timer outside tokio's cooperative budget: with the budget spent, a `Sleep` answers
+/// `Pending` without registering, and the guard, which does not poll a timer it takes for
+/// registered, would then never be woken by it.
+fn poll_unbudgeted(timer: &mut Pin<Box<Sleep>>, cx: &mut Context<'_>) -> Poll<()> {
+    let mut unbudgeted = tokio::task::unconstrained(timer.as_mut());
+    Pin::new(&mut unbudgeted).poll(cx)
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
@@ -168,7 +204,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.keep_idle_timer(cx);
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.wrote(result)
     }
 
     fn poll_write_vectored(
@@ -177,7 +214,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         self.keep_idle_timer(cx);
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.wrote(result)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -92,18 +92,14 @@ fn body_bytes_are_never_read_as_heads() {
 }
 
 #[test]
-fn heads_are_counted_and_a_connection_is_between_requests_only_after_a_whole_one() {
+fn a_connection_is_between_requests_only_after_a_whole_one() {
     let stream: &[u8] = b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\nPOST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhiPOST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n";
     for split in 1..stream.len() {
         let (first, second) = stream.split_at(split);
         let mut f = Framer::default();
         f.feed(first);
         f.feed(second);
-        assert_eq!(
-            (f.heads(), f.between_requests()),
-            (3, true),
-            "split at {split}"
-        );
+        assert!(f.between_requests(), "split at {split}");
     }
     let mut f = Framer::default();
     assert!(f.between_requests());
@@ -113,11 +109,103 @@ fn heads_are_counted_and_a_connection_is_between_requests_only_after_a_whole_one
         "empty lines before a request begin none"
     );
     f.feed(b"POST /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nh");
-    assert_eq!((f.heads(), f.between_requests()), (1, false), "in the body");
+    assert!(!f.between_requests(), "in the body");
     f.feed(b"iG");
-    assert_eq!(
-        (f.heads(), f.between_requests()),
-        (1, false),
-        "in the next head"
+    assert!(!f.between_requests(), "in the next head");
+}
+
+/// The idle timer is polled outside tokio's cooperative budget: polled with the budget spent
+/// (at every count of units left, before and after it fires), it is still registered, and
+/// the idle connection still ends on time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_timer_polled_with_the_task_budget_spent_still_ends_the_connection() {
+    use std::sync::Arc;
+    use std::task::Poll;
+    use std::time::Duration;
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+    use tokio::time::Instant;
+
+    async fn poll_once(g: &mut Guarded<tokio::io::DuplexStream>) -> bool {
+        let mut buf = [0u8; 64];
+        std::future::poll_fn(|cx| {
+            let mut rb = ReadBuf::new(&mut buf);
+            Poll::Ready(
+                std::pin::Pin::new(&mut *g)
+                    .poll_read(cx, &mut rb)
+                    .is_pending(),
+            )
+        })
+        .await
+    }
+
+    let mut tasks = Vec::new();
+    for k in 100..128usize {
+        tasks.push(tokio::spawn(async move {
+            let (mut client, server) = tokio::io::duplex(4096);
+            let flags = Arc::new(Flags::default());
+            let idle = Duration::from_millis(200);
+            let mut g = Guarded::new(server, flags.clone(), Duration::from_secs(30), idle);
+            client
+                .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let mut buf = [0u8; 1024];
+            assert!(g.read(&mut buf).await.unwrap() > 0);
+            flags.started();
+            let t0 = Instant::now();
+            assert!(
+                poll_once(&mut g).await,
+                "waiting: the idle timer registered"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            flags.answered(); // idle from t0 + 100 ms: the deadline is t0 + 300 ms
+            tokio::time::sleep_until(t0 + Duration::from_millis(250)).await; // fired at 200
+            for _ in 0..k {
+                tokio::task::coop::consume_budget().await;
+            }
+            let _ = poll_once(&mut g).await;
+            let ended = tokio::time::timeout(Duration::from_secs(3), g.read(&mut buf)).await;
+            let after = t0.elapsed();
+            drop(client);
+            (k, after, ended.map(|r| r.map_err(|e| e.kind())))
+        }));
+    }
+    // The same, with the budget spent before the connection's first wait (the timer created).
+    for k in 120..128usize {
+        tasks.push(tokio::spawn(async move {
+            let (mut client, server) = tokio::io::duplex(4096);
+            let flags = Arc::new(Flags::default());
+            let idle = Duration::from_millis(200);
+            let mut g = Guarded::new(server, flags.clone(), Duration::from_secs(30), idle);
+            client
+                .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let mut buf = [0u8; 1024];
+            assert!(g.read(&mut buf).await.unwrap() > 0);
+            flags.started();
+            flags.answered();
+            let t0 = Instant::now();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            for _ in 0..k {
+                tokio::task::coop::consume_budget().await;
+            }
+            let _ = poll_once(&mut g).await;
+            let ended = tokio::time::timeout(Duration::from_secs(3), g.read(&mut buf)).await;
+            let after = t0.elapsed();
+            drop(client);
+            (1000 + k, after, ended.map(|r| r.map_err(|e| e.kind())))
+        }));
+    }
+    let mut late = Vec::new();
+    for t in tasks {
+        let (k, after, ended) = t.await.unwrap();
+        if after > Duration::from_millis(1000) {
+            late.push((k, after, ended));
+        }
+    }
+    assert!(
+        late.is_empty(),
+        "idle deadline t0+300ms; connections ended late (k units consumed, ended after, result): {late:?}"
     );
 }
