@@ -9,9 +9,9 @@
 //! head starts, flags those heads, and times them: a head must arrive within
 //! `request_head_timeout` of its first byte, and a keep-alive connection may wait at most
 //! `idle_timeout` for its next head once every request it has sent is answered (the answer's
-//! body dropped by hyper, having taken all of it: [`Flags::answered`]) and written. Both are one lazy timer per
-//! connection each, not hyper's header timer, which allocates one for every request. When the
-//! framing cannot be followed (a malformed chunk, which hyper rejects anyway), the guard stops
+//! body dropped by hyper, having taken all of it: [`Flags::answered`]) and written. Each is
+//! one lazy timer per connection, not hyper's header timer, which allocates one for every
+//! request. When the framing cannot be followed (a malformed chunk, which hyper rejects anyway), the guard stops
 //! looking rather than guess.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};

@@ -138,20 +138,31 @@ async fn an_idle_timer_polled_with_the_task_budget_spent_still_ends_the_connecti
         .await
     }
 
+    /// A guard (idle timeout 200 ms) that has read one request, which hyper handed on.
+    async fn one_request_read() -> (
+        tokio::io::DuplexStream,
+        Arc<Flags>,
+        Guarded<tokio::io::DuplexStream>,
+    ) {
+        let (mut client, server) = tokio::io::duplex(4096);
+        let flags = Arc::new(Flags::default());
+        let idle = Duration::from_millis(200);
+        let mut g = Guarded::new(server, flags.clone(), Duration::from_secs(30), idle);
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        assert!(g.read(&mut buf).await.unwrap() > 0);
+        flags.started();
+        (client, flags, g)
+    }
+
     let mut tasks = Vec::new();
     for k in 100..128usize {
         tasks.push(tokio::spawn(async move {
-            let (mut client, server) = tokio::io::duplex(4096);
-            let flags = Arc::new(Flags::default());
-            let idle = Duration::from_millis(200);
-            let mut g = Guarded::new(server, flags.clone(), Duration::from_secs(30), idle);
-            client
-                .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                .await
-                .unwrap();
+            let (client, flags, mut g) = one_request_read().await;
             let mut buf = [0u8; 1024];
-            assert!(g.read(&mut buf).await.unwrap() > 0);
-            flags.started();
             let t0 = Instant::now();
             assert!(
                 poll_once(&mut g).await,
@@ -173,17 +184,8 @@ async fn an_idle_timer_polled_with_the_task_budget_spent_still_ends_the_connecti
     // The same, with the budget spent before the connection's first wait (the timer created).
     for k in 120..128usize {
         tasks.push(tokio::spawn(async move {
-            let (mut client, server) = tokio::io::duplex(4096);
-            let flags = Arc::new(Flags::default());
-            let idle = Duration::from_millis(200);
-            let mut g = Guarded::new(server, flags.clone(), Duration::from_secs(30), idle);
-            client
-                .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                .await
-                .unwrap();
+            let (client, flags, mut g) = one_request_read().await;
             let mut buf = [0u8; 1024];
-            assert!(g.read(&mut buf).await.unwrap() > 0);
-            flags.started();
             flags.answered();
             let t0 = Instant::now();
             tokio::time::sleep(Duration::from_millis(10)).await;
