@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -197,19 +198,26 @@ fn service(
     http::Request<hyper::body::Incoming>,
     Response = http::Response<Answered>,
     Error = Infallible,
-    Future = impl Future<Output = Result<http::Response<Answered>, Infallible>> + Send,
+    Future = InFlight,
 > + Clone {
     let handler = handler.clone();
     service_fn(move |request| {
         let handler = handler.clone();
         let peer = peer.clone();
-        async move {
+        // Boxed: hyper keeps the slot of its service's future for the connection's life, so
+        // an unboxed one (several KiB) would stay with every connection that served a request;
+        // boxed, the slot is two words and the request's state is freed with its response.
+        let in_flight: InFlight = Box::pin(async move {
             peer.flags.started();
             let response = handler.handle_contained(request, &peer).await;
             Ok::<_, Infallible>(response.map(|body| Answered::new(body, peer)))
-        }
+        });
+        in_flight
     })
 }
+
+/// One request's handling, on the heap while it is in flight (see [`service`]).
+type InFlight = Pin<Box<dyn Future<Output = Result<http::Response<Answered>, Infallible>> + Send>>;
 
 /// Waits until the client sends its first byte (or closes): until then a connection holds no
 /// hyper state (two 8 KiB buffers and the dispatcher), so an idle connection costs about
