@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use http::uri::PathAndQuery;
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{Either, Limited};
 use hyper::body::Incoming;
 
@@ -30,133 +29,9 @@ use crate::websocket;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// What became of a request, for the access log and the metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// Forwarded, and the upstream answered.
-    Forwarded,
-    /// Report mode: forwarded although enforcement would have rejected it.
-    Reported,
-    /// Answered by freshgate with a 4xx: the client's doing.
-    Rejected,
-    /// The upstream could not be reached, broke the exchange or timed out.
-    UpstreamError,
-    /// A CORS preflight, forwarded without a token check.
-    Preflight,
-}
+mod exchange;
 
-impl Decision {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Forwarded => "forwarded",
-            Decision::Reported => "reported",
-            Decision::Rejected => "rejected",
-            Decision::UpstreamError => "upstream_error",
-            Decision::Preflight => "preflight",
-        }
-    }
-}
-
-/// The record of one request: what the handler learned on its way, logged and counted once by
-/// the outer handler.
-#[derive(Debug)]
-pub struct Exchange<'s> {
-    pub started: Instant,
-    /// The snapshot this request uses from start to end.
-    pub snapshot: &'s Snapshot,
-    pub request_id: HeaderValue,
-    pub method: Method,
-    /// The canonical path and the untouched query, once the target was accepted.
-    pub target: Option<PathAndQuery>,
-    pub route: Option<&'s Route>,
-    pub decision: Decision,
-    /// A stable label: the rejection's reason, or report mode's would-be reason; `-` otherwise.
-    pub reason: &'static str,
-    /// The token's subject, for the access log (`[log] subject`).
-    pub subject: Option<String>,
-    pub upstream_latency: Option<Duration>,
-    pub status: StatusCode,
-    /// The framing guard refused the request: the connection closes after the answer.
-    pub close: bool,
-    /// The client's address (behind trusted proxies, from `X-Forwarded-For`).
-    pub client: Option<IpAddr>,
-}
-
-impl<'s> Exchange<'s> {
-    pub(crate) fn new(snapshot: &'s Snapshot, request_id: HeaderValue, method: Method) -> Self {
-        Exchange {
-            started: Instant::now(),
-            snapshot,
-            request_id,
-            method,
-            target: None,
-            route: None,
-            decision: Decision::Forwarded,
-            reason: "-",
-            subject: None,
-            upstream_latency: None,
-            status: StatusCode::OK,
-            close: false,
-            client: None,
-        }
-    }
-
-    /// The request's path for logs, `-` before the target was accepted.
-    pub fn path(&self) -> &str {
-        self.target.as_ref().map_or("-", PathAndQuery::path)
-    }
-
-    /// What a forwarded request is: a preflight, or report mode's would-be rejection.
-    fn decide(&mut self, preflight: bool, reported: Option<&crate::auth::AuthError>) {
-        if preflight {
-            self.decision = Decision::Preflight;
-        }
-        if let Some(reported) = reported {
-            self.decision = Decision::Reported;
-            self.reason = reported.reason();
-        }
-    }
-
-    /// Report mode's would-be rejection reason, for the `X-Auth-Reported` marker.
-    fn reported(&self) -> Option<&'static str> {
-        (self.decision == Decision::Reported).then_some(self.reason)
-    }
-
-    /// Turns an error into its response and records it as the decision.
-    pub(crate) fn fail(&mut self, error: GatewayError) -> Response<Body> {
-        self.reason = error.reason();
-        self.decision = match error.is_client_error() {
-            true => Decision::Rejected,
-            false => {
-                tracing::warn!(request.id = self.request_id.to_str().unwrap_or("-"), http.path = self.path(), %error, "upstream exchange failed");
-                Decision::UpstreamError
-            }
-        };
-        error.into_response(self.route.and_then(|r| r.rule.max_age), &self.snapshot.auth)
-    }
-
-    /// The access-log line (target `freshgate::access`).
-    pub(crate) fn log(&self, latency: Duration) {
-        tracing::event!(
-            target: "freshgate::access",
-            tracing::Level::INFO,
-            request.id = self.request_id.to_str().unwrap_or("-"),
-            client.address = self
-                .client
-                .map(|ip| tracing::field::display(crate::logging::Address(ip))),
-            http.method = self.method.as_str(),
-            http.path = self.path(),
-            route.id = self.route.map_or("-", |r| &*r.name),
-            route.policy = self.route.map_or("-", |r| r.policy().as_str()),
-            auth.decision = self.decision.as_str(),
-            auth.reason = self.reason,
-            http.status = self.status.as_u16(),
-            latency_us = latency.as_micros() as u64,
-            upstream.latency_us = self.upstream_latency.map(|d| d.as_micros() as u64),
-            auth.subject = self.subject.as_deref(),
-        );
-    }
-}
+pub use exchange::{Decision, Exchange};
 
 /// The client side of a connection, formatted once per connection.
 #[derive(Debug)]
@@ -306,7 +181,9 @@ impl Handler {
         response
     }
 
-    /// The straight line: framing verdict, evaluation, then forwarding.
+    /// The straight line: framing verdict, evaluation, then forwarding. The steps before and
+    /// after the upstream exchange are plain functions: every async level would keep its own
+    /// copy of the request in the request's future, and move it on.
     async fn try_handle<'s>(
         &self,
         exchange: &mut Exchange<'s>,
@@ -316,26 +193,7 @@ impl Handler {
         framing_verdict(exchange, peer)?;
         let now = clock::now_ms();
         let snapshot = exchange.snapshot;
-        let head = RequestHead::of(&request);
-        // The one I/O before the decision: the `[revocation]` store, when the token needs it.
-        let revocation = self.gateway.revocation();
-        // Futures only where there is something to wait for: none is created (and moved)
-        // for a request that needs neither.
-        let answer = match snapshot.revocation.is_some() {
-            true => {
-                revocation
-                    .answer(snapshot, &head, now, self.gateway.metrics())
-                    .await
-            }
-            false => Revocation::Unchecked,
-        };
-        // With remote keys, an unknown kid waits for one shared refetch (see `keys`).
-        let evaluation = match crate::keys::evaluate_now(snapshot, &head, now, &answer) {
-            Ok(evaluation) => evaluation,
-            Err(evaluation) => {
-                crate::keys::evaluate_after_refetch(snapshot, &head, &answer, evaluation).await
-            }
-        };
+        let evaluation = self.evaluate(snapshot, &request, now).await;
         let (target, route, outcome, handshake) = match evaluation {
             Evaluation::Refuse {
                 target,
@@ -361,18 +219,53 @@ impl Handler {
                 (target, route, outcome, handshake)
             }
         };
-        exchange.target = Some(target.clone());
-        exchange.route = Some(route);
+        (exchange.target, exchange.route) = (Some(target.clone()), Some(route));
         let identity = outcome.identity();
         if let Some(identity) = identity {
             self.observe(exchange, route, identity, now);
         }
+        let (request, client_side) = rewrite(exchange, route, request, identity, handshake, peer);
+        let (started, limits) = (Instant::now(), exchange_limits(snapshot));
+        let upstream = (&peer.upstream, &*route.upstream);
+        let result = (self.client)
+            .forward(upstream, target, request, limits, handshake)
+            .await;
         let sent = Sent {
-            target,
+            route,
             identity,
-            handshake,
+            started,
+            client_side,
         };
-        self.forward(exchange, route, request, sent, peer).await
+        self.answered(exchange, sent, result, peer)
+    }
+
+    /// The token decision, after the one I/O it may need: the `[revocation]` store's answer,
+    /// and with remote keys one shared refetch for an unknown kid (see `keys`). Futures only
+    /// where there is something to wait for: none is created (and moved) for a request that
+    /// needs neither.
+    async fn evaluate<'s>(
+        &self,
+        snapshot: &'s Snapshot,
+        request: &Request<Incoming>,
+        now: i64,
+    ) -> Evaluation<'s> {
+        let head = RequestHead::of(request);
+        let answer = match snapshot.revocation.is_some() {
+            true => {
+                let metrics = self.gateway.metrics();
+                self.gateway
+                    .revocation()
+                    .answer(snapshot, &head, now, metrics)
+                    .await
+            }
+            false => Revocation::Unchecked,
+        };
+        match crate::keys::evaluate_now(snapshot, &head, now, &answer) {
+            Ok(evaluation) => evaluation,
+            Err(evaluation) => {
+                crate::keys::evaluate_after_refetch(snapshot, &head, &answer, evaluation).await
+            }
+        }
     }
 
     /// `websocket_reject = "message"`: the handshake is completed here and the refusal sent as
@@ -418,59 +311,29 @@ impl Handler {
         }
     }
 
-    /// Rewrites the headers and sends the request to the route's upstream; a WebSocket
-    /// handshake the upstream accepts is relayed on a task of its own.
-    async fn forward(
+    /// What the upstream's answer makes of the exchange: its latency and metrics, and for a
+    /// WebSocket handshake the upstream accepted, the relay on a task of its own.
+    fn answered(
         &self,
         exchange: &mut Exchange<'_>,
-        route: &Route,
-        mut request: Request<Incoming>,
         sent: Sent<'_>,
+        result: Result<Response<Incoming>, GatewayError>,
         peer: &Peer,
     ) -> Result<Response<Body>, GatewayError> {
-        let snapshot = exchange.snapshot;
-        let authority = request.uri().authority().cloned();
-        let client_side = sent.handshake.then(|| hyper::upgrade::on(&mut request));
-        let forward = Forward {
-            authority: authority.as_ref(),
-            client_ip: &peer.ip,
-            trusted: peer.trusted,
-            upgrade: sent.handshake,
-            request_id: &exchange.request_id,
-            reported: exchange.reported(),
-            identity: sent.identity,
-            claims: &snapshot.forward.claims,
-            strip_token: route.strip_token.then_some(&snapshot.auth),
-        };
-        headers::rewrite_request(request.headers_mut(), &forward);
-        let request = limit_body(request, route.max_body_bytes);
-        let server = &snapshot.server;
-        let started = Instant::now();
-        let result = self
-            .client
-            .forward(
-                &peer.upstream,
-                &route.upstream,
-                sent.target,
-                request,
-                exchange_limits(snapshot),
-                sent.handshake,
-            )
-            .await;
-        let elapsed = started.elapsed();
+        let elapsed = sent.started.elapsed();
         exchange.upstream_latency = Some(elapsed);
         self.gateway
             .metrics()
-            .record_upstream(route, elapsed, result.as_ref().err());
+            .record_upstream(sent.route, elapsed, result.as_ref().err());
         let mut response = result?;
-        if let Some(client_side) = client_side {
+        if let Some(client_side) = sent.client_side {
             let session = websocket::Session {
                 gateway: &self.gateway,
                 sockets: &self.sockets,
-                route,
+                route: sent.route,
                 identity: sent.identity,
                 request_id: &exchange.request_id,
-                idle: server.websocket_idle_timeout,
+                idle: exchange.snapshot.server.websocket_idle_timeout,
             };
             if session.upgrade(client_side, &mut response) {
                 peer.flags.switch_protocols();
@@ -478,6 +341,35 @@ impl Handler {
         }
         Ok(response.map(Either::Left))
     }
+}
+
+/// The request as the upstream gets it: the identity headers set (client-sent ones stripped),
+/// `X-Forwarded-*`, the route's body limit; and for a WebSocket handshake, the client side of
+/// the upgrade.
+fn rewrite(
+    exchange: &Exchange<'_>,
+    route: &Route,
+    mut request: Request<Incoming>,
+    identity: Option<&Identity>,
+    handshake: bool,
+    peer: &Peer,
+) -> (Request<UpstreamBody>, Option<hyper::upgrade::OnUpgrade>) {
+    let snapshot = exchange.snapshot;
+    let authority = request.uri().authority().cloned();
+    let client_side = handshake.then(|| hyper::upgrade::on(&mut request));
+    let forward = Forward {
+        authority: authority.as_ref(),
+        client_ip: &peer.ip,
+        trusted: peer.trusted,
+        upgrade: handshake,
+        request_id: &exchange.request_id,
+        reported: exchange.reported(),
+        identity,
+        claims: &snapshot.forward.claims,
+        strip_token: route.strip_token.then_some(&snapshot.auth),
+    };
+    headers::rewrite_request(request.headers_mut(), &forward);
+    (limit_body(request, route.max_body_bytes), client_side)
 }
 
 /// A head hyper accepted but freshgate refuses (bare LF, Content-Length with
@@ -504,13 +396,14 @@ fn exchange_limits(snapshot: &Snapshot) -> Limits {
     }
 }
 
-/// What is sent upstream besides the request itself.
+/// What the answer of an upstream exchange is judged with.
 struct Sent<'a> {
-    /// The canonical path and the untouched query.
-    target: PathAndQuery,
+    route: &'a Route,
     identity: Option<&'a Identity>,
-    /// A WebSocket handshake to relay.
-    handshake: bool,
+    /// When the exchange began, for the upstream latency.
+    started: Instant,
+    /// The client side of a WebSocket handshake, to relay once the upstream accepts.
+    client_side: Option<hyper::upgrade::OnUpgrade>,
 }
 
 /// Applies the route's body limit to a body of unknown length: it is cut off at the limit

@@ -145,8 +145,7 @@ impl UpstreamClient {
     /// connection, as nginx's `proxy_next_upstream error` does; any other request gets the 502.
     pub async fn forward(
         &self,
-        link: &Link,
-        upstream: &Upstream,
+        (link, upstream): (&Link, &Upstream),
         path_and_query: PathAndQuery,
         request: Request<UpstreamBody>,
         limits: Limits,
