@@ -217,12 +217,20 @@ fn wait_listening(addr: SocketAddr) {
 
 /// RSS per idle connection of a `freshgate serve` child process.
 fn idle(connections: usize) -> ExitCode {
+    // The default, then parked after every answer: the floor an idle connection costs.
+    for park in ["1s", "0s"] {
+        idle_with(connections, park);
+    }
+    ExitCode::SUCCESS
+}
+
+fn idle_with(connections: usize, park: &str) {
     let (upstream, _upstream) = start_upstream();
     let dir = tempfile::tempdir().expect("temporary directory");
     let listen = free_addr();
     let routes = include_str!("../tests/fixtures/routes.toml");
     let config = format!(
-        "[server]\nlisten = \"{listen}\"\nworkers = 1\nmax_connections = {}\n\n\
+        "[server]\nlisten = \"{listen}\"\nworkers = 1\nmax_connections = {}\nidle_park_after = \"{park}\"\n\n\
          [upstreams]\napp = \"http://{upstream}\"\n\n[jwt]\nsecret = \"{SECRET}\"\n\n{routes}",
         connections + 16
     );
@@ -255,8 +263,11 @@ fn idle(connections: usize) -> ExitCode {
     }
     settle();
     let served = rss_kib(pid);
+    // `idle_park_after` (1 s by default): the connections give back hyper's state.
+    std::thread::sleep(Duration::from_millis(1500));
+    let parked = rss_kib(pid);
     let per = |kib: u64, from: u64| (kib.saturating_sub(from)) as f64 / connections as f64;
-    println!("freshgate with {connections} idle keep-alive connections (one worker):");
+    println!("freshgate with {connections} idle keep-alive connections (one worker, idle_park_after = {park}):");
     println!(
         "  RSS {before} KiB before, {idle} KiB open: {:.2} KiB per connection",
         per(idle, before)
@@ -266,10 +277,13 @@ fn idle(connections: usize) -> ExitCode {
         per(served, idle),
         per(served, before)
     );
+    println!(
+        "  {parked} KiB once parked (idle_park_after): {:.2} KiB per connection",
+        per(parked, before)
+    );
     drop(open);
     let _ = gateway.kill();
     let _ = gateway.wait();
-    ExitCode::SUCCESS
 }
 
 fn rss_kib(pid: u32) -> u64 {

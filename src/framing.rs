@@ -92,6 +92,11 @@ impl Flags {
         self.answered.fetch_add(1, Ordering::Release);
     }
 
+    /// How many answers hyper has taken to their end so far.
+    fn answers(&self) -> u32 {
+        self.answered.load(Ordering::Acquire)
+    }
+
     fn all_answered(&self) -> bool {
         self.answered.load(Ordering::Acquire) == self.started.load(Ordering::Relaxed)
     }

@@ -139,13 +139,19 @@ fn spawn_connection(
             let flags = Arc::new(framing::Flags::default());
             let trusted = is_trusted(limits, peer.ip());
             let peer = Arc::new(Peer::new(peer, flags.clone(), trusted, handler.link()));
-            let stream = framing::Guarded::new(
-                stream,
-                flags,
-                limits.request_head_timeout,
-                limits.idle_timeout,
-            );
-            serve_http(&handler, stream, peer, limits, &stop).await;
+            let idle = (limits.idle_timeout, limits.idle_park_after);
+            let head = limits.request_head_timeout;
+            let mut stream = framing::Guarded::new(stream, flags, head, idle);
+            // A parked connection waits for its next byte holding only its socket.
+            while let Some(mut parked) = serve_http(&handler, stream, &peer, limits, &stop).await {
+                peer.upstream.release();
+                let rest = limits.idle_timeout.saturating_sub(limits.idle_park_after);
+                if !first_byte(parked.get_ref(), rest, &stop).await {
+                    break;
+                }
+                parked.unpark();
+                stream = parked;
+            }
         }
         gateway.metrics().connection_closed();
         drop(permit);
@@ -154,19 +160,19 @@ fn spawn_connection(
 
 /// Serves HTTP on a connection until it ends, driving the connection's upstream connections
 /// in the same task. When a drain starts, hyper finishes the request in flight and closes;
-/// when the drain runs out, the connection is dropped.
+/// when the drain runs out, the connection is dropped. A connection the guard parked (idle
+/// for `idle_park_after`) is handed back, with hyper's state dropped.
 async fn serve_http(
     handler: &Arc<Handler>,
     stream: framing::Guarded<TcpStream>,
-    peer: Arc<Peer>,
+    peer: &Arc<Peer>,
     limits: &ServerSettings,
     stop: &Stop,
-) {
+) -> Option<framing::Guarded<TcpStream>> {
     let addr = peer.addr;
-    let connection = http_builder(limits)
+    let mut connection = http_builder(limits)
         .serve_connection(TokioIo::new(stream), service(handler, peer.clone()))
         .with_upgrades();
-    let mut connection = std::pin::pin!(connection);
     let mut watch = stop.watch();
     let mut draining = false;
     let parts = drive::Parts::new();
@@ -177,17 +183,22 @@ async fn serve_http(
         }
         if drain && !draining {
             draining = true;
-            connection.as_mut().graceful_shutdown();
+            Pin::new(&mut connection).graceful_shutdown();
             parts.wake_server();
         }
         // The upstream connections are driven here, in this task, each part polled when it
         // was woken.
-        parts.poll(cx, connection.as_mut(), &peer.upstream)
+        parts.poll(cx, Pin::new(&mut connection), &peer.upstream)
     })
     .await;
     if let Err(error) = result {
         tracing::debug!(%error, peer = %addr, "connection ended with an error");
+        return None;
     }
+    // Upgraded connections have no parts; a parked one has read nothing of a next request.
+    let parts = connection.into_parts()?;
+    let stream = parts.io.into_inner();
+    (stream.parked() && parts.read_buf.is_empty() && !draining).then_some(stream)
 }
 
 /// The hyper service of one connection: every request to the handler, for `peer`.
@@ -207,8 +218,10 @@ fn service(
         // Boxed: hyper keeps the slot of its service's future for the connection's life, so
         // an unboxed one (several KiB) would stay with every connection that served a request;
         // boxed, the slot is two words and the request's state is freed with its response.
+        // Counted when hyper hands the request over, before it reads on: from then on the
+        // guard does not take the connection for idle (nor park it).
+        peer.flags.started();
         let in_flight: InFlight = Box::pin(async move {
-            peer.flags.started();
             let response = handler.handle_contained(request, &peer).await;
             Ok::<_, Infallible>(response.map(|body| Answered::new(body, peer)))
         });

@@ -496,6 +496,98 @@ async fn a_response_slower_than_idle_timeout_or_pausing_longer_is_not_cut_off_by
     );
 }
 
+/// `idle_park_after`: a keep-alive connection idle that long gives back hyper's state and its
+/// upstream connection. Its next requests (two pipelined in one write) are served, on a new
+/// upstream connection, and it still ends at `idle_timeout` after its last answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_parked_when_idle_serves_its_next_requests_and_still_ends_at_idle_timeout() {
+    let (upstream, gw) =
+        with_server_keys("idle_timeout = \"2s\"\nidle_park_after = \"200ms\"").await;
+    let addr = gw.addr;
+    let mut stream = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("read timeout");
+        for path in ["/public/1", "/public/2"] {
+            let answer = request_on(&mut stream, path);
+            assert!(answer.starts_with("HTTP/1.1 200"), "served: {answer}");
+        }
+        stream
+    })
+    .await
+    .expect("first requests");
+    assert_eq!(upstream.connections(), 1, "one upstream connection, kept");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let closed_after = tokio::task::spawn_blocking(move || {
+        let two =
+            "GET /public/3 HTTP/1.1\r\nHost: x\r\n\r\nGET /public/4 HTTP/1.1\r\nHost: x\r\n\r\n";
+        stream
+            .write_all(two.as_bytes())
+            .expect("write two requests");
+        let mut answers = String::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        while answers.matches("HTTP/1.1 200").count() < 2 || !answers.ends_with('}') {
+            let n = stream.read(&mut buf).expect("read the answers");
+            assert!(n > 0, "the parked connection answers both: {answers}");
+            answers.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        assert!(answers.contains("/public/4"), "both answered: {answers}");
+        let idle_from = Instant::now();
+        let n = stream.read(&mut buf).unwrap_or(0);
+        assert_eq!(n, 0, "the server closed the idle connection");
+        idle_from.elapsed()
+    })
+    .await
+    .expect("requests after parking");
+    assert_eq!(
+        upstream.connections(),
+        2,
+        "the parked connection let go of its upstream one"
+    );
+    assert!(
+        closed_after >= Duration::from_millis(1700),
+        "not before idle_timeout: {closed_after:?}"
+    );
+    assert!(
+        closed_after < Duration::from_millis(3500),
+        "closed by idle_timeout: {closed_after:?}"
+    );
+}
+
+/// `idle_park_after = "0s"` parks a connection after every answer (as nginx frees a keep-alive
+/// connection's buffers): each next request, sent at once or after a pause, is still served.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_parked_after_every_answer_serves_every_request() {
+    let (upstream, gw) = with_server_keys("idle_park_after = \"0s\"").await;
+    let addr = gw.addr;
+    tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("read timeout");
+        for i in 0..20 {
+            let answer = request_on(&mut stream, &format!("/public/{i}"));
+            assert!(answer.starts_with("HTTP/1.1 200"), "request {i}: {answer}");
+            if i % 5 == 0 {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    })
+    .await
+    .expect("requests");
+    assert_eq!(upstream.hits(), 20);
+}
+
+/// The limits gateway with more `[server]` keys.
+async fn with_server_keys(keys: &str) -> (Upstream, TestGateway) {
+    let upstream = Upstream::start().await;
+    let head = "request_head_timeout = \"300ms\"";
+    let config = LIMITS.replace(head, &format!("{head}\n{keys}"));
+    let gw = TestGateway::start(&config, upstream.addr).await;
+    (upstream, gw)
+}
+
 /// The limits gateway with a 300 ms head timeout and a 1.5 s idle timeout.
 async fn with_idle_timeout() -> (Upstream, TestGateway) {
     let upstream = Upstream::start().await;

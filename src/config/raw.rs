@@ -53,6 +53,7 @@ pub struct RawServer {
     pub upstream_connect_timeout: Option<Spanned<String>>,
     pub request_head_timeout: Option<Spanned<String>>,
     pub idle_timeout: Option<Spanned<String>>,
+    pub idle_park_after: Option<Spanned<String>>,
     pub shutdown_timeout: Option<Spanned<String>>,
     pub max_connections: Option<Spanned<i64>>,
     pub workers: Option<Spanned<i64>>,

@@ -26,6 +26,10 @@ pub struct ServerSettings {
     pub request_head_timeout: Duration,
     /// How long a keep-alive connection may wait for its next request (`idle_timeout`).
     pub idle_timeout: Duration,
+    /// How long a keep-alive connection waits before it is parked (`idle_park_after`, 1 s):
+    /// hyper's buffers and its upstream connection are given back, and its next byte is
+    /// awaited with nothing but the socket held. At or above `idle_timeout`: never.
+    pub idle_park_after: Duration,
     /// How long SIGTERM/SIGINT wait for requests in flight (`shutdown_timeout`, 30 s).
     pub shutdown_timeout: Duration,
     /// Request line plus headers, in bytes (`max_header_bytes`): 431 above it.
@@ -85,6 +89,7 @@ impl Default for ServerSettings {
             upstream_timeout: Duration::from_secs(30),
             request_head_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
+            idle_park_after: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(30),
             max_header_bytes: 32 * 1024,
             max_headers: 100,
@@ -288,6 +293,11 @@ impl Validator<'_> {
                 raw.idle_timeout.as_ref(),
                 "server.idle_timeout",
                 d.idle_timeout,
+            ),
+            idle_park_after: self.duration(
+                raw.idle_park_after.as_ref(),
+                "server.idle_park_after",
+                d.idle_park_after,
             ),
             shutdown_timeout: self.duration(
                 raw.shutdown_timeout.as_ref(),

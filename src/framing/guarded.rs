@@ -20,6 +20,11 @@ pub struct Guarded<S> {
     flags: Arc<Flags>,
     head_timeout: Duration,
     idle_timeout: Duration,
+    /// An idle connection is parked after this (below `idle_timeout`), rather than timed out.
+    park_after: Option<Duration>,
+    /// Parked: hyper read an end of stream, so that it gives the connection back between
+    /// requests (see [`Guarded::parked`]); the socket itself is left open.
+    parked: bool,
     /// The head partly received must be whole by then.
     head_deadline: Option<Instant>,
     /// Registered once, moved only when it fires early (a head ended first).
@@ -32,6 +37,9 @@ pub struct Guarded<S> {
     /// When a blocked write last went out: the idle wait counts from then if it is later than
     /// the last answer (which hyper stamps when it has taken the body, not sent it).
     unblocked_at: Option<Instant>,
+    /// The answers taken to their end as of hyper's last flush, which comes once its write
+    /// buffer is empty: an answer counted since may still be in that buffer.
+    flushed: u32,
 }
 
 impl<S> std::fmt::Debug for Guarded<S> {
@@ -45,7 +53,7 @@ impl<S> Guarded<S> {
         inner: S,
         flags: Arc<Flags>,
         head_timeout: Duration,
-        idle_timeout: Duration,
+        (idle_timeout, park_after): (Duration, Duration),
     ) -> Self {
         Guarded {
             inner,
@@ -53,20 +61,50 @@ impl<S> Guarded<S> {
             flags,
             head_timeout,
             idle_timeout,
+            park_after: (park_after < idle_timeout).then_some(park_after),
+            parked: false,
             head_deadline: None,
             head_timer: None,
             idle_timer: None,
             write_blocked: false,
             unblocked_at: None,
+            flushed: 0,
         }
     }
 
-    /// Idle: every request hyper handed the handler has its answer, all of it written, and no
+    /// The connection was idle for `park_after`: hyper was shown an end of stream, which it
+    /// answers by ending the connection without a word (its shutdown is not passed on). The
+    /// socket is open, nothing of a next request has been read, and [`Guarded::unpark`]
+    /// readies the guard for a new hyper connection.
+    pub fn parked(&self) -> bool {
+        self.parked
+    }
+
+    /// Readies a parked connection for its next request; its idle wait starts anew.
+    pub fn unpark(&mut self) {
+        self.parked = false;
+        self.idle_timer = None;
+    }
+
+    /// `idle_park_after = "0s"`: an idle connection is parked as soon as hyper waits for its
+    /// next request, without a timer.
+    fn park_now(&self) -> bool {
+        self.park_after.is_some_and(|after| after.is_zero()) && self.idle()
+    }
+
+    /// The socket.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Idle: every request hyper handed the handler has its answer, all of it written (hyper
+    /// flushed since, and the socket took it), and no
     /// next head has begun (once the framing is lost, hyper refuses such requests, and the
     /// last condition is not known: the answers alone decide).
     fn idle(&self) -> bool {
         let framer = &self.framer;
         self.flags.all_answered()
+            && self.flushed == self.flags.answers()
             && !self.write_blocked
             && (framer.between_requests() || framer.lost())
     }
@@ -77,13 +115,19 @@ impl<S> Guarded<S> {
         self.unblocked_at.map_or(answered, |at| at.max(answered))
     }
 
-    /// Ready once the connection has been idle for `idle_timeout`, counted from where hyper's
-    /// header timer would have started. The timer is kept registered at or before that
+    /// Ready once the connection has been idle for `idle_timeout` (or `park_after`), counted
+    /// from where hyper's header timer would have started. The timer is kept registered at or before that
     /// deadline, so that it wakes the task in time however the connection waits (hyper reads
     /// again when woken, and the read comes here): each time it fires is a check point, which
     /// moves it on. A deadline that passes while the connection is writing only moves it on.
     fn poll_idle(&mut self, cx: &mut Context<'_>, writing: bool) -> Poll<()> {
-        let timeout = self.idle_timeout;
+        let timeout = self.park_after.unwrap_or(self.idle_timeout);
+        // The check point of a connection that is not idle: never sooner than `idle_timeout`
+        // with a zero `park_after`, which parks at once instead (see `park_now`).
+        let check = match timeout.is_zero() {
+            true => self.idle_timeout,
+            false => timeout,
+        };
         let mut timer = self.idle_timer.take();
         let timer_ref = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         let mut outcome = Poll::Pending;
@@ -91,7 +135,7 @@ impl<S> Guarded<S> {
             let now = Instant::now();
             let deadline = match !writing && self.idle() {
                 true => self.idle_since() + timeout,
-                false => now + timeout,
+                false => now + check,
             };
             if deadline <= now {
                 outcome = Poll::Ready(());
@@ -161,6 +205,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        if this.parked {
+            return Poll::Ready(Ok(()));
+        }
         if this.flags.switched() {
             return Pin::new(&mut this.inner).poll_read(cx, buf);
         }
@@ -178,6 +225,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
                 }
                 Poll::Ready(Ok(()))
             }
+            Poll::Pending if this.park_now() => {
+                this.parked = true;
+                Poll::Ready(Ok(()))
+            }
             Poll::Pending => {
                 // A registered idle timer needs no poll: it was polled with this task's waker
                 // (hyper's connection is polled with one waker for its life).
@@ -186,6 +237,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
                     false => this.poll_idle(cx, false),
                 };
                 let timed_out = match (idle, this.poll_head(cx)) {
+                    (Poll::Ready(()), _) if this.park_after.is_some() => {
+                        this.parked = true;
+                        return Poll::Ready(Ok(()));
+                    }
                     (Poll::Ready(()), _) => "idle timeout",
                     (_, Poll::Ready(())) => "request head timeout",
                     _ => return Poll::Pending,
@@ -223,10 +278,17 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let result = Pin::new(&mut self.inner).poll_flush(cx);
+        if result.is_ready() {
+            self.flushed = self.flags.answers();
+        }
+        result
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.parked {
+            return Poll::Ready(Ok(()));
+        }
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

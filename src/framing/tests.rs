@@ -119,7 +119,6 @@ fn a_connection_is_between_requests_only_after_a_whole_one() {
 /// the idle connection still ends on time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_timer_polled_with_the_task_budget_spent_still_ends_the_connection() {
-    use std::sync::Arc;
     use std::task::Poll;
     use std::time::Duration;
     use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
@@ -138,30 +137,10 @@ async fn an_idle_timer_polled_with_the_task_budget_spent_still_ends_the_connecti
         .await
     }
 
-    /// A guard (idle timeout 200 ms) that has read one request, which hyper handed on.
-    async fn one_request_read() -> (
-        tokio::io::DuplexStream,
-        Arc<Flags>,
-        Guarded<tokio::io::DuplexStream>,
-    ) {
-        let (mut client, server) = tokio::io::duplex(4096);
-        let flags = Arc::new(Flags::default());
-        let idle = Duration::from_millis(200);
-        let mut g = Guarded::new(server, flags.clone(), Duration::from_secs(30), idle);
-        client
-            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let mut buf = [0u8; 1024];
-        assert!(g.read(&mut buf).await.unwrap() > 0);
-        flags.started();
-        (client, flags, g)
-    }
-
     let mut tasks = Vec::new();
     for k in 100..128usize {
         tasks.push(tokio::spawn(async move {
-            let (client, flags, mut g) = one_request_read().await;
+            let (client, flags, mut g) = one_request_read((IDLE, IDLE)).await;
             let mut buf = [0u8; 1024];
             let t0 = Instant::now();
             assert!(
@@ -170,6 +149,7 @@ async fn an_idle_timer_polled_with_the_task_budget_spent_still_ends_the_connecti
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
             flags.answered(); // idle from t0 + 100 ms: the deadline is t0 + 300 ms
+            g.flush().await.unwrap(); // as hyper does once its write buffer is empty
             tokio::time::sleep_until(t0 + Duration::from_millis(250)).await; // fired at 200
             for _ in 0..k {
                 tokio::task::coop::consume_budget().await;
@@ -184,9 +164,10 @@ async fn an_idle_timer_polled_with_the_task_budget_spent_still_ends_the_connecti
     // The same, with the budget spent before the connection's first wait (the timer created).
     for k in 120..128usize {
         tasks.push(tokio::spawn(async move {
-            let (client, flags, mut g) = one_request_read().await;
+            let (client, flags, mut g) = one_request_read((IDLE, IDLE)).await;
             let mut buf = [0u8; 1024];
             flags.answered();
+            g.flush().await.unwrap();
             let t0 = Instant::now();
             tokio::time::sleep(Duration::from_millis(10)).await;
             for _ in 0..k {
@@ -210,4 +191,60 @@ async fn an_idle_timer_polled_with_the_task_budget_spent_still_ends_the_connecti
         late.is_empty(),
         "idle deadline t0+300ms; connections ended late (k units consumed, ended after, result): {late:?}"
     );
+}
+
+/// An answer hyper has taken but not flushed may still sit in its write buffer: the connection
+/// is not idle (nor parked, which would lose it) until hyper's next flush; then it is, and with
+/// `park_after` below the idle timeout it is parked (an end of stream, the socket left open)
+/// rather than timed out.
+#[tokio::test]
+async fn an_answer_not_yet_flushed_keeps_the_connection_from_idling_and_then_it_is_parked() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let idle = (Duration::from_secs(30), Duration::from_millis(50));
+    let (mut client, flags, mut g) = one_request_read(idle).await;
+    let mut buf = [0u8; 1024];
+    flags.answered();
+    let waiting = tokio::time::timeout(Duration::from_millis(300), g.read(&mut buf)).await;
+    assert!(waiting.is_err(), "not idle before the flush: {waiting:?}");
+    assert!(!g.parked());
+    g.flush().await.unwrap();
+    let read = tokio::time::timeout(Duration::from_secs(2), g.read(&mut buf)).await;
+    assert_eq!(read.unwrap().unwrap(), 0, "parked: an end of stream");
+    assert!(g.parked(), "parked, not timed out");
+    g.shutdown().await.unwrap();
+    client.write_all(b"still open").await.unwrap();
+    g.unpark();
+    assert_eq!(
+        g.read(&mut buf).await.unwrap(),
+        10,
+        "the socket stayed open"
+    );
+}
+
+const IDLE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// A guard (`idle`: the idle timeout and `park_after`) that has read one request, which hyper
+/// handed on.
+async fn one_request_read(
+    idle: (std::time::Duration, std::time::Duration),
+) -> (
+    tokio::io::DuplexStream,
+    std::sync::Arc<Flags>,
+    Guarded<tokio::io::DuplexStream>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut client, server) = tokio::io::duplex(4096);
+    let flags = std::sync::Arc::new(Flags::default());
+    let head = std::time::Duration::from_secs(30);
+    let mut g = Guarded::new(server, flags.clone(), head, idle);
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    assert!(g.read(&mut buf).await.unwrap() > 0);
+    flags.started();
+    (client, flags, g)
 }

@@ -226,6 +226,17 @@ impl Link {
         }
     }
 
+    /// Closes every upstream connection: the client connection went quiet and was parked
+    /// (`idle_park_after`); its next request opens a new one. No request is in flight then.
+    pub fn release(&self) {
+        let mut state = self.lock();
+        self.idle.sub(state.kept.len());
+        *state = State {
+            opened: state.opened,
+            ..State::default()
+        };
+    }
+
     /// Closes a connection whose exchange failed or was abandoned: it is never used again.
     pub(super) fn discard(&self, id: u64) {
         let mut state = self.lock();

@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 pub struct Upstream {
     pub addr: SocketAddr,
     hits: Arc<AtomicUsize>,
+    connections: Arc<AtomicUsize>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -36,12 +37,15 @@ impl Upstream {
         let hits = Arc::new(AtomicUsize::new(0));
         let (stop, mut stopped) = oneshot::channel::<()>();
         let counter = hits.clone();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let accepted = connections.clone();
         tokio::spawn(async move {
             loop {
                 let stream = tokio::select! {
                     r = listener.accept() => match r { Ok((s, _)) => s, Err(_) => continue },
                     _ = &mut stopped => break,
                 };
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let counter = counter.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req| {
@@ -57,8 +61,14 @@ impl Upstream {
         Upstream {
             addr,
             hits,
+            connections,
             _stop: stop,
         }
+    }
+
+    /// How many connections this upstream accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     /// How many requests reached this upstream so far.
