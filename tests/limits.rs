@@ -556,7 +556,8 @@ async fn a_connection_parked_when_idle_serves_its_next_requests_and_still_ends_a
 }
 
 /// `idle_park_after = "0s"` parks a connection after every answer (as nginx frees a keep-alive
-/// connection's buffers): each next request, sent at once or after a pause, is still served.
+/// connection's buffers), also when hyper asked for the next request before the answer went
+/// out: each next request, sent at once or after a pause, is still served.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connection_parked_after_every_answer_serves_every_request() {
     let (upstream, gw) = with_server_keys("idle_park_after = \"0s\"").await;
@@ -577,6 +578,8 @@ async fn a_connection_parked_after_every_answer_serves_every_request() {
     .await
     .expect("requests");
     assert_eq!(upstream.hits(), 20);
+    // Parked after each answer, the connection let go of its upstream connection every time.
+    assert_eq!(upstream.connections(), 20, "parked after every answer");
 }
 
 /// The limits gateway with more `[server]` keys.

@@ -281,6 +281,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         let result = Pin::new(&mut self.inner).poll_flush(cx);
         if result.is_ready() {
             self.flushed = self.flags.answers();
+            // hyper may have asked for its next request before this answer went out: it is
+            // to ask again, and find the connection parked.
+            if self.park_now() {
+                cx.waker().wake_by_ref();
+            }
         }
         result
     }
