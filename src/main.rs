@@ -10,12 +10,6 @@ use freshgate::revocation::{self, RevokeTarget};
 use freshgate::runtime::load;
 use freshgate::{clock, config, runtime, token};
 
-/// mimalloc rather than glibc's malloc: per-thread free lists with size classes, so a request's
-/// short-lived buffers cost a few dozen instructions each and do not fragment the heap around
-/// the long-lived per-connection state (see README, Performance).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// An edge gateway that enforces fastapi-jwt-auth's fresh-token policies.
 #[derive(Parser, Debug)]
 #[command(version, about)]
