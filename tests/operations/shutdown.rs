@@ -118,3 +118,47 @@ async fn sigterm_exits_0_after_shutdown_timeout_when_a_request_outlasts_it() {
         "the request that outlasted the timeout is cut off: {result:?}"
     );
 }
+
+/// A keep-alive connection parked after `idle_park_after` (hyper's state dropped, its next byte
+/// awaited) does not hold a drain up: SIGTERM closes it at once, and freshgate exits 0 with
+/// every connection drained.
+#[tokio::test]
+async fn sigterm_closes_a_parked_keep_alive_connection_at_once_and_exits_0() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = Upstream::start().await;
+    let extra = "shutdown_timeout = \"10s\"\nidle_park_after = \"100ms\"";
+    let config = binary_config(upstream.addr, "public", extra);
+    let mut gw = Process::start(&config).await;
+    let mut stream = TcpStream::connect(gw.listen).await.expect("connect");
+    stream
+        .write_all(b"GET /switch HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write a request");
+    let mut answer = String::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    while !answer.ends_with('}') {
+        let n = stream.read(&mut buf).await.expect("read the answer");
+        assert!(n > 0, "answered before the end: {answer}");
+        answer.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(answer.starts_with("HTTP/1.1 200"), "served: {answer}");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let signalled = Instant::now();
+    gw.signal("TERM");
+    let read = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut buf)).await;
+    let n = read.expect("the parked connection closed within 3 s");
+    assert_eq!(n.unwrap_or(0), 0, "closed without a word");
+    let status = gw.wait_for_exit(Duration::from_secs(10)).await;
+    assert!(status.success(), "freshgate exits 0: {status}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "not held up by the parked connection ({:?})",
+        signalled.elapsed()
+    );
+    assert!(
+        gw.find_log(|l| message(l) == "all connections drained")
+            .is_some(),
+        "every connection drained without the timeout: {:#?}",
+        gw.logs()
+    );
+}
