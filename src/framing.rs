@@ -50,6 +50,9 @@ impl Violation {
 pub struct Flags {
     violation: AtomicU8,
     switched: AtomicBool,
+    /// hyper was handed a request it may upgrade (an `Upgrade` header, `CONNECT`): it keeps
+    /// the upgrade armed whatever the answer, and would drop the socket at a park.
+    unparkable: AtomicBool,
     /// Requests hyper handed the handler, and responses it took to their end (both wrapping).
     started: AtomicU32,
     answered: AtomicU32,
@@ -63,6 +66,7 @@ impl Default for Flags {
         Flags {
             violation: AtomicU8::new(0),
             switched: AtomicBool::new(false),
+            unparkable: AtomicBool::new(false),
             started: AtomicU32::new(0),
             answered: AtomicU32::new(0),
             answered_at: AtomicU64::new(0),
@@ -114,6 +118,16 @@ impl Flags {
 
     fn switched(&self) -> bool {
         self.switched.load(Ordering::Acquire)
+    }
+
+    /// hyper armed an upgrade for a request on this connection: it is never parked (it waits
+    /// for `idle_timeout` instead).
+    pub fn never_park(&self) {
+        self.unparkable.store(true, Ordering::Relaxed);
+    }
+
+    fn unparkable(&self) -> bool {
+        self.unparkable.load(Ordering::Relaxed)
     }
 
     fn set(&self, v: Violation) {

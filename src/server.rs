@@ -145,8 +145,9 @@ fn spawn_connection(
             // A parked connection waits for its next byte holding only its socket.
             while let Some(mut parked) = serve_http(&handler, stream, &peer, limits, &stop).await {
                 peer.upstream.release();
-                let rest = limits.idle_timeout.saturating_sub(limits.idle_park_after);
-                if !first_byte(parked.get_ref(), rest, &stop).await {
+                // The rest of idle_timeout from the last answer: bytes that start no request
+                // (empty lines) do not extend it.
+                if !first_byte(parked.get_ref(), parked.idle_left(), &stop).await {
                     break;
                 }
                 parked.unpark();
@@ -221,6 +222,11 @@ fn service(
         // Counted when hyper hands the request over, before it reads on: from then on the
         // guard does not take the connection for idle (nor park it).
         peer.flags.started();
+        if request.method() == http::Method::CONNECT
+            || request.headers().contains_key(http::header::UPGRADE)
+        {
+            peer.flags.never_park();
+        }
         let in_flight: InFlight = Box::pin(async move {
             let response = handler.handle_contained(request, &peer).await;
             Ok::<_, Infallible>(response.map(|body| Answered::new(body, peer)))

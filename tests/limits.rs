@@ -570,9 +570,10 @@ async fn a_connection_parked_after_every_answer_serves_every_request() {
         for i in 0..20 {
             let answer = request_on(&mut stream, &format!("/public/{i}"));
             assert!(answer.starts_with("HTTP/1.1 200"), "request {i}: {answer}");
-            if i % 5 == 0 {
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            // A pause after each answer, so that the connection is idle (and parked) before
+            // the next request; a longer one now and then.
+            let pause = if i % 5 == 0 { 50 } else { 20 };
+            std::thread::sleep(Duration::from_millis(pause));
         }
     })
     .await
@@ -580,6 +581,68 @@ async fn a_connection_parked_after_every_answer_serves_every_request() {
     assert_eq!(upstream.hits(), 20);
     // Parked after each answer, the connection let go of its upstream connection every time.
     assert_eq!(upstream.connections(), 20, "parked after every answer");
+}
+
+/// A request hyper may upgrade (here `Upgrade: h2c`, answered 200 as any other) leaves the
+/// upgrade armed in hyper for the connection's life: such a connection is never parked (hyper
+/// would drop the socket), and its next request is served on it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_that_asked_for_an_upgrade_is_not_parked_and_stays_open() {
+    let (_upstream, gw) = with_server_keys("idle_park_after = \"0s\"").await;
+    let addr = gw.addr;
+    tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .expect("read timeout");
+        let head = "GET /public/1 HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\n";
+        stream.write_all(head.as_bytes()).expect("write");
+        let first = read_until(&mut stream, b"}");
+        assert!(first.starts_with("HTTP/1.1 200"), "answered: {first}");
+        std::thread::sleep(Duration::from_millis(200));
+        let second = request_on(&mut stream, "/public/2");
+        assert!(second.starts_with("HTTP/1.1 200"), "kept alive: {second:?}");
+    })
+    .await
+    .expect("client");
+}
+
+/// Bytes that start no request (empty lines, which hyper skips) wake a parked connection but
+/// do not extend its idle wait: it still ends at `idle_timeout` after its last answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_lines_sent_to_a_parked_connection_do_not_extend_idle_timeout() {
+    let keys = "idle_timeout = \"1500ms\"\nidle_park_after = \"200ms\"";
+    let (_upstream, gw) = with_server_keys(keys).await;
+    let addr = gw.addr;
+    let closed_after = tokio::task::spawn_blocking(move || {
+        use std::io::ErrorKind;
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        let answer = request_on(&mut stream, "/public/1");
+        assert!(answer.starts_with("HTTP/1.1 200"), "served: {answer}");
+        let answered = Instant::now();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(400)))
+            .expect("read timeout");
+        let mut buf = [0u8; 64];
+        while answered.elapsed() < Duration::from_secs(6) {
+            if stream.write_all(b"\r\n").is_err() {
+                break;
+            }
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(_) => break,
+            }
+        }
+        answered.elapsed()
+    })
+    .await
+    .expect("client");
+    assert!(
+        closed_after < Duration::from_millis(3000),
+        "closed at idle_timeout from the last answer, not held open by empty lines: {closed_after:?}"
+    );
 }
 
 /// The limits gateway with more `[server]` keys.

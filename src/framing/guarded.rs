@@ -89,7 +89,20 @@ impl<S> Guarded<S> {
     /// `idle_park_after = "0s"`: an idle connection is parked as soon as hyper waits for its
     /// next request, without a timer.
     fn park_now(&self) -> bool {
-        self.park_after.is_some_and(|after| after.is_zero()) && self.idle()
+        self.park_wait().is_some_and(|after| after.is_zero()) && self.idle()
+    }
+
+    /// `park_after`, if this connection may be parked: not once the framing is lost (bytes of
+    /// a next head may sit in hyper's buffer), nor once hyper armed an upgrade.
+    fn park_wait(&self) -> Option<Duration> {
+        self.park_after
+            .filter(|_| !self.framer.lost() && !self.flags.unparkable())
+    }
+
+    /// What is left of the idle wait, counted from the last answer: how long a parked
+    /// connection waits for its next byte.
+    pub fn idle_left(&self) -> Duration {
+        (self.idle_since() + self.idle_timeout).saturating_duration_since(Instant::now())
     }
 
     /// The socket.
@@ -121,7 +134,7 @@ impl<S> Guarded<S> {
     /// again when woken, and the read comes here): each time it fires is a check point, which
     /// moves it on. A deadline that passes while the connection is writing only moves it on.
     fn poll_idle(&mut self, cx: &mut Context<'_>, writing: bool) -> Poll<()> {
-        let timeout = self.park_after.unwrap_or(self.idle_timeout);
+        let timeout = self.park_wait().unwrap_or(self.idle_timeout);
         // The check point of a connection that is not idle: never sooner than `idle_timeout`
         // with a zero `park_after`, which parks at once instead (see `park_now`).
         let check = match timeout.is_zero() {
@@ -237,7 +250,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
                     false => this.poll_idle(cx, false),
                 };
                 let timed_out = match (idle, this.poll_head(cx)) {
-                    (Poll::Ready(()), _) if this.park_after.is_some() => {
+                    (Poll::Ready(()), _) if this.park_wait().is_some() => {
                         this.parked = true;
                         return Poll::Ready(Ok(()));
                     }
