@@ -216,9 +216,6 @@ fn service(
     service_fn(move |request| {
         let handler = handler.clone();
         let peer = peer.clone();
-        // Boxed: hyper keeps the slot of its service's future for the connection's life, so
-        // an unboxed one (several KiB) would stay with every connection that served a request;
-        // boxed, the slot is two words and the request's state is freed with its response.
         // Counted when hyper hands the request over, before it reads on: from then on the
         // guard does not take the connection for idle (nor park it).
         peer.flags.started();
@@ -227,6 +224,9 @@ fn service(
         {
             peer.flags.never_park();
         }
+        // Boxed: hyper keeps the slot of its service's future for the connection's life, so
+        // an unboxed one (several KiB) would stay with every connection that served a request;
+        // boxed, the slot is two words and the request's state is freed with its response.
         let in_flight: InFlight = Box::pin(async move {
             let response = handler.handle_contained(request, &peer).await;
             Ok::<_, Infallible>(response.map(|body| Answered::new(body, peer)))

@@ -80,16 +80,18 @@ impl<S> Guarded<S> {
         self.parked
     }
 
-    /// Readies a parked connection for its next request; its idle wait starts anew.
+    /// Readies a parked connection for its next request. Its idle timer is made anew; the idle
+    /// wait still counts from the last answer.
     pub fn unpark(&mut self) {
         self.parked = false;
         self.idle_timer = None;
     }
 
     /// `idle_park_after = "0s"`: an idle connection is parked as soon as hyper waits for its
-    /// next request, without a timer.
+    /// next request, without a timer. Asked on every read that waits and every flush: the
+    /// cheap test first.
     fn park_now(&self) -> bool {
-        self.park_wait().is_some_and(|after| after.is_zero()) && self.idle()
+        self.park_after == Some(Duration::ZERO) && self.park_wait().is_some() && self.idle()
     }
 
     /// `park_after`, if this connection may be parked: not once the framing is lost (bytes of
@@ -129,10 +131,11 @@ impl<S> Guarded<S> {
     }
 
     /// Ready once the connection has been idle for `idle_timeout` (or `park_after`), counted
-    /// from where hyper's header timer would have started. The timer is kept registered at or before that
-    /// deadline, so that it wakes the task in time however the connection waits (hyper reads
-    /// again when woken, and the read comes here): each time it fires is a check point, which
-    /// moves it on. A deadline that passes while the connection is writing only moves it on.
+    /// from where hyper's header timer would have started. The timer is kept registered at or
+    /// before that deadline, so that it wakes the task in time however the connection waits
+    /// (hyper reads again when woken, and the read comes here): each time it fires is a check
+    /// point, which moves it on. A deadline that passes while the connection is writing only
+    /// moves it on.
     fn poll_idle(&mut self, cx: &mut Context<'_>, writing: bool) -> Poll<()> {
         let timeout = self.park_wait().unwrap_or(self.idle_timeout);
         // The check point of a connection that is not idle: never sooner than `idle_timeout`
